@@ -1,0 +1,116 @@
+/**
+ * OpenSSH known_hosts, read the way ssh reads it: plain and hashed (`|1|salt|hmac`) host
+ * patterns, `[host]:port` for non-default ports, wildcards and negation, `@revoked` keys.
+ * `@cert-authority` lines are skipped (rollout does not do host certificates).
+ * No well-kept npm package covers hashed entries and markers, so this is ours; it is small.
+ */
+import { createHash, createHmac, randomBytes } from 'node:crypto';
+
+/** One parsed known_hosts line. */
+export interface KnownHostLine {
+  marker: '' | '@revoked' | '@cert-authority';
+  /** Comma-separated host patterns, or one hashed entry. */
+  patterns: string[];
+  keyType: string;
+  /** Base64 of the public key blob. */
+  key: string;
+  /** file:line, for messages. */
+  where: string;
+}
+
+/** Outcome of checking a host key. */
+export type HostKeyVerdict =
+  | { status: 'match' }
+  | { status: 'revoked'; where: string }
+  | { status: 'changed'; where: string; knownTypes: string[] }
+  | { status: 'unknown' };
+
+/** Parses known_hosts text; unparseable lines are ignored, as ssh does. */
+export function parseKnownHosts(text: string, file: string): KnownHostLine[] {
+  const lines: KnownHostLine[] = [];
+  text.split('\n').forEach((raw, i) => {
+    const line = raw.trim();
+    if (line === '' || line.startsWith('#')) return;
+    const parts = line.split(/\s+/);
+    let marker: KnownHostLine['marker'] = '';
+    if (parts[0] === '@revoked' || parts[0] === '@cert-authority') {
+      marker = parts[0];
+      parts.shift();
+    }
+    const [hosts, keyType, key] = parts;
+    if (!hosts || !keyType || !key) return;
+    lines.push({ marker, patterns: hosts.split(','), keyType, key, where: `${file}:${i + 1}` });
+  });
+  return lines;
+}
+
+/** The name ssh looks up: `host` for port 22, `[host]:port` otherwise. */
+export function hostKeyName(host: string, port: number): string {
+  return port === 22 ? host : `[${host}]:${port}`;
+}
+
+function globToRegExp(pattern: string): RegExp {
+  const escaped = pattern.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.');
+  return new RegExp(`^${escaped}$`, 'i');
+}
+
+function hashedMatches(entry: string, name: string): boolean {
+  const [, kind, salt, hash] = entry.split('|');
+  if (kind !== '1' || !salt || !hash) return false;
+  const mac = createHmac('sha1', Buffer.from(salt, 'base64')).update(name).digest('base64');
+  return mac === hash;
+}
+
+/** True when a line's host patterns select `name` (negated patterns win, as in ssh). */
+function linePatternsMatch(patterns: readonly string[], name: string): boolean {
+  let matched = false;
+  for (const p of patterns) {
+    if (p.startsWith('|1|')) {
+      if (hashedMatches(p, name)) matched = true;
+      continue;
+    }
+    const negated = p.startsWith('!');
+    const body = negated ? p.slice(1) : p;
+    if (globToRegExp(body).test(name)) {
+      if (negated) return false;
+      matched = true;
+    }
+  }
+  return matched;
+}
+
+/**
+ * Checks a presented host key against known_hosts lines for every name the host is known by
+ * (address and inventory name). Revoked beats everything; a different key for a known host is
+ * "changed", which must fail loudly.
+ */
+export function verifyHostKey(lines: readonly KnownHostLine[], names: readonly string[], keyType: string, keyBase64: string): HostKeyVerdict {
+  const revoked = lines.find((l) => l.marker === '@revoked' && l.key === keyBase64);
+  if (revoked) return { status: 'revoked', where: revoked.where };
+  const forHost = lines.filter((l) => l.marker === '' && names.some((n) => linePatternsMatch(l.patterns, n)));
+  if (forHost.some((l) => l.key === keyBase64 && l.keyType === keyType)) return { status: 'match' };
+  const sameType = forHost.find((l) => l.keyType === keyType);
+  if (sameType) return { status: 'changed', where: sameType.where, knownTypes: forHost.map((l) => l.keyType) };
+  // Known only with other key types: ssh treats this as a mismatch too (a downgrade or a new key).
+  const first = forHost[0];
+  if (first) return { status: 'changed', where: first.where, knownTypes: forHost.map((l) => l.keyType) };
+  return { status: 'unknown' };
+}
+
+/** Key types known for a host, in file order: offered first so the server picks one we can check. */
+export function knownKeyTypes(lines: readonly KnownHostLine[], names: readonly string[]): string[] {
+  return [...new Set(lines.filter((l) => l.marker === '' && names.some((n) => linePatternsMatch(l.patterns, n))).map((l) => l.keyType))];
+}
+
+/** OpenSSH's fingerprint: `SHA256:` and unpadded base64 of the key blob's digest. */
+export function fingerprint(keyBlob: Buffer): string {
+  return `SHA256:${createHash('sha256').update(keyBlob).digest('base64').replace(/=+$/, '')}`;
+}
+
+/** A known_hosts line for a newly trusted key, hashed like `ssh-keyscan -H` when asked. */
+export function knownHostsEntry(name: string, keyType: string, keyBase64: string, hashed: boolean): string {
+  if (!hashed) return `${name} ${keyType} ${keyBase64}`;
+  const salt = randomBytes(20);
+  const mac = createHmac('sha1', salt).update(name).digest('base64');
+  return `|1|${salt.toString('base64')}|${mac} ${keyType} ${keyBase64}`;
+}

@@ -1,0 +1,436 @@
+/**
+ * The SSH transport: the only file that imports ssh2. One connection per host for the whole run,
+ * host keys verified against known_hosts (never silently accepted), sudo through the become
+ * protocol, timeouts on connect and on every command, and ssh2's errors turned into one plain line
+ * that names the host and what to do.
+ */
+import { readFile, appendFile } from 'node:fs/promises';
+import type { Duplex } from 'node:stream';
+import ssh2 from 'ssh2';
+import type { ClientChannel, ConnectConfig } from 'ssh2';
+import { ConnectError, RemoteCommandError } from '../errors.js';
+import { fingerprint, hostKeyName, knownHostsEntry, knownKeyTypes, parseKnownHosts, verifyHostKey, type HostKeyVerdict, type KnownHostLine } from './known-hosts.js';
+import { command, quote } from './shell.js';
+import { becomeCommand, becomeFailureOf } from './sudo.js';
+import type { RemoteStat, RunOptions, RunResult, Transport, WriteOptions } from './transport.js';
+
+const { Client, utils } = ssh2;
+
+/** Something that holds a secret without printing it (see src/secret.ts). */
+export interface SecretValue {
+  reveal(): string;
+}
+
+/** One hop of a ProxyJump chain. */
+export interface JumpHost {
+  host: string;
+  port?: number;
+  user?: string;
+}
+
+/** Everything needed to open one host's connection; resolved from inventory and ~/.ssh/config. */
+export interface SshTarget {
+  /** Inventory name (used in messages). */
+  name: string;
+  address: string;
+  port: number;
+  user: string;
+  privateKeyFile?: string;
+  becomePassword?: SecretValue;
+  proxyJump?: JumpHost[];
+}
+
+/** Run-wide SSH settings. */
+export interface SshSettings {
+  /** known_hosts files to read (missing ones are skipped). */
+  knownHostsFiles: string[];
+  /** Add unknown host keys to the first known_hosts file instead of failing (opt-in). */
+  trustNewHostKeys?: boolean;
+  /** ssh-agent socket ($SSH_AUTH_SOCK). */
+  agentSocket?: string;
+  connectTimeoutMs?: number;
+  commandTimeoutMs?: number;
+  /** Asked once per encrypted key file; the answer is kept for the run, never printed. */
+  askPassphrase?: (keyFile: string) => Promise<string>;
+}
+
+const DEFAULT_CONNECT_TIMEOUT = 10_000;
+const DEFAULT_COMMAND_TIMEOUT = 60_000;
+
+/** Known hosts are read once per run, and new keys appended under a lock-free single writer. */
+class KnownHosts {
+  private lines: Promise<KnownHostLine[]> | undefined;
+  constructor(private readonly files: string[]) {}
+  load(): Promise<KnownHostLine[]> {
+    this.lines ??= Promise.all(
+      this.files.map(async (f) => {
+        try {
+          return parseKnownHosts(await readFile(f, 'utf8'), f);
+        } catch (err) {
+          if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
+          throw new ConnectError(`cannot read known_hosts file ${f}: ${(err as Error).message}`);
+        }
+      }),
+    ).then((all) => all.flat());
+    return this.lines;
+  }
+  async add(entry: string): Promise<void> {
+    const file = this.files[0];
+    if (!file) return;
+    await appendFile(file, `${entry}\n`, { mode: 0o600 });
+  }
+}
+
+const knownHostsCache = new Map<string, KnownHosts>();
+function knownHostsFor(files: string[]): KnownHosts {
+  const key = files.join('\0');
+  let kh = knownHostsCache.get(key);
+  if (!kh) {
+    kh = new KnownHosts(files);
+    knownHostsCache.set(key, kh);
+  }
+  return kh;
+}
+
+const passphrases = new Map<string, Promise<string>>();
+
+function keyTypeOf(blob: Buffer): string {
+  const len = blob.readUInt32BE(0);
+  return blob.subarray(4, 4 + len).toString('latin1');
+}
+
+async function loadPrivateKey(file: string, settings: SshSettings, target: SshTarget): Promise<{ key: Buffer; passphrase?: string }> {
+  let key: Buffer;
+  try {
+    key = await readFile(file);
+  } catch (err) {
+    throw new ConnectError(`${target.name}: cannot read SSH key ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, {
+      place: { host: target.name, file },
+      hint: 'check ansible_ssh_private_key_file (relative paths are relative to the inventory file)',
+    });
+  }
+  const parsed = utils.parseKey(key);
+  if (!(parsed instanceof Error)) return { key };
+  if (!/passphrase|encrypted/i.test(parsed.message)) {
+    throw new ConnectError(`${target.name}: ${file} is not a private key ssh2 can read (${parsed.message})`, { place: { host: target.name, file } });
+  }
+  if (!settings.askPassphrase) {
+    throw new ConnectError(`${target.name}: SSH key ${file} is encrypted and no passphrase can be asked for`, {
+      place: { host: target.name, file },
+      hint: 'run on a terminal to be asked for it, or load the key into ssh-agent (ssh-add) and set SSH_AUTH_SOCK',
+    });
+  }
+  let pending = passphrases.get(file);
+  if (!pending) {
+    pending = settings.askPassphrase(file);
+    passphrases.set(file, pending);
+  }
+  const passphrase = await pending;
+  const check = utils.parseKey(key, passphrase);
+  if (check instanceof Error) {
+    passphrases.delete(file);
+    throw new ConnectError(`${target.name}: wrong passphrase for SSH key ${file}`, { place: { host: target.name, file } });
+  }
+  return { key, passphrase };
+}
+
+/** Turns ssh2's connection errors into one line naming the host and what to do. */
+function connectErrorOf(err: Error & { level?: string; code?: string }, target: SshTarget, where: string, timeoutMs: number, verdict: HostKeyVerdict | undefined, fp: string | undefined): ConnectError {
+  const place = { host: target.name };
+  if (verdict && verdict.status !== 'match') {
+    if (verdict.status === 'unknown') {
+      return new ConnectError(`${target.name} (${where}): host key ${fp ?? ''} is not in known_hosts`, {
+        place,
+        hint: `check the fingerprint on the host (ssh-keygen -lf /etc/ssh/ssh_host_*_key.pub), then add it: ssh-keyscan -p ${target.port} ${target.address} >> ~/.ssh/known_hosts — or pass --trust-new-host-keys`,
+      });
+    }
+    if (verdict.status === 'revoked') {
+      return new ConnectError(`${target.name} (${where}): host key ${fp ?? ''} is REVOKED (${verdict.where}); refusing to connect`, { place, hint: 'the host presents a key marked @revoked: investigate before going further' });
+    }
+    return new ConnectError(`${target.name} (${where}): HOST KEY CHANGED — the host presented ${fp ?? 'a key'} but ${verdict.where} holds another key for it. This can be a man-in-the-middle attack; refusing to connect`, {
+      place,
+      hint: `if the host was really reinstalled, remove the old entry (ssh-keygen -R ${hostKeyName(target.address, target.port)}) and add the new key`,
+    });
+  }
+  const code = err.code ?? '';
+  if (err.level === 'client-timeout' || code === 'ETIMEDOUT' || /timed out/i.test(err.message)) {
+    return new ConnectError(`${target.name} (${where}): timed out after ${timeoutMs / 1000} s connecting`, { place, hint: 'is the host up, and is ansible_host/ansible_port right?' });
+  }
+  if (code === 'ECONNREFUSED') return new ConnectError(`${target.name} (${where}): connection refused`, { place, hint: 'is sshd running there, and is ansible_port right?' });
+  if (code === 'EHOSTUNREACH' || code === 'ENETUNREACH') return new ConnectError(`${target.name} (${where}): host unreachable`, { place, hint: 'check ansible_host and the network path' });
+  if (code === 'ENOTFOUND' || code === 'EAI_AGAIN') return new ConnectError(`${target.name}: cannot resolve ${target.address}`, { place, hint: 'set ansible_host to an address or a name this machine resolves' });
+  if (err.level === 'client-authentication') {
+    return new ConnectError(`${target.name} (${where}): authentication failed for user ${target.user}`, {
+      place,
+      hint: 'check ansible_user and ansible_ssh_private_key_file, or the keys loaded in ssh-agent',
+    });
+  }
+  if (code === 'ECONNRESET' || /closed|reset/i.test(err.message)) {
+    return new ConnectError(`${target.name} (${where}): the connection was closed by the host`, { place, hint: 'check sshd logs on the host (MaxStartups, AllowUsers, banned address)' });
+  }
+  return new ConnectError(`${target.name} (${where}): ${err.message}`, { place });
+}
+
+type Client = InstanceType<typeof Client>;
+
+/** Opens one SSH client to a target, through `sock` when tunnelled. */
+async function openClient(target: SshTarget, settings: SshSettings, sock?: Duplex): Promise<Client> {
+  const timeoutMs = settings.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT;
+  const where = `${target.address}:${target.port}`;
+  const knownHosts = knownHostsFor(settings.knownHostsFiles);
+  const lines = await knownHosts.load();
+  const names = [hostKeyName(target.address, target.port), ...(target.name !== target.address ? [hostKeyName(target.name, target.port)] : [])];
+  const preferred = knownKeyTypes(lines, names);
+  const auth = target.privateKeyFile ? await loadPrivateKey(target.privateKeyFile, settings, target) : undefined;
+  let verdict: HostKeyVerdict | undefined;
+  let fp: string | undefined;
+  const client = new Client();
+  const config: ConnectConfig = {
+    host: target.address,
+    port: target.port,
+    username: target.user,
+    readyTimeout: timeoutMs,
+    keepaliveInterval: 15_000,
+    keepaliveCountMax: 4,
+    ...(sock ? { sock } : {}),
+    ...(auth ? { privateKey: auth.key, ...(auth.passphrase !== undefined ? { passphrase: auth.passphrase } : {}) } : {}),
+    ...(settings.agentSocket ? { agent: settings.agentSocket } : {}),
+    hostVerifier: (blob: Buffer, accept: (ok: boolean) => void) => {
+      const type = keyTypeOf(blob);
+      const b64 = blob.toString('base64');
+      fp = fingerprint(blob);
+      verdict = verifyHostKey(lines, names, type, b64);
+      if (verdict.status === 'match') return accept(true);
+      if (verdict.status === 'unknown' && settings.trustNewHostKeys) {
+        verdict = { status: 'match' };
+        knownHosts.add(knownHostsEntry(names[0] ?? target.address, type, b64, false)).then(
+          () => accept(true),
+          () => accept(false),
+        );
+        return;
+      }
+      accept(false);
+    },
+  };
+  if (preferred.length > 0) {
+    // Offer the key types we can check first, as OpenSSH does, so a host with several keys
+    // presents the one known_hosts has.
+    const all = ['ssh-ed25519', 'ecdsa-sha2-nistp256', 'ecdsa-sha2-nistp384', 'ecdsa-sha2-nistp521', 'rsa-sha2-512', 'rsa-sha2-256', 'ssh-rsa'];
+    const expand = (t: string): string[] => (t === 'ssh-rsa' ? ['rsa-sha2-512', 'rsa-sha2-256', 'ssh-rsa'] : [t]);
+    const first = preferred.flatMap(expand);
+    config.algorithms = { serverHostKey: [...first, ...all.filter((t) => !first.includes(t))] as NonNullable<ConnectConfig['algorithms']>['serverHostKey'] };
+  }
+  return new Promise<Client>((resolve, reject) => {
+    const onError = (err: Error & { level?: string; code?: string }): void => {
+      client.removeListener('ready', onReady);
+      client.end();
+      reject(connectErrorOf(err, target, where, timeoutMs, verdict, fp));
+    };
+    const onReady = (): void => {
+      client.removeListener('error', onError);
+      resolve(client);
+    };
+    client.once('ready', onReady);
+    client.once('error', onError);
+    client.connect(config);
+  });
+}
+
+/** Collects an exec channel's output, driving the become protocol when `become` is set. */
+function execChannel(client: Client, target: SshTarget, line: string, options: RunOptions, become?: { prompt: string; marker: string }): Promise<RunResult> {
+  const timeoutMs = options.timeoutMs ?? DEFAULT_COMMAND_TIMEOUT;
+  return new Promise<RunResult>((resolve, reject) => {
+    client.exec(line, (err, stream: ClientChannel) => {
+      if (err) {
+        reject(new ConnectError(`${target.name}: the connection is no longer usable (${err.message})`, { place: { host: target.name }, hint: 'the host may have rebooted or dropped the connection: run again' }));
+        return;
+      }
+      const out: Buffer[] = [];
+      const errChunks: Buffer[] = [];
+      let started = !become;
+      let pending = Buffer.alloc(0);
+      let errText = '';
+      let prompts = 0;
+      let failure: ReturnType<typeof becomeFailureOf>;
+      const password = target.becomePassword;
+      const sendStdin = (): void => {
+        if (options.stdin !== undefined) stream.end(options.stdin);
+        else stream.end();
+      };
+      const timer = setTimeout(() => {
+        stream.close();
+        reject(new RemoteCommandError(`${target.name}: command did not finish within ${timeoutMs / 1000} s`, { place: { host: target.name }, hint: 'the host may be overloaded; raise --command-timeout' }));
+      }, timeoutMs);
+      stream.on('data', (chunk: Buffer) => {
+        if (started) {
+          out.push(chunk);
+          return;
+        }
+        pending = Buffer.concat([pending, chunk]);
+        const markerLine = `${become?.marker ?? ''}\n`;
+        const at = pending.indexOf(markerLine);
+        if (at >= 0) {
+          started = true;
+          out.push(pending.subarray(at + markerLine.length));
+          pending = Buffer.alloc(0);
+          sendStdin();
+        }
+      });
+      stream.stderr.on('data', (chunk: Buffer) => {
+        if (started || !become) {
+          errChunks.push(chunk);
+          return;
+        }
+        errText += chunk.toString('utf8');
+        let idx = errText.indexOf(become.prompt);
+        while (idx >= 0) {
+          prompts += 1;
+          errText = errText.slice(0, idx) + errText.slice(idx + become.prompt.length);
+          if (prompts === 1 && password) {
+            stream.write(`${password.reveal()}\n`);
+          } else {
+            failure = becomeFailureOf(errText, prompts, password !== undefined);
+            stream.close();
+            break;
+          }
+          idx = errText.indexOf(become.prompt);
+        }
+      });
+      stream.on('close', (code: number | null) => {
+        clearTimeout(timer);
+        if (!started && become) {
+          failure ??= becomeFailureOf(errText, prompts, password !== undefined);
+          const msg =
+            failure === 'needs-password'
+              ? `${target.name}: sudo asks for a password`
+              : failure === 'wrong-password'
+                ? `${target.name}: sudo rejected the become password`
+                : failure === 'not-allowed'
+                  ? `${target.name}: user ${target.user} may not run commands as root with sudo`
+                  : `${target.name}: sudo failed: ${errText.trim().split('\n')[0] ?? 'no output'}`;
+          const hint =
+            failure === 'needs-password'
+              ? 'pass --ask-become-pass, or set ansible_become_password for this host'
+              : failure === 'wrong-password'
+                ? 'check ansible_become_password (or the password typed for --ask-become-pass)'
+                : 'give the user sudo rights on the host (sudoers), or connect as a user who has them';
+          reject(new RemoteCommandError(msg, { place: { host: target.name }, hint }));
+          return;
+        }
+        resolve({ code, stdout: Buffer.concat(out), stderr: Buffer.concat(errChunks) });
+      });
+      if (!become) sendStdin();
+    });
+  });
+}
+
+class SshTransport implements Transport {
+  private closed = false;
+  constructor(
+    readonly host: string,
+    private readonly client: Client,
+    private readonly target: SshTarget,
+    private readonly settings: SshSettings,
+    private readonly jumps: Client[],
+  ) {}
+
+  async run(commandLine: string, options: RunOptions = {}): Promise<RunResult> {
+    if (this.closed) throw new ConnectError(`${this.host}: connection already closed`, { place: { host: this.host } });
+    const opts = { timeoutMs: this.settings.commandTimeoutMs ?? DEFAULT_COMMAND_TIMEOUT, ...options };
+    if (!options.sudo) return execChannel(this.client, this.target, commandLine, opts);
+    const become = becomeCommand(commandLine);
+    return execChannel(this.client, this.target, become.line, opts, become);
+  }
+
+  async readFile(path: string): Promise<Buffer | undefined> {
+    const r = await this.run(`test -e ${quote(path)} || exit 66; exec cat -- ${quote(path)}`, { sudo: true });
+    if (r.code === 66) return undefined;
+    if (r.code !== 0) throw this.failure(`cannot read ${path}`, r, path);
+    return r.stdout;
+  }
+
+  async stat(path: string): Promise<RemoteStat | undefined> {
+    const r = await this.run(`test -e ${quote(path)} || exit 66; exec stat -c '%a %U %G %s %F' -- ${quote(path)}`, { sudo: true });
+    if (r.code === 66) return undefined;
+    if (r.code !== 0) throw this.failure(`cannot stat ${path}`, r, path);
+    const [mode = '0', owner = '', group = '', size = '0', ...kind] = r.stdout.toString().trim().split(' ');
+    return { mode: parseInt(mode, 8), owner, group, size: Number(size), isDirectory: kind.join(' ') === 'directory' };
+  }
+
+  async writeFileAtomic(path: string, content: Buffer | string, options: WriteOptions): Promise<void> {
+    const script = [
+      'set -e',
+      `p=${quote(path)}`,
+      'dir=$(dirname -- "$p"); base=$(basename -- "$p")',
+      'tmp=$(mktemp "$dir/.$base.rollout-XXXXXX")',
+      'trap \'rm -f "$tmp"\' EXIT',
+      'cat > "$tmp"',
+      `chown ${quote(`${options.owner}:${options.group}`)} "$tmp"`,
+      `chmod ${options.mode.toString(8).padStart(4, '0')} "$tmp"`,
+      'sync "$tmp"',
+      'mv -f "$tmp" "$p"',
+      'trap - EXIT',
+      'sync "$dir" 2>/dev/null || true',
+    ].join('\n');
+    const r = await this.run(command('/bin/sh', '-c', script), { sudo: true, stdin: content });
+    if (r.code !== 0) throw this.failure(`cannot write ${path}`, r, path);
+  }
+
+  forward(address: string, port: number): Promise<Duplex> {
+    return new Promise((resolve, reject) => {
+      this.client.forwardOut('127.0.0.1', 0, address, port, (err, stream) => {
+        if (err) reject(new RemoteCommandError(`${this.host}: cannot reach ${address}:${port} from the host (${err.message})`, { place: { host: this.host } }));
+        else resolve(stream);
+      });
+    });
+  }
+
+  close(): Promise<void> {
+    if (this.closed) return Promise.resolve();
+    this.closed = true;
+    return new Promise((resolve) => {
+      this.client.once('close', () => resolve());
+      this.client.end();
+      for (const j of this.jumps) j.end();
+      // ssh2 may not emit close for an already-dead socket.
+      setTimeout(resolve, 1000).unref();
+    });
+  }
+
+  private failure(what: string, r: RunResult, file: string): RemoteCommandError {
+    const detail = r.stderr.toString().trim().split('\n').pop() ?? '';
+    return new RemoteCommandError(`${this.host}: ${what}: ${detail || `exit status ${String(r.code)}`}`, { place: { host: this.host, file } });
+  }
+}
+
+/** Connects to a host (through its ProxyJump chain, each hop verified too). */
+export async function connect(target: SshTarget, settings: SshSettings): Promise<Transport> {
+  const jumps: Client[] = [];
+  let sock: Duplex | undefined;
+  try {
+    for (const hop of target.proxyJump ?? []) {
+      const hopTarget: SshTarget = {
+        name: `${target.name} via jump host ${hop.host}`,
+        address: hop.host,
+        port: hop.port ?? 22,
+        user: hop.user ?? target.user,
+        ...(target.privateKeyFile ? { privateKeyFile: target.privateKeyFile } : {}),
+      };
+      const jump = await openClient(hopTarget, settings, sock);
+      jumps.push(jump);
+      sock = await new Promise<Duplex>((resolve, reject) => {
+        jump.forwardOut('127.0.0.1', 0, target.address, target.port, (err, stream) => {
+          if (err) reject(new ConnectError(`${target.name}: jump host ${hop.host} cannot reach ${target.address}:${target.port} (${err.message})`, { place: { host: target.name } }));
+          else resolve(stream);
+        });
+      });
+    }
+    const client = await openClient(target, settings, sock);
+    // A dropped connection later in the run surfaces as a command error, not an unhandled event.
+    client.on('error', () => undefined);
+    return new SshTransport(target.name, client, target, settings, jumps);
+  } catch (err) {
+    for (const j of jumps) j.end();
+    throw err;
+  }
+}

@@ -1,0 +1,62 @@
+/**
+ * The one interface rollout uses to touch a host. Everything above it (facts, modules, gates) is
+ * written against this, and only ssh.ts knows it is SSH.
+ */
+import type { Duplex } from 'node:stream';
+
+/** Result of a command on a host. */
+export interface RunResult {
+  /** Exit status (null when the command was killed by a signal). */
+  code: number | null;
+  stdout: Buffer;
+  stderr: Buffer;
+}
+
+/** Options of `Transport.run`. */
+export interface RunOptions {
+  /** Run as root through sudo (the become password, if any, is sent over stdin, never argv). */
+  sudo?: boolean;
+  /** Data for the command's stdin. */
+  stdin?: Buffer | string;
+  /** Per-command deadline; the channel is closed and a RemoteCommandError thrown when it passes. */
+  timeoutMs?: number;
+}
+
+/** What `stat` tells about a file on a host. */
+export interface RemoteStat {
+  /** Permission bits, e.g. 0o640. */
+  mode: number;
+  owner: string;
+  group: string;
+  size: number;
+  isDirectory: boolean;
+}
+
+/** Options of `writeFileAtomic`. */
+export interface WriteOptions {
+  /** Permission bits of the new file. */
+  mode: number;
+  owner: string;
+  group: string;
+}
+
+/** One connection to one host, reused for every command and file of a run. */
+export interface Transport {
+  /** Inventory name of the host. */
+  readonly host: string;
+  /** Runs a shell command line. Never throws for a non-zero exit: callers read `code`. */
+  run(command: string, options?: RunOptions): Promise<RunResult>;
+  /** Reads a file as root; undefined when it does not exist. */
+  readFile(path: string): Promise<Buffer | undefined>;
+  /**
+   * Replaces a file atomically as root: a temp file in the same directory, fsync, chown/chmod,
+   * rename, so a reader sees the old file or the new one, never half of one.
+   */
+  writeFileAtomic(path: string, content: Buffer | string, options: WriteOptions): Promise<void>;
+  /** Stats a path as root; undefined when it does not exist. */
+  stat(path: string): Promise<RemoteStat | undefined>;
+  /** A TCP stream to `address:port` as dialled from the host itself (SSH port forwarding). */
+  forward(address: string, port: number): Promise<Duplex>;
+  /** Closes the connection (idempotent). */
+  close(): Promise<void>;
+}
