@@ -1,0 +1,88 @@
+/**
+ * What every fleet command starts with: the inventory loaded and narrowed by --limit, and a way to
+ * open each host's one SSH connection with the run's settings (known_hosts, agent, timeouts,
+ * become password asked once).
+ */
+import { homedir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { InputError } from '../errors.js';
+import { loadInventory } from '../inventory/load.js';
+import { selectHosts } from '../inventory/limit.js';
+import type { HostSpec, LoadedInventory } from '../inventory/types.js';
+import { Secret } from '../secret.js';
+import { DEFAULT_FORKS } from '../transport/pool.js';
+import { connect, type SshSettings } from '../transport/ssh.js';
+import { loadSshConfig, sshTargetOf } from '../transport/targets.js';
+import type { Transport } from '../transport/transport.js';
+import { askSecret, canPrompt } from '../ui/prompts.js';
+
+/** Options every fleet command takes. */
+export interface FleetFlags {
+  inventory: string;
+  limit?: string;
+  forks: number;
+  knownHosts?: string[];
+  trustNewHostKeys?: boolean;
+  askBecomePass?: boolean;
+  sshConfig?: string;
+  connectTimeout: number;
+  commandTimeout: number;
+}
+
+function positiveInt(what: string) {
+  return (value: string): number => {
+    const n = Number(value);
+    if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError(`${what} must be a whole number above 0`);
+    return n;
+  };
+}
+
+/** Adds the inventory and connection options to a command. */
+export function fleetOptions(cmd: Command): Command {
+  return cmd
+    .requiredOption('-i, --inventory <file>', 'Ansible YAML inventory (groups "backends" and "agents")')
+    .option('-l, --limit <pattern>', 'only these hosts: names, groups, globs (agent-0*), !exclude, &intersect, comma-separated')
+    .option('-f, --forks <n>', 'hosts worked on at once', positiveInt('--forks'), DEFAULT_FORKS)
+    .option('--known-hosts <file...>', 'known_hosts files to trust (default ~/.ssh/known_hosts)')
+    .option('--trust-new-host-keys', 'add keys of hosts not yet in known_hosts instead of refusing them (a changed key is still refused)')
+    .option('-K, --ask-become-pass', 'ask once for the sudo password of hosts that need one')
+    .option('--ssh-config <file>', 'OpenSSH client config to read (default ~/.ssh/config)')
+    .addOption(new Option('--connect-timeout <seconds>', 'give up connecting to a host after this long').argParser(positiveInt('--connect-timeout')).default(10))
+    .addOption(new Option('--command-timeout <seconds>', 'give up on one command on a host after this long').argParser(positiveInt('--command-timeout')).default(120));
+}
+
+/** A loaded fleet, ready to connect. */
+export interface Fleet {
+  inventory: LoadedInventory;
+  hosts: HostSpec[];
+  settings: SshSettings;
+  open: (host: HostSpec) => Promise<Transport>;
+}
+
+/** Loads the inventory, applies --limit and prepares connections (asking for secrets once). */
+export async function loadFleet(flags: FleetFlags): Promise<Fleet> {
+  const inventory = await loadInventory(resolve(flags.inventory), { displayName: flags.inventory });
+  const hosts = selectHosts(inventory, flags.limit);
+  if (hosts.length === 0) throw new InputError(`no hosts selected from ${flags.inventory}${flags.limit ? ` with --limit ${flags.limit}` : ''}`);
+  const sshConfig = loadSshConfig(flags.sshConfig ?? join(homedir(), '.ssh', 'config'));
+  let askedBecome: Secret | undefined;
+  if (flags.askBecomePass) {
+    if (!canPrompt()) throw new InputError('--ask-become-pass needs a terminal to ask on', [], { hint: 'set ansible_become_password in the inventory (or a vars file) instead' });
+    askedBecome = new Secret(await askSecret('BECOME password:'));
+  }
+  const settings: SshSettings = {
+    knownHostsFiles: (flags.knownHosts ?? [join(homedir(), '.ssh', 'known_hosts')]).map((f) => resolve(f)),
+    trustNewHostKeys: flags.trustNewHostKeys ?? false,
+    connectTimeoutMs: flags.connectTimeout * 1000,
+    commandTimeoutMs: flags.commandTimeout * 1000,
+    ...(process.env.SSH_AUTH_SOCK ? { agentSocket: process.env.SSH_AUTH_SOCK } : {}),
+    ...(canPrompt() ? { askPassphrase: (file: string) => askSecret(`Passphrase for ${file}:`) } : {}),
+  };
+  const open = (host: HostSpec): Promise<Transport> => {
+    const target = sshTargetOf(host, sshConfig);
+    if (!target.becomePassword && askedBecome) target.becomePassword = askedBecome;
+    return connect(target, settings);
+  };
+  return { inventory, hosts, settings, open };
+}

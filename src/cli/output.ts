@@ -1,0 +1,57 @@
+/**
+ * Where the CLI's words go. Commands write through an Output so tests can capture it, colour
+ * follows the conventions (NO_COLOR, FORCE_COLOR, a terminal), and nothing else in rollout writes
+ * to stdout or stderr.
+ */
+import { styleText } from 'node:util';
+
+/** Styles the CLI uses. */
+export type Style = 'red' | 'green' | 'yellow' | 'cyan' | 'dim' | 'bold';
+
+/** True when colour should be used on this stream. */
+export function colorWanted(stream: NodeJS.WriteStream): boolean {
+  if ('NO_COLOR' in process.env && process.env.NO_COLOR !== '') return false;
+  if (process.env.FORCE_COLOR && process.env.FORCE_COLOR !== '0') return true;
+  return stream.isTTY && process.env.TERM !== 'dumb';
+}
+
+/** The CLI's printer. */
+export class Output {
+  readonly color: boolean;
+  constructor(
+    private readonly out: NodeJS.WritableStream = process.stdout,
+    private readonly err: NodeJS.WritableStream = process.stderr,
+    color = colorWanted(process.stdout),
+  ) {
+    this.color = color;
+  }
+
+  /** Colours text when colour is on. */
+  style(style: Style, text: string): string {
+    return this.color ? styleText(style, text) : text;
+  }
+
+  /** A line on stdout (results). */
+  line(text = ''): void {
+    this.out.write(`${text}\n`);
+  }
+
+  /** A line on stderr (progress, warnings, errors). */
+  note(text: string): void {
+    this.err.write(`${text}\n`);
+  }
+
+  /** Raw text on stdout. */
+  write(text: string): void {
+    this.out.write(text);
+  }
+}
+
+/** Lays out rows as aligned columns (no library needed for plain padding). */
+export function table(rows: readonly (readonly string[])[], visibleLength: (s: string) => number = (s) => s.replace(/\x1b\[[0-9;]*m/g, '').length): string {
+  const widths: number[] = [];
+  for (const row of rows) row.forEach((cell, i) => (widths[i] = Math.max(widths[i] ?? 0, visibleLength(cell))));
+  return rows
+    .map((row) => row.map((cell, i) => (i === row.length - 1 ? cell : cell + ' '.repeat((widths[i] ?? 0) - visibleLength(cell)))).join('  ').trimEnd())
+    .join('\n');
+}

@@ -1,0 +1,63 @@
+/**
+ * One connection per host for the whole run, opened at most `forks` at a time, and always closed
+ * (callers use `withConnections`, which disconnects in a `finally`).
+ */
+import pLimit from 'p-limit';
+import { ConnectError, RolloutError } from '../errors.js';
+import type { Transport } from './transport.js';
+
+/** Outcome of connecting to one host. */
+export type Connection = { host: string; transport: Transport; error?: undefined } | { host: string; transport?: undefined; error: RolloutError };
+
+/** Default concurrency: sized for fleets of hundreds, far below sshd and file-descriptor limits. */
+export const DEFAULT_FORKS = 100;
+
+/** Opens connections to every host with bounded concurrency; failures are returned, not thrown. */
+export async function connectAll<H extends { name: string }>(
+  hosts: readonly H[],
+  open: (host: H) => Promise<Transport>,
+  options: { forks?: number; onConnected?: (c: Connection) => void },
+): Promise<Connection[]> {
+  const limit = pLimit(Math.max(1, options.forks ?? DEFAULT_FORKS));
+  return Promise.all(
+    hosts.map((h) =>
+      limit(async (): Promise<Connection> => {
+        let c: Connection;
+        try {
+          c = { host: h.name, transport: await open(h) };
+        } catch (err) {
+          const error = err instanceof RolloutError ? err : new ConnectError(`${h.name}: ${(err as Error).message}`, { place: { host: h.name }, cause: err });
+          c = { host: h.name, error };
+        }
+        options.onConnected?.(c);
+        return c;
+      }),
+    ),
+  );
+}
+
+/** Closes every open connection; never throws. */
+export async function closeAll(connections: readonly Connection[]): Promise<void> {
+  await Promise.all(connections.map((c) => c.transport?.close().catch(() => undefined)));
+}
+
+/** Runs `fn` with every host connected, and disconnects whatever happens. */
+export async function withConnections<H extends { name: string }, T>(
+  hosts: readonly H[],
+  open: (host: H) => Promise<Transport>,
+  options: { forks?: number; onConnected?: (c: Connection) => void },
+  fn: (connections: Connection[]) => Promise<T>,
+): Promise<T> {
+  const connections = await connectAll(hosts, open, options);
+  try {
+    return await fn(connections);
+  } finally {
+    await closeAll(connections);
+  }
+}
+
+/** Runs `fn` over items with bounded concurrency, keeping results in order. */
+export function forEachLimited<T, R>(items: readonly T[], forks: number, fn: (item: T) => Promise<R>): Promise<R[]> {
+  const limit = pLimit(Math.max(1, forks));
+  return Promise.all(items.map((item) => limit(() => fn(item))));
+}

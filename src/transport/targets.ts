@@ -1,0 +1,67 @@
+/**
+ * From an inventory host to what the SSH client dials, the way Ansible's ssh connection does it:
+ * the inventory wins (ansible_host, ansible_user, ansible_port, key file, -J), and ~/.ssh/config
+ * fills in the rest for the name being dialled (HostName, User, Port, IdentityFile, ProxyJump).
+ */
+import { readFileSync } from 'node:fs';
+import { homedir, userInfo } from 'node:os';
+import { isAbsolute, join } from 'node:path';
+import SSHConfig from 'ssh-config';
+import type { HostSpec } from '../inventory/types.js';
+import type { JumpHost, SshTarget } from './ssh.js';
+
+/** A parsed ~/.ssh/config, or none. */
+export type SshConfig = ReturnType<typeof SSHConfig.parse> | undefined;
+
+/** Reads an OpenSSH client config; a missing file is no config. */
+export function loadSshConfig(file = join(homedir(), '.ssh', 'config')): SshConfig {
+  try {
+    return SSHConfig.parse(readFileSync(file, 'utf8'));
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw err;
+  }
+}
+
+function expandHome(path: string): string {
+  if (path === '~') return homedir();
+  if (path.startsWith('~/')) return join(homedir(), path.slice(2));
+  return path;
+}
+
+/** Parses `[user@]host[:port]` (one ProxyJump hop). */
+export function parseJumpHop(spec: string): JumpHost {
+  const at = spec.lastIndexOf('@');
+  const user = at >= 0 ? spec.slice(0, at) : undefined;
+  const rest = at >= 0 ? spec.slice(at + 1) : spec;
+  const m = /^\[([^\]]+)\](?::(\d+))?$/.exec(rest) ?? /^([^:]+)(?::(\d+))?$/.exec(rest);
+  const host = m?.[1] ?? rest;
+  const port = m?.[2] ? Number(m[2]) : undefined;
+  return { host, ...(user ? { user } : {}), ...(port ? { port } : {}) };
+}
+
+function first(value: string | string[] | undefined): string | undefined {
+  return Array.isArray(value) ? value[0] : value;
+}
+
+/** Resolves one host's SSH target. */
+export function sshTargetOf(host: HostSpec, config: SshConfig): SshTarget {
+  const computed = config ? config.compute(host.address, { ignoreCase: true }) : {};
+  const get = (key: string): string | undefined => first(computed[key]);
+  const portSet = host.vars.ansible_port !== undefined || host.vars.ansible_ssh_port !== undefined;
+  const hostName = host.vars.ansible_host === undefined ? get('hostname') : undefined;
+  const identity = get('identityfile');
+  const jump = get('proxyjump');
+  const target: SshTarget = {
+    name: host.name,
+    address: hostName ? hostName.replace(/%h/g, host.address) : host.address,
+    port: portSet ? host.port : Number(get('port') ?? host.port),
+    user: host.user ?? get('user') ?? userInfo().username,
+  };
+  const keyFile = host.privateKeyFile ?? (identity ? expandHome(identity) : undefined);
+  if (keyFile) target.privateKeyFile = isAbsolute(keyFile) ? keyFile : join(homedir(), keyFile);
+  if (host.becomePassword) target.becomePassword = host.becomePassword;
+  if (host.proxyJump && host.proxyJump.length > 0) target.proxyJump = host.proxyJump.map((h) => ({ ...h }));
+  else if (jump && jump.toLowerCase() !== 'none') target.proxyJump = jump.split(',').map(parseJumpHop);
+  return target;
+}

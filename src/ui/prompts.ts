@@ -1,0 +1,20 @@
+/**
+ * Every question rollout asks a person lives here, so prompts stay consistent and tests drive
+ * them through a pseudo-terminal in one place.
+ */
+import { confirm, password } from '@inquirer/prompts';
+
+/** Asks for a secret without echoing it. */
+export async function askSecret(message: string): Promise<string> {
+  return password({ message, mask: false });
+}
+
+/** Asks a yes/no question; `defaultYes` decides what Enter means. */
+export async function askYesNo(message: string, defaultYes = false): Promise<boolean> {
+  return confirm({ message, default: defaultYes });
+}
+
+/** True when a person can answer questions (stdin and stdout are terminals). */
+export function canPrompt(): boolean {
+  return Boolean(process.stdin.isTTY && process.stdout.isTTY);
+}
