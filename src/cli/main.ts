@@ -6,6 +6,8 @@
 import { Command, CommanderError } from 'commander';
 import { ExitCode, InputError, RolloutError } from '../errors.js';
 import { runCheck } from './commands/check.js';
+import { runRollback } from './commands/rollback.js';
+import { runSecure, type SecureFlags } from './commands/secure.js';
 import { fleetOptions, type FleetFlags } from './context.js';
 import { Output } from './output.js';
 
@@ -38,6 +40,46 @@ function buildProgram(): Command {
       .addHelpText('after', '\nExample:\n  rollout check -i inventory/prod.yml --limit backends\n'),
   ).action(async (flags: FleetFlags & { json?: boolean }) => {
     process.exitCode = await runCheck(flags, out);
+  });
+  fleetOptions(
+    program
+      .command('secure')
+      .description('turn on TLS across the fleet: certificates, backends on https/wss, agents on wss://, gated and rolled back on failure')
+      .option('-C, --check', 'dry run: gather facts and show what would change; change nothing (exit 5 when changes are pending)')
+      .option('-D, --diff', 'show each config change as a unified diff, and each certificate as a summary line')
+      .option('-y, --yes', 'do not ask before changing anything (needed without a terminal)')
+      .option('--step', 'ask before each task and host batch (y/n/d/c/a)')
+      .option('--json', 'print the plan (and the result) as JSON, nothing else on stdout')
+      .option('--playbook <name|file>', 'playbook to run', 'secure')
+      .option('--min-validity <days>', 'refuse certificates that expire within this many days', (v) => Number(v), 30)
+      .addHelpText(
+        'after',
+        `
+How a run goes:
+  preflight   every host reachable with sudo, every certificate valid for its host (else exit 2)
+  distribute  CA, certificates and keys to /etc/sensu/tls/ (nothing reads them yet)
+  backends    one at a time: cert-file/key-file/trusted-ca-file, https api-url, restart, gate on https /health
+  agents      in batches of --forks: wss:// backend-url and trusted-ca-file, restart, gate on /healthz + keepalive
+  If a gate fails, every file the run changed is restored, services restarted and verified healthy (exit 3).
+
+Examples:
+  rollout secure -i prod.yml --check --diff     review every change, change nothing
+  rollout secure -i prod.yml                    show the plan, ask once, apply
+  rollout secure -i prod.yml --yes --forks 50   apply without asking (CI)
+  rollout secure -i prod.yml --step             walk through it task by task
+`,
+      ),
+  ).action(async (flags: SecureFlags) => {
+    process.exitCode = await runSecure(flags, out);
+  });
+  fleetOptions(
+    program
+      .command('rollback')
+      .description("undo the last run on this fleet from its journal (also after the controller was killed mid-run)")
+      .option('--json', 'print the result as JSON')
+      .addHelpText('after', '\nEvery file the last run changed goes back byte-identical (owner and mode kept), files it created are\nremoved, services are restarted and the fleet is verified healthy. Exit 0 when verified, 4 when not.\n'),
+  ).action(async (flags: FleetFlags & { json?: boolean }) => {
+    process.exitCode = await runRollback(flags, out);
   });
   return program;
 }

@@ -362,6 +362,14 @@ class SshTransport implements Transport {
       'set -e',
       `p=${quote(path)}`,
       'dir=$(dirname -- "$p"); base=$(basename -- "$p")',
+      ...(options.expectSha256 === undefined
+        ? []
+        : options.expectSha256 === null
+          ? ['if [ -e "$p" ]; then echo "$p appeared since the plan was made" >&2; exit 65; fi']
+          : [`if [ ! -e "$p" ] || [ "$(sha256sum -- "$p" | cut -d' ' -f1)" != ${quote(options.expectSha256)} ]; then echo "$p changed since the plan was made" >&2; exit 65; fi`]),
+      ...(options.backupTo
+        ? [`b=${quote(options.backupTo)}`, 'if [ -e "$p" ]; then mkdir -p -m 0700 "$(dirname -- "$b")"; cp -a -- "$p" "$b"; sync "$b"; fi']
+        : []),
       'tmp=$(mktemp "$dir/.$base.rollout-XXXXXX")',
       'trap \'rm -f "$tmp"\' EXIT',
       'cat > "$tmp"',

@@ -38,6 +38,16 @@ export interface WriteOptions {
   mode: number;
   owner: string;
   group: string;
+  /**
+   * Before replacing, copy the current file (owner and mode kept) to this path on the host. The
+   * copy and the write are one command: a file is never replaced without its backup.
+   */
+  backupTo?: string;
+  /**
+   * Refuse (exit status 65) unless the current file has this sha256, or, when null, unless there is
+   * no file: the host changed since the plan was made, and the plan is no longer what was shown.
+   */
+  expectSha256?: string | null;
 }
 
 /** One connection to one host, reused for every command and file of a run. */

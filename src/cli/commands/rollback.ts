@@ -1,0 +1,84 @@
+/**
+ * `rollout rollback`: undo the last run of this fleet from its journal, even when the process that
+ * made it was killed mid-wave: files back from their on-host backups (byte-identical, owner and
+ * mode kept), created files removed, services restarted, fleet verified on its old settings.
+ */
+import { readFile } from 'node:fs/promises';
+import { ExitCode, InputError, RollbackFailedError } from '../../errors.js';
+import { fleetStateDir, lastRun, Journal, type JournalChange } from '../../execute/journal.js';
+import { lockFleet } from '../../execute/lock.js';
+import { rollback, type ProbeTarget } from '../../execute/rollback.js';
+import type { HostSpec } from '../../inventory/types.js';
+import { parseListenAddress } from '../../sensu/urls.js';
+import { effectiveConfig, type EffectiveSetting } from '../../sensu/effective-config.js';
+import { closeAll, connectAll } from '../../transport/pool.js';
+import type { Transport } from '../../transport/transport.js';
+import { loadFleet, type FleetFlags } from '../context.js';
+import { table, type Output } from '../output.js';
+
+async function probeOf(host: HostSpec, t: Transport | undefined): Promise<ProbeTarget> {
+  // Where to probe: the rollout never changes listen addresses, so the current config tells.
+  const path = host.role === 'backend' ? host.sensu.backendConfig : host.sensu.agentConfig;
+  const text = t ? (await t.readFile(path).catch(() => undefined))?.toString() : undefined;
+  const settings = effectiveConfig({ role: host.role, yaml: text, yamlFile: path }).settings as Record<string, EffectiveSetting>;
+  if (host.role === 'backend') {
+    const api = parseListenAddress(String(settings['api-listen-address']?.value ?? '[::]:8080'));
+    return { host, apiPort: api.port ?? 8080 };
+  }
+  return { host, apiPort: Number(settings['api-port']?.value ?? 3031), agentApiHost: String(settings['api-host']?.value ?? '127.0.0.1') };
+}
+
+/** Runs `rollout rollback`; returns the exit code or throws. */
+export async function runRollback(flags: FleetFlags & { json?: boolean }, out: Output): Promise<number> {
+  const fleet = await loadFleet(flags);
+  const dir = fleetStateDir(fleet.inventory.file);
+  const lock = lockFleet(dir, 'rollback');
+  try {
+    const last = lastRun(dir);
+    if (!last) {
+      out.line(`no run of ${flags.inventory} is recorded: nothing to roll back`);
+      return ExitCode.Ok;
+    }
+    const ended = last.entries.filter((e) => e.type === 'rolled-back');
+    if (ended.length > 0) {
+      out.line(`the last run (${last.runId}) was already rolled back: nothing to do`);
+      return ExitCode.Ok;
+    }
+    const changes = last.entries.filter((e): e is JournalChange => e.type === 'change');
+    if (changes.length === 0) {
+      out.line(`the last run (${last.runId}) changed nothing: nothing to roll back`);
+      return ExitCode.Ok;
+    }
+    const names = new Set(changes.map((c) => c.host));
+    const missing = [...names].filter((n) => !fleet.inventory.hosts.some((h) => h.name === n));
+    if (missing.length > 0) throw new InputError(`the last run changed hosts this inventory does not list: ${missing.join(', ')}`, [], { hint: 'use the inventory the run was made with' });
+    const hosts = fleet.inventory.hosts.filter((h) => names.has(h.name) || fleet.hosts.includes(h));
+    out.note(`rolling back run ${last.runId}: ${changes.length} change(s) on ${names.size} host(s)`);
+    const connections = await connectAll(hosts, fleet.open, { forks: flags.forks });
+    try {
+      const transports = new Map(connections.filter((c) => c.transport).map((c) => [c.host, c.transport as Transport]));
+      const ca = hosts.find((h) => h.sensu.caFile)?.sensu.caFile;
+      const results = await rollback({
+        changes,
+        transports,
+        targets: await Promise.all(hosts.map((h) => probeOf(h, transports.get(h.name)))),
+        ca: ca ? await readFile(ca, 'utf8') : undefined,
+        forks: flags.forks,
+        progress: (line) => out.note(line),
+      });
+      const bad = results.filter((r) => !r.ok);
+      const journal = new Journal(dir, last.runId);
+      journal.append({ type: bad.length === 0 ? 'rolled-back' : 'rollback-failed', runId: last.runId, at: new Date().toISOString() });
+      journal.close();
+      if (flags.json) out.line(JSON.stringify({ runId: last.runId, hosts: results }, null, 2));
+      else out.line(table([['HOST', 'STATE'], ...results.map((r) => [r.host, r.ok ? out.style('green', r.state) : out.style('red', r.state)])]));
+      if (bad.length > 0) throw new RollbackFailedError(`rollback incomplete on ${bad.map((r) => r.host).join(', ')}`, { hint: 'fix the hosts named (their backups are under /etc/sensu/.rollout-backups/), then run rollout rollback again' });
+      out.line(out.style('green', `run ${last.runId} rolled back; every host verified healthy`));
+      return ExitCode.Ok;
+    } finally {
+      await closeAll(connections);
+    }
+  } finally {
+    lock.release();
+  }
+}

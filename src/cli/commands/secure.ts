@@ -1,0 +1,216 @@
+/**
+ * `rollout secure`: load → connect → gather facts → preflight → plan → show → confirm → execute →
+ * recap → disconnect (in a finally). `--check` stops after show. The same plan drives both.
+ */
+import { readFile } from 'node:fs/promises';
+import type { ListrRendererValue } from 'listr2';
+import { ExitCode, InputError, PreflightError, RollbackFailedError, RolledBackError, InterruptedError } from '../../errors.js';
+import { lockFleet } from '../../execute/lock.js';
+import { fleetStateDir, Journal, newRunId } from '../../execute/journal.js';
+import { execute, type ExecuteResult } from '../../execute/run.js';
+import type { KeepaliveCheck } from '../../execute/gates.js';
+import type { ProbeTarget } from '../../execute/rollback.js';
+import { gatherHostFacts, gatherLocalFiles } from '../../facts/gather.js';
+import type { HostFacts } from '../../facts/types.js';
+import type { HostSpec } from '../../inventory/types.js';
+import { plan as makePlan } from '../../plan/plan.js';
+import type { FileStep, Plan, PlanProblem } from '../../plan/types.js';
+import { loadPlaybook } from '../../playbook/load.js';
+import { closeAll, connectAll, forEachLimited } from '../../transport/pool.js';
+import type { Transport } from '../../transport/transport.js';
+import { renderPlan, planSummary } from '../../ui/plan-view.js';
+import { askYesNo, canPrompt } from '../../ui/prompts.js';
+import { loadFleet, type FleetFlags } from '../context.js';
+import { table, type Output } from '../output.js';
+import { certificateProblems } from './secure-preflight.js';
+import { secretsOf } from './secrets.js';
+
+/** Options of `rollout secure`. */
+export interface SecureFlags extends FleetFlags {
+  check?: boolean;
+  diff?: boolean;
+  yes?: boolean;
+  step?: boolean;
+  json?: boolean;
+  playbook: string;
+  minValidity: number;
+}
+
+/** What gathering produced: connections, facts, and the problems found on the way. */
+interface Gathered {
+  transports: Map<string, Transport>;
+  facts: Map<string, HostFacts>;
+  problems: PlanProblem[];
+}
+
+async function gather(hosts: readonly HostSpec[], open: (h: HostSpec) => Promise<Transport>, forks: number, playbook: Awaited<ReturnType<typeof loadPlaybook>>, progress: (line: string) => void): Promise<Gathered & { closeAll: () => Promise<void> }> {
+  const connections = await connectAll(hosts, open, { forks });
+  const transports = new Map<string, Transport>();
+  const problems: PlanProblem[] = [];
+  for (const c of connections) {
+    if (c.transport) transports.set(c.host, c.transport);
+    else problems.push({ host: c.host, message: c.error.message.replace(new RegExp(`^${c.host}:? ?`), ''), ...(c.error.hint ? { fix: c.error.hint } : {}) });
+  }
+  progress(`connected to ${transports.size}/${hosts.length} hosts`);
+  const facts = new Map<string, HostFacts>();
+  await forEachLimited([...transports.entries()], forks, async ([name, t]) => {
+    const host = hosts.find((h) => h.name === name) as HostSpec;
+    try {
+      facts.set(name, await gatherHostFacts(host, t, playbook));
+    } catch (err) {
+      const e = err as InputError;
+      problems.push({ host: name, message: e.message.replace(new RegExp(`^${name}: `), ''), ...(e.hint ? { fix: e.hint } : {}) });
+    }
+  });
+  progress(`gathered facts from ${facts.size} hosts`);
+  return { transports, facts, problems, closeAll: () => closeAll(connections) };
+}
+
+function rendererFor(flags: SecureFlags): ListrRendererValue {
+  if (flags.json) return 'silent';
+  return process.stdout.isTTY && !process.env.CI ? 'default' : 'simple';
+}
+
+function printProblems(out: Output, problems: readonly PlanProblem[]): void {
+  for (const p of problems) {
+    out.note(out.style('red', `✗ ${p.host}: ${p.message}`));
+    if (p.fix) out.note(out.style('dim', `    → ${p.fix}`));
+  }
+}
+
+function recap(out: Output, result: ExecuteResult): void {
+  const colorOf = (s: string): string => (s === 'ok' ? out.style('green', s) : s === 'changed' ? out.style('yellow', s) : s === 'rolled back' ? out.style('cyan', s) : out.style('red', s));
+  const rows = result.hosts.map((h) => [h.host, h.role, colorOf(h.status), String(h.changed), `${(h.ms / 1000).toFixed(1)} s`, h.detail ?? '']);
+  const counts = new Map<string, number>();
+  for (const h of result.hosts) counts.set(h.status, (counts.get(h.status) ?? 0) + 1);
+  // 200 rows of "changed" say nothing: list the hosts that need reading, summarise the rest.
+  const interesting = rows.filter((r) => !(r[2] ?? '').includes('changed') && !(r[2] ?? '').includes('ok'));
+  out.line();
+  out.line(out.style('bold', 'Recap'));
+  if (rows.length <= 30) out.line(table([['HOST', 'ROLE', 'STATUS', 'CHANGES', 'TIME', ''], ...rows]));
+  else if (interesting.length > 0) out.line(table([['HOST', 'ROLE', 'STATUS', 'CHANGES', 'TIME', ''], ...interesting]));
+  out.line([...counts.entries()].map(([s, n]) => `${s}=${n}`).join('  '));
+}
+
+/** Runs `rollout secure`; returns the exit code or throws a RolloutError. */
+export async function runSecure(flags: SecureFlags, out: Output): Promise<number> {
+  if (flags.step && flags.yes) throw new InputError('--step and --yes contradict each other: --step asks before every task, --yes never asks');
+  if (flags.step && !canPrompt()) throw new InputError('--step needs a terminal to ask on', [], { hint: 'run it from an interactive shell, or use --check --diff to review and --yes to apply' });
+  if (!flags.check && !flags.yes && !canPrompt()) {
+    throw new InputError('no terminal to confirm on, and --yes not given: nothing was changed', [], { hint: 'review with --check --diff, then run with --yes' });
+  }
+  const fleet = await loadFleet(flags);
+  const playbook = await loadPlaybook(flags.playbook);
+  const progress = (line: string): void => {
+    if (!flags.json) out.note(out.style('dim', line));
+  };
+  const lock = flags.check ? undefined : lockFleet(fleetStateDir(fleet.inventory.file), 'secure');
+  if (lock?.tookOverStale) out.note(out.style('yellow', 'a previous run on this fleet did not finish (its lock was left behind); if it was interrupted mid-wave, run `rollout rollback` first'));
+  const g = await gather(fleet.hosts, fleet.open, flags.forks, playbook, progress);
+  try {
+    const local = await gatherLocalFiles(fleet.hosts);
+    const certProblems = await certificateProblems(fleet.hosts, fleet.inventory.hosts, { minValidityDays: flags.minValidity });
+    const plan: Plan = makePlan({
+      hosts: fleet.hosts,
+      allHosts: fleet.inventory.hosts,
+      playbook,
+      facts: g.facts,
+      local,
+      preflight: [...g.problems, ...certProblems],
+      forks: flags.forks,
+    });
+    const secrets = secretsOf(fleet.hosts);
+    if (flags.json) {
+      // Secret values are Secret objects or absent from the plan; JSON.stringify prints [secret].
+      out.line(JSON.stringify({ plan, hosts: fleet.hosts.length }, null, 2));
+    } else {
+      out.line(renderPlan(plan, { diff: flags.diff ?? false, color: out.color, secrets }));
+      out.line();
+    }
+    if (plan.problems.length > 0) {
+      printProblems(out, plan.problems);
+      throw new PreflightError(`preflight found ${plan.problems.length} problem(s): nothing was changed on any host`);
+    }
+    if (!flags.json) out.line(out.style('bold', planSummary(plan, fleet.hosts.length)));
+    if (flags.check) return plan.changes > 0 ? ExitCode.PendingChanges : ExitCode.Ok;
+    if (plan.changes === 0) return ExitCode.Ok;
+    if (!flags.yes && !flags.step) {
+      const go = await askYesNo(`Apply ${plan.changes} change(s) to ${plan.changedHosts.length} host(s)?`, false);
+      if (!go) {
+        out.note('nothing changed');
+        return ExitCode.Ok;
+      }
+    }
+    const runId = newRunId();
+    const journal = new Journal(fleetStateDir(fleet.inventory.file), runId);
+    journal.append({ type: 'start', runId, at: new Date().toISOString(), inventory: fleet.inventory.file });
+    const controller = new AbortController();
+    const onSigint = (): void => {
+      if (controller.signal.aborted) return;
+      controller.abort();
+      out.note(out.style('yellow', '\ninterrupted: finishing the steps in flight, then rolling back this run (Ctrl-C again does not skip that)'));
+    };
+    process.on('SIGINT', onSigint);
+    let result: ExecuteResult;
+    try {
+      const ca = await caText(fleet.hosts);
+      result = await execute({
+        plan,
+        hosts: new Map(fleet.hosts.map((h) => [h.name, h])),
+        transports: g.transports,
+        journal,
+        runId,
+        ca,
+        keepalive: keepaliveCheck(fleet.hosts, ca),
+        forks: flags.forks,
+        renderer: rendererFor(flags),
+        signal: controller.signal,
+        probes: probesOf(fleet.hosts, plan),
+      });
+    } finally {
+      process.off('SIGINT', onSigint);
+      journal.close();
+    }
+    if (flags.json) out.line(JSON.stringify({ result }, null, 2));
+    else recap(out, result);
+    switch (result.outcome) {
+      case 'ok':
+        return ExitCode.Ok;
+      case 'interrupted':
+        throw new InterruptedError('interrupted: the run was rolled back and the fleet verified healthy on its old settings');
+      case 'rolled-back':
+        throw new RolledBackError(`${result.failure?.host ?? ''}: ${result.failure?.task ?? ''}: ${result.failure?.message ?? ''} — the fleet was rolled back and verified healthy on its old settings`);
+      case 'rollback-failed': {
+        const bad = (result.rollback ?? []).filter((r) => !r.ok);
+        throw new RollbackFailedError(`rollback incomplete; these hosts need attention:\n${bad.map((r) => `  ${r.host}: ${r.state}`).join('\n')}`, { hint: `the journal of run ${runId} is in ${fleetStateDir(fleet.inventory.file)}; fix the hosts named, then run \`rollout rollback\`` });
+      }
+    }
+    return ExitCode.Internal;
+  } finally {
+    await g.closeAll();
+    lock?.release();
+  }
+}
+
+async function caText(hosts: readonly HostSpec[]): Promise<string | undefined> {
+  const file = hosts.find((h) => h.sensu.caFile)?.sensu.caFile;
+  return file ? readFile(file, 'utf8') : undefined;
+}
+
+function keepaliveCheck(hosts: readonly HostSpec[], ca: string | undefined): KeepaliveCheck | undefined {
+  const any = hosts.find((h) => h.sensu.apiKey ?? (h.sensu.apiUser && h.sensu.apiPassword));
+  if (!any) return undefined;
+  const credentials = any.sensu.apiKey ? { apiKey: any.sensu.apiKey } : { user: any.sensu.apiUser ?? '', password: any.sensu.apiPassword as NonNullable<typeof any.sensu.apiPassword> };
+  const backends = hosts.filter((h) => h.role === 'backend');
+  return { baseUrls: backends.map((b) => `https://${b.address}:8080`), credentials, ca };
+}
+
+function probesOf(hosts: readonly HostSpec[], plan: Plan): ProbeTarget[] {
+  const steps = plan.phases.flatMap((p) => p.batches.flatMap((b) => b.steps));
+  return hosts.map((host) => {
+    const eff = steps.find((s): s is FileStep => s.host === host.name && s.kind === 'file' && s.effective !== undefined)?.effective;
+    return host.role === 'backend'
+      ? { host, apiPort: eff?.apiPort ?? 8080 }
+      : { host, apiPort: eff?.agentApiPort ?? 3031, agentApiHost: eff?.agentApiHost ?? '127.0.0.1' };
+  });
+}

@@ -1,0 +1,103 @@
+/**
+ * Doing and undoing single steps on a host. Every change is journaled (with its backup path)
+ * before it is made, and the backup and the write are one command on the host.
+ */
+import { readFile } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { RemoteCommandError } from '../errors.js';
+import type { DirStep, FileStep } from '../plan/types.js';
+import { quote } from '../transport/shell.js';
+import type { Transport } from '../transport/transport.js';
+import { backupPath, type Journal, type JournalChange } from './journal.js';
+
+/** What applying a step needs besides the step. */
+export interface ApplyContext {
+  transport: Transport;
+  journal: Journal;
+  runId: string;
+  /** Unit that reads this step's file, restarted when the change is undone. */
+  unitOf(step: FileStep): string | undefined;
+}
+
+/** Writes a planned file: backup, journal, verified content, atomic replace. */
+export async function applyFile(step: FileStep, ctx: ApplyContext): Promise<void> {
+  const content = step.after.text !== undefined ? Buffer.from(step.after.text) : await readFile(step.source ?? '');
+  const sha = createHash('sha256').update(content).digest('hex');
+  if (sha !== step.after.sha256) {
+    throw new RemoteCommandError(`${step.source ?? step.path} changed on this machine since the plan was made`, { place: { host: step.host, file: step.source ?? step.path }, hint: 'run again to plan with the current file' });
+  }
+  const backup = step.before.exists ? backupPath(ctx.runId, step.path) : undefined;
+  const unit = ctx.unitOf(step);
+  const entry: JournalChange = {
+    type: 'change',
+    stepId: step.id,
+    host: step.host,
+    path: step.path,
+    action: step.before.exists ? 'replaced' : 'created',
+    ...(backup ? { backup } : {}),
+    ...(step.before.mode !== undefined ? { before: { mode: step.before.mode, owner: step.before.owner ?? '', group: step.before.group ?? '', ...(step.before.sha256 ? { sha256: step.before.sha256 } : {}) } } : {}),
+    ...(unit ? { unit } : {}),
+  };
+  ctx.journal.append(entry);
+  await ctx.transport.writeFileAtomic(step.path, content, {
+    mode: step.after.mode,
+    owner: step.after.owner,
+    group: step.after.group,
+    expectSha256: step.before.exists ? (step.before.sha256 ?? null) : null,
+    ...(backup ? { backupTo: backup } : {}),
+  });
+  ctx.journal.append({ type: 'done', stepId: step.id, host: step.host });
+}
+
+/** Creates or fixes a directory. */
+export async function applyDir(step: DirStep, ctx: ApplyContext): Promise<void> {
+  const { mode, owner, group } = step.after;
+  ctx.journal.append({
+    type: 'change',
+    stepId: step.id,
+    host: step.host,
+    path: step.path,
+    action: step.before.exists ? 'dir-changed' : 'dir-created',
+    ...(step.before.mode !== undefined ? { before: { mode: step.before.mode, owner: step.before.owner ?? '', group: step.before.group ?? '' } } : {}),
+  });
+  const p = quote(step.path);
+  const r = await ctx.transport.run(`set -e; mkdir -p ${p}; chown ${quote(`${owner}:${group}`)} ${p}; chmod ${mode.toString(8).padStart(4, '0')} ${p}`, { sudo: true });
+  if (r.code !== 0) throw new RemoteCommandError(`${step.host}: cannot create ${step.path}: ${r.stderr.toString().trim()}`, { place: { host: step.host, file: step.path } });
+  ctx.journal.append({ type: 'done', stepId: step.id, host: step.host });
+}
+
+/** Restarts a unit, clearing a failed state first (systemd refuses to restart past its start limit). */
+export async function restartUnit(transport: Transport, unit: string): Promise<void> {
+  const u = quote(unit);
+  const r = await transport.run(`systemctl reset-failed ${u} 2>/dev/null; systemctl restart ${u}`, { sudo: true });
+  if (r.code !== 0) {
+    throw new RemoteCommandError(`${transport.host}: systemctl restart ${unit} failed: ${r.stderr.toString().trim().split('\n')[0] ?? ''}`, { place: { host: transport.host } });
+  }
+}
+
+/** Undoes one journaled change; returns a problem line when it could not. */
+export async function undoChange(change: JournalChange, transport: Transport): Promise<string | undefined> {
+  const p = quote(change.path);
+  let script: string;
+  switch (change.action) {
+    case 'replaced': {
+      if (!change.backup) return `${change.path}: no backup recorded`;
+      const b = quote(change.backup);
+      // Copy the backup beside the file, then rename: the restore is atomic too, owner and mode kept.
+      script = `set -e; [ -e ${b} ] || { echo "backup ${change.backup} is missing" >&2; exit 1; }; t=$(dirname -- ${p})/.$(basename -- ${p}).rollout-restore; cp -a -- ${b} "$t"; sync "$t"; mv -f -- "$t" ${p}`;
+      break;
+    }
+    case 'created':
+      script = `rm -f -- ${p}`;
+      break;
+    case 'dir-created':
+      // Only when empty: anything the operator put there meanwhile stays.
+      script = `rmdir -- ${p} 2>/dev/null || true`;
+      break;
+    case 'dir-changed':
+      script = change.before ? `chown ${quote(`${change.before.owner}:${change.before.group}`)} ${p}; chmod ${change.before.mode.toString(8).padStart(4, '0')} ${p}` : 'true';
+      break;
+  }
+  const r = await transport.run(script, { sudo: true });
+  return r.code === 0 ? undefined : `${change.path}: ${r.stderr.toString().trim() || `exit status ${String(r.code)}`}`;
+}

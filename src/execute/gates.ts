@@ -1,0 +1,78 @@
+/**
+ * Health gates: poll until a host proves healthy or the deadline passes. A backend proves it with
+ * https `/health` (certificate verified against the CA, every etcd member healthy); an agent with
+ * `/healthz` (through the host's SSH connection) and, when API credentials are known, with a
+ * keepalive the backend recorded after the agent's restart.
+ */
+import { setTimeout as sleep } from 'node:timers/promises';
+import { agentHealthz, apiAuthorization, backendHealth, keepaliveOf, type ApiCredentials } from '../facts/health.js';
+import type { GateStep } from '../plan/types.js';
+import type { Transport } from '../transport/transport.js';
+
+/** What a gate saw: shown in step mode and in failures. */
+export interface GateResult {
+  ok: boolean;
+  detail: string;
+}
+
+/** Where the keepalive check asks (any healthy backend's API) and with what. */
+export interface KeepaliveCheck {
+  baseUrls: string[];
+  credentials: ApiCredentials;
+  ca: string | undefined;
+}
+
+/** Polls a backend's /health until every member is healthy. */
+export async function backendGate(step: GateStep, ca: string | undefined, signal?: AbortSignal): Promise<GateResult> {
+  const deadline = Date.now() + step.timeoutMs;
+  let last: GateResult = { ok: false, detail: 'no answer yet' };
+  while (Date.now() < deadline && !signal?.aborted) {
+    const h = await backendHealth(step.probe.address, step.probe.port, step.probe.scheme, { ...(ca ? { ca } : {}), timeoutMs: 3000 });
+    last = { ok: h.ok, detail: `${step.probe.scheme}://${step.probe.address}:${step.probe.port}/health: ${h.detail}` };
+    if (h.ok) return last;
+    await sleep(500);
+  }
+  return { ok: false, detail: `${last.detail} (after ${Math.round(step.timeoutMs / 1000)} s)` };
+}
+
+/** Polls an agent's /healthz, then its keepalive as the backend saw it after `since`. */
+export async function agentGate(step: GateStep, transport: Transport, since: number, keepalive: KeepaliveCheck | undefined, signal?: AbortSignal): Promise<GateResult> {
+  const deadline = Date.now() + step.timeoutMs;
+  let last: GateResult = { ok: false, detail: 'no answer yet' };
+  let healthy = false;
+  while (Date.now() < deadline && !signal?.aborted) {
+    try {
+      const socket = await transport.forward(step.probe.address, step.probe.port);
+      const h = await agentHealthz(socket, step.probe.address, step.probe.port, 3000);
+      last = { ok: h.ok, detail: h.detail };
+      if (h.ok) {
+        healthy = true;
+        break;
+      }
+    } catch (err) {
+      last = { ok: false, detail: (err as Error).message };
+    }
+    await sleep(500);
+  }
+  if (!healthy) return { ok: false, detail: `${last.detail} (after ${Math.round(step.timeoutMs / 1000)} s)` };
+  if (!keepalive || !step.entity) return { ok: true, detail: `${last.detail}; keepalive not checked (no sensu_api_key or sensu_api_user/password in the inventory)` };
+  const entity = step.entity;
+  while (Date.now() < deadline && !signal?.aborted) {
+    for (const base of keepalive.baseUrls) {
+      try {
+        const auth = await apiAuthorization(base, keepalive.credentials, keepalive.ca);
+        const k = await keepaliveOf(base, entity.namespace, entity.name, auth, keepalive.ca);
+        // One second of slack: Sensu timestamps are whole seconds.
+        if (k && k.timestamp * 1000 >= since - 1000 && k.status === 0) {
+          return { ok: true, detail: `${last.detail}; keepalive ${new Date(k.timestamp * 1000).toISOString()} seen by ${new URL(base).hostname}` };
+        }
+        last = { ok: false, detail: k ? `last keepalive of ${entity.name} is from ${new Date(k.timestamp * 1000).toISOString()}, before the restart` : `no keepalive for ${entity.name} yet` };
+        break;
+      } catch (err) {
+        last = { ok: false, detail: `keepalive check via ${base}: ${(err as Error).message}` };
+      }
+    }
+    await sleep(1000);
+  }
+  return { ok: false, detail: last.detail };
+}

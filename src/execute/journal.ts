@@ -1,0 +1,113 @@
+/**
+ * The journal: on the controller, what each step of a run replaced and where its backup is on the
+ * host, written BEFORE the change, so `rollout rollback` can undo the last run even after this
+ * process was killed. One JSON-lines file per run under the fleet's state directory; a line is
+ * appended and fsynced per event, so a crash loses at most the line being written.
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, writeSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import type { Ownership } from '../plan/types.js';
+
+/** A change the run is about to make (or made) on a host. */
+export interface JournalChange {
+  type: 'change';
+  stepId: string;
+  host: string;
+  path: string;
+  /** `replaced`: the file existed and was backed up; `created`: it did not exist. */
+  action: 'replaced' | 'created' | 'dir-created' | 'dir-changed';
+  /** Backup path on the host, for `replaced`. */
+  backup?: string;
+  before?: Ownership & { sha256?: string };
+  /** Unit to restart after undoing this change. */
+  unit?: string;
+}
+
+/** Marks a step finished. */
+export interface JournalDone {
+  type: 'done';
+  stepId: string;
+  host: string;
+}
+
+/** Run-level events. */
+export interface JournalRun {
+  type: 'start' | 'finished' | 'rolled-back' | 'rollback-failed';
+  runId: string;
+  at: string;
+  inventory?: string;
+}
+
+/** A journal line. */
+export type JournalEntry = JournalChange | JournalDone | JournalRun;
+
+/** Where rollout keeps state for one fleet (keyed by the inventory's absolute path). */
+export function fleetStateDir(inventoryFile: string, base = process.env.ROLLOUT_STATE_DIR ?? join(process.env.XDG_STATE_HOME ?? join(homedir(), '.local', 'state'), 'rollout')): string {
+  const id = createHash('sha256').update(inventoryFile).digest('hex').slice(0, 16);
+  return join(base, id);
+}
+
+/** A new run id: sortable by time, unique. */
+export function newRunId(now = new Date()): string {
+  return `${now.toISOString().replace(/[-:]/g, '').replace(/\..*/, '')}-${randomBytes(3).toString('hex')}`;
+}
+
+/** Appends entries durably. */
+export class Journal {
+  readonly file: string;
+  /** The changes appended so far by this process: what a rollback of this run undoes. */
+  readonly changes: JournalChange[] = [];
+  private fd: number;
+
+  constructor(
+    readonly dir: string,
+    readonly runId: string,
+  ) {
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    this.file = join(dir, `run-${runId}.jsonl`);
+    this.fd = openSync(this.file, 'a', 0o600);
+  }
+
+  /** Appends one entry and fsyncs it. */
+  append(entry: JournalEntry): void {
+    if (entry.type === 'change') this.changes.push(entry);
+    writeSync(this.fd, `${JSON.stringify(entry)}\n`);
+    fsyncSync(this.fd);
+  }
+
+  close(): void {
+    if (this.fd >= 0) closeSync(this.fd);
+    this.fd = -1;
+  }
+}
+
+/** Reads a run's journal (tolerating a torn last line from a crash). */
+export function readJournal(file: string): JournalEntry[] {
+  const out: JournalEntry[] = [];
+  for (const line of readFileSync(file, 'utf8').split('\n')) {
+    if (!line.trim()) continue;
+    try {
+      out.push(JSON.parse(line) as JournalEntry);
+    } catch {
+      break;
+    }
+  }
+  return out;
+}
+
+/** The newest run journal of a fleet, if any. */
+export function lastRun(dir: string): { runId: string; file: string; entries: JournalEntry[] } | undefined {
+  if (!existsSync(dir)) return undefined;
+  const runs = readdirSync(dir).filter((f) => /^run-.*\.jsonl$/.test(f)).sort();
+  const last = runs.at(-1);
+  if (!last) return undefined;
+  const file = join(dir, last);
+  return { runId: last.slice(4, -6), file, entries: readJournal(file) };
+}
+
+/** Where a file's backup goes on the host: beside Sensu's own files, per run. */
+export function backupPath(runId: string, path: string): string {
+  return `/etc/sensu/.rollout-backups/${runId}/${encodeURIComponent(path)}`;
+}

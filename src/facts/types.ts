@@ -1,0 +1,54 @@
+/**
+ * Facts: what a host looks like before anything changes, as plain data. The planner reads only
+ * these (and the inventory and playbook), never a host.
+ */
+
+/** A file or directory on a host. */
+export interface FileFact {
+  path: string;
+  exists: boolean;
+  kind?: 'file' | 'dir';
+  /** Permission bits, e.g. 0o640. */
+  mode?: number;
+  owner?: string;
+  group?: string;
+  size?: number;
+  sha256?: string;
+  /**
+   * Content as text, when it was asked for and is not secret. Private keys never come back from
+   * a host: only their hash, so the controller can tell whether they match.
+   */
+  text?: string;
+  /** True when the file holds a private key (its content was not read). */
+  secret?: boolean;
+}
+
+/** A systemd unit as `systemctl show` reports it. */
+export interface ServiceFact {
+  unit: string;
+  /** False when the unit does not exist on the host. */
+  exists: boolean;
+  activeState: string;
+  subState: string;
+  mainPid: number;
+  nRestarts: number;
+}
+
+/** Health as seen right now (backends: /health; agents: /healthz). */
+export interface HealthFact {
+  ok: boolean;
+  /** `https` when the backend API answered over TLS. */
+  scheme?: 'http' | 'https';
+  /** One line saying what was seen, for messages. */
+  detail: string;
+}
+
+/** Everything gathered from one host. */
+export interface HostFacts {
+  host: string;
+  /** The host's own hostname (an agent's default entity name). */
+  hostname: string;
+  files: Record<string, FileFact>;
+  service: ServiceFact;
+  health?: HealthFact;
+}

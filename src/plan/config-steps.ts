@@ -1,0 +1,140 @@
+/**
+ * Planning a Sensu config change (`sensu_config`): keys to set and URL schemes to switch, written
+ * where Sensu will actually read them. A value that comes from the environment file is changed
+ * there (editing only the YAML would change nothing); one that is only a default is added to the
+ * YAML with the new scheme. Comments, order and quoting of both files stay as they are.
+ */
+import { createHash } from 'node:crypto';
+import { RolloutError } from '../errors.js';
+import type { FileFact } from '../facts/types.js';
+import { patchConfig, type ConfigEdit } from '../sensu/config-patch.js';
+import { effectiveConfig, patchEnvFile, type EffectiveSetting, type EnvEdit } from '../sensu/effective-config.js';
+import { parseListenAddress } from '../sensu/urls.js';
+import type { TaskContext } from './plan.js';
+import type { EffectiveEndpoints, FileStep } from './types.js';
+
+const sha256 = (text: string): string => createHash('sha256').update(text).digest('hex');
+
+interface ConfigArgs {
+  role: 'backend' | 'agent';
+  set: Record<string, string>;
+  scheme: Record<string, 'https' | 'wss'>;
+}
+
+function fileStep(ctx: TaskContext, id: string, path: string, fact: FileFact | undefined, after: string, defaults: { mode: number; owner: string; group: string }): FileStep {
+  const exists = fact?.exists === true;
+  const before = {
+    exists,
+    ...(fact?.sha256 ? { sha256: fact.sha256 } : {}),
+    ...(fact?.mode !== undefined ? { mode: fact.mode, owner: fact.owner ?? '', group: fact.group ?? '' } : {}),
+    ...(fact?.text !== undefined ? { text: fact.text } : {}),
+  };
+  return {
+    id,
+    host: ctx.host.name,
+    phase: ctx.phase.name,
+    task: ctx.task.name,
+    module: 'sensu_config',
+    kind: 'file',
+    path,
+    before,
+    // Keep the file's own owner and mode: rollout changes content, not policy.
+    after: { exists: true, text: after, sha256: sha256(after), mode: fact?.mode ?? defaults.mode, owner: fact?.owner ?? defaults.owner, group: fact?.group ?? defaults.group },
+    secret: false,
+    status: before.text === after && exists ? 'noop' : 'change',
+  };
+}
+
+function fromScheme(to: 'https' | 'wss'): 'http' | 'ws' {
+  return to === 'https' ? 'http' : 'ws';
+}
+
+function withScheme(value: string, to: 'https' | 'wss'): string {
+  return value.replace(new RegExp(`^${fromScheme(to)}://`, 'i'), `${to}://`);
+}
+
+/** Plans the YAML (and, when needed, environment file) steps of one sensu_config task. */
+export function planConfigSteps(ctx: TaskContext): FileStep[] {
+  const args = ctx.args as unknown as ConfigArgs;
+  const role = args.role;
+  const yamlPath = role === 'backend' ? ctx.host.sensu.backendConfig : ctx.host.sensu.agentConfig;
+  const unit = role === 'backend' ? 'sensu-backend' : 'sensu-agent';
+  const envCandidates = [`/etc/default/${unit}`, `/etc/sysconfig/${unit}`];
+  const envPath = envCandidates.find((p) => ctx.facts.files[p]?.exists) ?? envCandidates[0] ?? '';
+  const yamlFact = ctx.facts.files[yamlPath];
+  const envFact = ctx.facts.files[envPath];
+  if (yamlFact?.exists && yamlFact.text === undefined) {
+    ctx.problem(`${yamlPath} could not be read as text`, 'check that it is a plain YAML file');
+    return [];
+  }
+  let effective;
+  try {
+    effective = effectiveConfig({ role, yaml: yamlFact?.text, yamlFile: yamlPath, env: envFact?.text, envFile: envPath, hostname: ctx.facts.hostname });
+  } catch (err) {
+    ctx.problem(err instanceof RolloutError ? err.message : String(err), `fix the YAML in ${yamlPath} by hand first`);
+    return [];
+  }
+  const settings = effective.settings as Record<string, EffectiveSetting>;
+  const yamlEdits: ConfigEdit[] = [];
+  const envEdits: EnvEdit[] = [];
+  for (const [key, value] of Object.entries(args.set)) {
+    const s = settings[key];
+    if (s?.source === 'env') {
+      // The environment wins over the file: change it where Sensu reads it.
+      envEdits.push({ op: 'set', name: s.envName, value });
+    } else yamlEdits.push({ op: 'set', key, value });
+  }
+  for (const [key, to] of Object.entries(args.scheme)) {
+    const s = settings[key];
+    if (!s) continue;
+    const from = fromScheme(to);
+    if (s.source === 'env') envEdits.push({ op: 'scheme', name: s.envName, from, to });
+    else if (s.source === 'file') yamlEdits.push({ op: 'scheme', key, from, to });
+    else {
+      // Only a default: write it into the file with the new scheme, so the change is visible.
+      const value = Array.isArray(s.value) ? s.value.map((v) => withScheme(v, to)) : withScheme(String(s.value ?? ''), to);
+      yamlEdits.push({ op: 'set', key, value });
+    }
+  }
+  const steps: FileStep[] = [];
+  try {
+    const yamlResult = patchConfig(yamlFact?.text, yamlEdits, yamlPath);
+    const step = fileStep(ctx, ctx.id, yamlPath, yamlFact, yamlResult.changed ? yamlResult.text : (yamlFact?.text ?? ''), { mode: 0o640, owner: 'root', group: 'sensu' });
+    step.changes = yamlResult.changes;
+    step.effective = endpointsOf(settings, role);
+    if (step.status === 'noop') step.reason = `${yamlPath} already has these settings`;
+    else step.reason = `${yamlResult.changes.map((c) => c.key).join(', ')} in ${yamlPath}`;
+    steps.push(step);
+    if (envEdits.length > 0) {
+      const envResult = patchEnvFile(envFact?.text, envEdits, envPath);
+      const envStep = fileStep(ctx, `${ctx.id}/env`, envPath, envFact, envResult.changed ? envResult.text : (envFact?.text ?? ''), { mode: 0o644, owner: 'root', group: 'root' });
+      envStep.effective = step.effective;
+      envStep.reason = envStep.status === 'noop' ? `${envPath} already has these settings` : `${envResult.changes.map((c) => c.name).join(', ')} in ${envPath}`;
+      steps.push(envStep);
+    }
+  } catch (err) {
+    ctx.problem(err instanceof RolloutError ? err.message : String(err), `fix ${yamlPath} by hand first`);
+    return [];
+  }
+  return steps;
+}
+
+function endpointsOf(settings: Record<string, EffectiveSetting>, role: 'backend' | 'agent'): EffectiveEndpoints {
+  const str = (k: string, d: string): string => {
+    const v = settings[k]?.value;
+    return v === undefined || v === '' ? d : String(v);
+  };
+  const num = (k: string, d: number): number => {
+    const v = Number(settings[k]?.value);
+    return Number.isFinite(v) && v > 0 ? v : d;
+  };
+  const api = parseListenAddress(str('api-listen-address', '[::]:8080'));
+  const name = role === 'agent' ? settings.name?.value : undefined;
+  return {
+    apiPort: api.port ?? 8080,
+    agentApiHost: str('api-host', '127.0.0.1'),
+    agentApiPort: num('api-port', 3031),
+    ...(typeof name === 'string' && name !== '' ? { entityName: name } : {}),
+    namespace: str('namespace', 'default'),
+  };
+}

@@ -1,0 +1,134 @@
+/**
+ * The Plan: plain data that says, per host, what a run will do and why. The dry run prints it;
+ * the real run executes exactly it. Nothing here holds a secret: private keys appear as a
+ * fingerprint and the local path they will be read from at execute time.
+ */
+
+/** Owner, group and mode of a file or directory. */
+export interface Ownership {
+  mode: number;
+  owner: string;
+  group: string;
+}
+
+/** A file as it is (before) or will be (after). */
+export interface FileState extends Partial<Ownership> {
+  exists: boolean;
+  sha256?: string;
+  /** Text content when it may be shown (configs, certificates); never for private keys. */
+  text?: string;
+}
+
+/** A certificate summary line for display. */
+export interface CertSummary {
+  subject: string;
+  sans: string[];
+  issuer: string;
+  notAfter: string;
+}
+
+interface StepBase {
+  /** Stable id: `<phase>/<task index>/<host>`. */
+  id: string;
+  host: string;
+  phase: string;
+  /** Task name from the playbook. */
+  task: string;
+  module: string;
+  /** `change` when the step will do something; `noop` with a reason otherwise. */
+  status: 'change' | 'noop';
+  reason?: string;
+}
+
+/** Where a host's Sensu service can be probed once a config step is applied (gates read it). */
+export interface EffectiveEndpoints {
+  /** Backend API port (from api-listen-address). */
+  apiPort: number;
+  /** Agent API host and port on the host (api-host/api-port). */
+  agentApiHost: string;
+  agentApiPort: number;
+  /** Agent entity name when the config sets one. */
+  entityName?: string;
+  namespace: string;
+}
+
+/** Write a file (upload or patched config). */
+export interface FileStep extends StepBase {
+  kind: 'file';
+  path: string;
+  before: FileState;
+  after: FileState & Ownership & { sha256: string };
+  /** Where the new content comes from at execute time when it is not in `after.text` (private keys). */
+  source?: string;
+  secret: boolean;
+  cert?: CertSummary;
+  /** For configs: the keys that change, for the summary. */
+  changes?: { key: string; before: unknown; after: unknown }[];
+  /** For Sensu configs: where the service can be probed afterwards. */
+  effective?: EffectiveEndpoints;
+}
+
+/** Make sure a directory exists with this ownership. */
+export interface DirStep extends StepBase {
+  kind: 'dir';
+  path: string;
+  before: FileState;
+  after: Ownership;
+}
+
+/** Restart a unit because files it reads changed. */
+export interface RestartStep extends StepBase {
+  kind: 'restart';
+  unit: string;
+  /** Ids of the steps whose change calls for the restart (resolved at execute time). */
+  after: string[];
+}
+
+/** A health gate: the wave stands only if it passes. */
+export interface GateStep extends StepBase {
+  kind: 'gate';
+  gate: 'backend_health' | 'agent_health';
+  /** Step ids this gate verifies; when none of them changed, the gate has nothing to prove. */
+  after: string[];
+  tls: boolean;
+  timeoutMs: number;
+  /** Where to probe (backend: address and API port; agent: agent API host and port on the host). */
+  probe: { address: string; port: number; scheme: 'http' | 'https' };
+  /** Entity name and namespace the backend knows an agent by (keepalive check). */
+  entity?: { name: string; namespace: string };
+}
+
+/** Something a step does. */
+export type Step = FileStep | DirStep | RestartStep | GateStep;
+
+/** One batch of hosts going through a phase together. */
+export interface Batch {
+  hosts: string[];
+  steps: Step[];
+}
+
+/** One phase of the playbook, planned. */
+export interface PhasePlan {
+  name: string;
+  description: string;
+  wave?: string;
+  batches: Batch[];
+}
+
+/** A problem found while planning that stops the run before anything changes (exit 2). */
+export interface PlanProblem {
+  host: string;
+  message: string;
+  fix?: string;
+}
+
+/** The whole plan. */
+export interface Plan {
+  playbook: string;
+  phases: PhasePlan[];
+  problems: PlanProblem[];
+  /** Hosts with at least one change. */
+  changedHosts: string[];
+  /** Number of steps that change something. */
+  changes: number;
+}

@@ -1,0 +1,56 @@
+/**
+ * Loads and validates a playbook; every problem is reported at once with its dot-path, and each
+ * task's args are checked against its module's schema.
+ */
+import { readFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parse } from 'yaml';
+import type { z } from 'zod';
+import { InputError } from '../errors.js';
+import { moduleArgs, playbookSchema, type Playbook } from './schema.js';
+
+/** Where the bundled playbooks live. */
+export const PLAYBOOK_DIR = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'playbooks');
+
+function format(path: readonly PropertyKey[]): string {
+  return path.map((p, i) => (typeof p === 'number' ? `[${p}]` : i === 0 ? String(p) : `.${String(p)}`)).join('');
+}
+
+function issuesOf(error: z.ZodError, prefix: readonly PropertyKey[]): string[] {
+  return error.issues.map((i) => `${format([...prefix, ...i.path])}: ${i.message}`);
+}
+
+/** Validates a parsed playbook document. */
+export function validatePlaybook(doc: unknown, file: string): Playbook {
+  const parsed = playbookSchema.safeParse(doc);
+  if (!parsed.success) throw new InputError(`playbook ${file} is not valid`, issuesOf(parsed.error, []));
+  const problems: string[] = [];
+  parsed.data.phases.forEach((phase, p) =>
+    phase.tasks.forEach((task, t) => {
+      const args = moduleArgs[task.module].safeParse(task.args);
+      if (!args.success) problems.push(...issuesOf(args.error, ['phases', p, 'tasks', t, 'args']));
+      else task.args = args.data as Record<string, unknown>;
+    }),
+  );
+  if (problems.length > 0) throw new InputError(`playbook ${file} is not valid`, problems);
+  return parsed.data;
+}
+
+/** Loads a playbook by name (from playbooks/) or path. */
+export async function loadPlaybook(nameOrPath = 'secure'): Promise<Playbook> {
+  const file = nameOrPath.includes('/') || nameOrPath.endsWith('.yml') ? nameOrPath : join(PLAYBOOK_DIR, `${nameOrPath}.yml`);
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch {
+    throw new InputError(`cannot read playbook ${file}`);
+  }
+  let doc: unknown;
+  try {
+    doc = parse(text);
+  } catch (err) {
+    throw new InputError(`playbook ${file} is not valid YAML: ${(err as Error).message}`);
+  }
+  return validatePlaybook(doc, file);
+}

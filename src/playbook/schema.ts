@@ -1,0 +1,70 @@
+/**
+ * The shape of a playbook (playbooks/*.yml): phases of tasks, each task naming its module.
+ * Validated with zod so a typo in a playbook is reported with its dot-path, like an inventory's.
+ */
+import { z } from 'zod';
+
+/** Module names the planner knows (src/modules). */
+export const MODULES = ['cert_preflight', 'directory', 'copy', 'sensu_config', 'service', 'backend_health', 'agent_health'] as const;
+/** A module name. */
+export type ModuleName = (typeof MODULES)[number];
+
+const mode = z.string().regex(/^0[0-7]{3}$/, 'expected an octal mode such as "0644"');
+
+/** Arguments of each module. */
+export const moduleArgs = {
+  cert_preflight: z.object({}).strict(),
+  directory: z.object({ path: z.string().startsWith('/'), mode, owner: z.string(), group: z.string() }).strict(),
+  copy: z.object({ src: z.string(), dest: z.string(), mode, owner: z.string(), group: z.string(), secret: z.boolean().default(false) }).strict(),
+  sensu_config: z
+    .object({
+      role: z.enum(['backend', 'agent']),
+      set: z.record(z.string(), z.string()).default({}),
+      scheme: z.record(z.string(), z.enum(['https', 'wss'])).default({}),
+    })
+    .strict(),
+  service: z.object({ name: z.enum(['sensu-backend', 'sensu-agent']), restart_when_changed: z.boolean().default(true) }).strict(),
+  backend_health: z.object({ tls: z.boolean(), timeout: z.number().int().positive().default(90) }).strict(),
+  agent_health: z.object({ timeout: z.number().int().positive().default(60) }).strict(),
+} satisfies Record<ModuleName, z.ZodType>;
+
+const task = z
+  .object({
+    name: z.string().min(1),
+    module: z.enum(MODULES),
+    /** Only on hosts of this role. */
+    when: z.enum(['backend', 'agent']).optional(),
+    /** A failed gate fails the wave and rolls it back. */
+    gate: z.boolean().default(false),
+    args: z.record(z.string(), z.unknown()).default({}),
+  })
+  .strict();
+
+const phase = z
+  .object({
+    name: z.string().regex(/^[a-z0-9-]+$/, 'phase names are lower-case words joined by -'),
+    description: z.string(),
+    /** Phases with the same wave are rolled back together. */
+    wave: z.string().optional(),
+    hosts: z.enum(['all', 'backends', 'agents']),
+    /** Hosts per batch: a number, or `forks` (the run's --forks). Default: all at once. */
+    serial: z.union([z.number().int().positive(), z.literal('forks')]).optional(),
+    tasks: z.array(task).min(1),
+  })
+  .strict();
+
+/** A whole playbook file. */
+export const playbookSchema = z
+  .object({
+    name: z.string(),
+    description: z.string(),
+    phases: z.array(phase).min(1),
+  })
+  .strict();
+
+/** A validated playbook. */
+export type Playbook = z.infer<typeof playbookSchema>;
+/** One phase of it. */
+export type Phase = Playbook['phases'][number];
+/** One task of a phase. */
+export type Task = Phase['tasks'][number];

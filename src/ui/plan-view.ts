@@ -1,0 +1,94 @@
+/**
+ * The Plan as an operator reads it: per phase, what changes on how many hosts; with --diff, per
+ * host, a unified diff of each config and one summary line per certificate or key. Private keys
+ * show as a fingerprint, mode and owner only. Returns text; the CLI prints it.
+ */
+import type { DirStep, FileStep, Plan, Step } from '../plan/types.js';
+import { renderDiff } from './diff.js';
+
+/** How to render. */
+export interface ViewOptions {
+  diff: boolean;
+  color: boolean;
+  /** Values that must never appear (become passwords, API keys), redacted from diffs. */
+  secrets: readonly string[];
+}
+
+const paint = (on: boolean, code: string, text: string): string => (on ? `\x1b[${code}m${text}\x1b[0m` : text);
+const mode = (m: number | undefined): string => (m === undefined ? '' : `0${(m & 0o777).toString(8)}`);
+
+function fileLine(step: FileStep, color: boolean): string {
+  const sign = step.before.exists ? '~' : '+';
+  const sha = `sha256 ${step.after.sha256.slice(0, 8)}…`;
+  const own = `${mode(step.after.mode)} ${step.after.owner}:${step.after.group}`;
+  let what: string;
+  if (step.secret) what = 'private key (content never shown)';
+  else if (step.cert) what = `${step.cert.subject.split(', ').find((p) => p.startsWith('CN=')) ?? step.cert.subject}  SAN=${step.cert.sans.join(',') || 'none'}  expires ${step.cert.notAfter}`;
+  else what = '';
+  const why = step.before.exists && step.before.sha256 === step.after.sha256 ? '  (ownership or mode only)' : '';
+  return paint(color, sign === '+' ? '32' : '33', `${sign} ${step.path}`) + `  ${sha}  ${what ? `${what}  ` : ''}${own}${why}`;
+}
+
+function dirLine(step: DirStep, color: boolean): string {
+  return paint(color, step.before.exists ? '33' : '32', `${step.before.exists ? '~' : '+'} ${step.path}/`) + `  ${mode(step.after.mode)} ${step.after.owner}:${step.after.group}`;
+}
+
+function stepLines(step: Step, options: ViewOptions): string[] {
+  if (step.status === 'noop') return [];
+  switch (step.kind) {
+    case 'dir':
+      return [dirLine(step, options.color)];
+    case 'file':
+      if (step.module === 'sensu_config' && step.after.text !== undefined) {
+        return [
+          renderDiff({
+            before: step.before.text ?? '',
+            after: step.after.text,
+            label: `${step.host}:${step.path}`,
+            color: options.color,
+            secrets: options.secrets,
+          }).trimEnd(),
+        ];
+      }
+      return [fileLine(step, options.color)];
+    case 'restart':
+      return [paint(options.color, '36', `↻ restart ${step.unit}`)];
+    case 'gate':
+      return [paint(options.color, '36', `✓ gate: ${step.task} (${step.probe.scheme}://${step.probe.address}:${step.probe.port}, up to ${step.timeoutMs / 1000} s)`)];
+  }
+}
+
+/** Renders the plan for the terminal. */
+export function renderPlan(plan: Plan, options: ViewOptions): string {
+  const lines: string[] = [];
+  for (const phase of plan.phases) {
+    const steps = phase.batches.flatMap((b) => b.steps);
+    const changing = steps.filter((s) => s.status === 'change' && s.kind !== 'gate');
+    const hosts = new Set(changing.map((s) => s.host));
+    const allHosts = new Set(phase.batches.flatMap((b) => b.hosts));
+    const wave = phase.wave ? ` [wave ${phase.wave}]` : '';
+    const head = `${phase.name}${wave}: ${phase.description}`;
+    lines.push(paint(options.color, '1', head));
+    if (changing.length === 0) {
+      lines.push(`  nothing to change on ${allHosts.size} host(s)`);
+      continue;
+    }
+    const counts = new Map<string, number>();
+    for (const s of changing) counts.set(s.task, (counts.get(s.task) ?? 0) + 1);
+    for (const [task, n] of counts) lines.push(`  ${task}: ${n} host(s)`);
+    const batches = phase.batches.length;
+    if (batches > 1) lines.push(paint(options.color, '2', `  in ${batches} batches of up to ${Math.max(...phase.batches.map((b) => b.hosts.length))} host(s)`));
+    if (!options.diff) continue;
+    for (const host of [...hosts]) {
+      lines.push(paint(options.color, '1', `  ── ${host}`));
+      for (const s of steps.filter((x) => x.host === host)) for (const l of stepLines(s, options)) lines.push(...l.split('\n').map((x) => `    ${x}`));
+    }
+  }
+  return lines.join('\n');
+}
+
+/** The closing line of a dry run or plan display. */
+export function planSummary(plan: Plan, hostCount: number): string {
+  if (plan.changes === 0) return `${hostCount} host(s), no changes: the fleet is already secured`;
+  return `${hostCount} host(s), ${plan.changedHosts.length} to change, ${plan.changes} change(s) pending`;
+}

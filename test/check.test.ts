@@ -1,0 +1,67 @@
+/**
+ * `rollout check` end to end: the real CLI against the lab, including a host that needs a sudo
+ * password, an unreachable host, and bad input, with the exit codes the README promises.
+ */
+import { readFileSync, writeFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { rollout } from './helpers/cli.js';
+import { useLab } from './helpers/lab-fixture.js';
+
+const getLab = useLab({ backends: 2, agents: 2, net: 41, sudoPasswordHosts: ['agent-02'] });
+
+describe('rollout check', () => {
+  it('shows every host ready, exit 0, and never prints the become password', async () => {
+    const lab = getLab();
+    const r = await rollout(['check', '-i', lab.inventoryPath, '--known-hosts', lab.knownHostsPath]);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    for (const h of lab.state.hosts) expect(r.stdout).toMatch(new RegExp(`^${h.name}\\s+${h.role}\\s+${h.address.replace(/\./g, '\\.')}:22\\s+ok\\s+ok\\s+/etc/sensu/${h.role}\\.yml\\s+active`, 'm'));
+    expect(r.stdout).toContain('all 4 hosts ready');
+    expect(r.stdout + r.stderr).not.toContain(lab.state.becomePassword);
+  });
+
+  it('--limit narrows the hosts; --json prints a document', async () => {
+    const lab = getLab();
+    const r = await rollout(['check', '-i', lab.inventoryPath, '--known-hosts', lab.knownHostsPath, '--limit', 'agents', '--json']);
+    expect(r.code).toBe(0);
+    const doc = JSON.parse(r.stdout) as { hosts: { host: string }[]; ok: boolean };
+    expect(doc.hosts.map((h) => h.host)).toEqual(['agent-01', 'agent-02']);
+    expect(doc.ok).toBe(true);
+  });
+
+  it('exits 2 naming the host when sudo needs a password the inventory does not give', async () => {
+    const lab = getLab();
+    const inv = readFileSync(lab.inventoryPath, 'utf8').replace(/\n\s+ansible_become_password: .*/, '');
+    const file = `${lab.dir}/no-password.yml`;
+    writeFileSync(file, inv);
+    const r = await rollout(['check', '-i', file, '--known-hosts', lab.knownHostsPath]);
+    expect(r.code).toBe(2);
+    expect(r.stdout).toMatch(/^agent-02 .* ok\s+no: sudo asks for a password/m);
+    expect(r.stdout).toContain('1 of 4 hosts not ready: agent-02');
+  });
+
+  it('exits 2 for an unreachable host and a host key it does not know, one line each', async () => {
+    const lab = getLab();
+    const inv = readFileSync(lab.inventoryPath, 'utf8').replace('ansible_host: 127.41.1.1', 'ansible_host: 127.41.9.9');
+    const file = `${lab.dir}/unreachable.yml`;
+    writeFileSync(file, inv);
+    const r = await rollout(['check', '-i', file, '--known-hosts', lab.knownHostsPath]);
+    expect(r.code).toBe(2);
+    expect(r.stdout).toMatch(/^agent-01 .*no: \(127\.41\.9\.9:22\): connection refused/m);
+    const strangers = await rollout(['check', '-i', lab.inventoryPath, '--known-hosts', `${lab.dir}/nonexistent`]);
+    expect(strangers.code).toBe(2);
+    expect(strangers.stdout).toMatch(/is not in known_hosts/);
+    expect(strangers.stderr).not.toMatch(/at .*\.ts:\d+/);
+  });
+
+  it('exits 2 with every inventory problem at once, no stack trace', async () => {
+    const lab = getLab();
+    const file = `${lab.dir}/bad.yml`;
+    writeFileSync(file, 'all:\n  children:\n    backends:\n      hosts:\n        b1:\n          ansible_port: 99999\n          ansible_prot: 22\n');
+    const r = await rollout(['check', '-i', file]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('all.children.backends.hosts.b1.ansible_port');
+    expect(r.stderr).toMatch(/did you mean .?ansible_port/);
+    expect(r.stderr).not.toMatch(/\n\s+at /);
+  });
+});
