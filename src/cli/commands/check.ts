@@ -43,6 +43,7 @@ async function probe(host: HostSpec, t: Transport): Promise<Omit<CheckRow, 'host
 /** Runs the check; returns the exit code. */
 export async function runCheck(flags: FleetFlags & { json?: boolean }, out: Output): Promise<number> {
   const fleet = await loadFleet(flags);
+  for (const w of fleet.inventory.warnings) out.note(out.style('yellow', `warning: ${w}`));
   const rows = await withConnections(fleet.hosts, fleet.open, { forks: flags.forks }, async (connections) =>
     forEachLimited(connections, flags.forks, async (c): Promise<CheckRow> => {
       const host = fleet.hosts.find((h) => h.name === c.host) as HostSpec;

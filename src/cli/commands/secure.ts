@@ -100,6 +100,7 @@ export async function runSecure(flags: SecureFlags, out: Output): Promise<number
     throw new InputError('no terminal to confirm on, and --yes not given: nothing was changed', [], { hint: 'review with --check --diff, then run with --yes' });
   }
   const fleet = await loadFleet(flags);
+  for (const w of fleet.inventory.warnings) out.note(out.style('yellow', `warning: ${w}`));
   const playbook = await loadPlaybook(flags.playbook);
   const progress = (line: string): void => {
     if (!flags.json) out.note(out.style('dim', line));
