@@ -31,9 +31,9 @@ function peer(address: string, port: number, ca: string): Promise<string> {
     const s = tls.connect({ host: address, port, ca, timeout: 3000 }, () => {
       const c = s.getPeerCertificate();
       s.end();
-      resolve(s.authorized ? `TLS ${s.getProtocol() ?? ''}, CN=${c.subject.CN}, expires ${new Date(c.valid_to).toISOString().slice(0, 10)}, verified` : `TLS, NOT verified: ${String(s.authorizationError)}`);
+      resolve(s.authorized ? `TLS ${s.getProtocol() ?? ''}, CN=${String(c.subject.CN)}, expires ${new Date(c.valid_to).toISOString().slice(0, 10)}, verified` : `TLS, NOT verified: ${String(s.authorizationError)}`);
     });
-    s.on('error', (e) => resolve(`plain or down (${e.message})`));
+    s.on('error', (e: Error) => resolve(`plain or down (${e.message})`));
     s.on('timeout', () => resolve('no answer'));
   });
 }

@@ -25,10 +25,10 @@ async function ssh(lab: Lab, host: string, command: string, input?: string): Pro
   });
 }
 
-async function waitUntil(what: string, ms: number, probe: () => Promise<boolean>): Promise<void> {
+async function waitUntil(what: string, ms: number, probe: () => boolean | Promise<boolean>): Promise<void> {
   const end = Date.now() + ms;
   while (Date.now() < end) {
-    if (await probe().catch(() => false)) return;
+    if (await Promise.resolve().then(probe).catch(() => false)) return;
     await new Promise((r) => setTimeout(r, 250));
   }
   throw new Error(`timed out waiting for ${what}`);
@@ -128,7 +128,7 @@ describe('systemctl stand-in', () => {
     const lab = getLab();
     const before = lab.unitStatus('agent-02');
     await ssh(lab, 'agent-02', 'sudo systemctl kill -s KILL sensu-agent');
-    await waitUntil('automatic restart', 10_000, async () => lab.unitStatus('agent-02').nRestarts === before.nRestarts + 1 && lab.unitStatus('agent-02').activeState === 'active');
+    await waitUntil('automatic restart', 10_000, () => lab.unitStatus('agent-02').nRestarts === before.nRestarts + 1 && lab.unitStatus('agent-02').activeState === 'active');
     expect((await ssh(lab, 'agent-02', 'systemctl show -p NRestarts --value sensu-agent')).stdout.trim()).toBe(String(before.nRestarts + 1));
     await waitUntil('agent-02 healthy again', 30_000, async () => (await healthz(lab, 'agent-02')) === 200);
   });
@@ -153,7 +153,7 @@ describe('Sensu stand-in', () => {
     const original = lab.readFile(host, cfg);
     // Only cert-file, no key-file: Sensu refuses to start.
     await ssh(lab, host, `echo 'cert-file: "/etc/sensu/tls/backend-3.pem"' | sudo tee -a ${cfg} >/dev/null && sudo systemctl restart sensu-backend`);
-    await waitUntil('start limit hit', 20_000, async () => lab.unitStatus(host).activeState === 'failed');
+    await waitUntil('start limit hit', 20_000, () => lab.unitStatus(host).activeState === 'failed');
     const log = lab.readFile(host, '/var/log/sensu/sensu-backend.log');
     expect(log).toContain('tls configuration error, both flags --cert-file & --key-file are required');
     expect(lab.unitStatus(host).lastExitStatus).toBe(1);
@@ -191,7 +191,7 @@ describe('Sensu stand-in', () => {
     expect(await plain.text()).toContain('Client sent an HTTP request to an HTTPS server.');
     // The ws:// agent is cut off, with Sensu's own words.
     await waitUntil('agent-01 cut off', 30_000, async () => (await healthz(lab, 'agent-01')) === 503);
-    await waitUntil('reconnection error logged', 30_000, async () => lab.readFile('agent-01', '/var/log/sensu/sensu-agent.log').includes('handshake failed with status 400: Client sent an HTTP request to an HTTPS server.'));
+    await waitUntil('reconnection error logged', 30_000, () => lab.readFile('agent-01', '/var/log/sensu/sensu-agent.log').includes('handshake failed with status 400: Client sent an HTTP request to an HTTPS server.'));
     // wss:// with the CA brings it back.
     await ssh(lab, 'agent-01', 'sudo install -d -m 0755 /etc/sensu/tls && sudo tee /etc/sensu/tls/ca.pem >/dev/null', ca);
     await ssh(lab, 'agent-01', `sudo sed -i -e 's#ws://backend-1#wss://backend-1#' /etc/sensu/agent.yml && echo 'trusted-ca-file: "/etc/sensu/tls/ca.pem"' | sudo tee -a /etc/sensu/agent.yml >/dev/null && sudo systemctl restart sensu-agent`);

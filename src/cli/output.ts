@@ -3,7 +3,7 @@
  * follows the conventions (NO_COLOR, FORCE_COLOR, a terminal), and nothing else in rollout writes
  * to stdout or stderr.
  */
-import { styleText } from 'node:util';
+import { stripVTControlCharacters, styleText } from 'node:util';
 
 /** Styles the CLI uses. */
 export type Style = 'red' | 'green' | 'yellow' | 'cyan' | 'dim' | 'bold';
@@ -48,7 +48,7 @@ export class Output {
 }
 
 /** Lays out rows as aligned columns (no library needed for plain padding). */
-export function table(rows: readonly (readonly string[])[], visibleLength: (s: string) => number = (s) => s.replace(/\x1b\[[0-9;]*m/g, '').length): string {
+export function table(rows: readonly (readonly string[])[], visibleLength: (s: string) => number = (s) => stripVTControlCharacters(s).length): string {
   const widths: number[] = [];
   for (const row of rows) row.forEach((cell, i) => (widths[i] = Math.max(widths[i] ?? 0, visibleLength(cell))));
   return rows

@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // The `rollout` executable: runs the TypeScript sources through tsx, so a checkout works right
 // after `npm ci` with no build step. Only this entry sets the exit code.
+import process from 'node:process';
 import { register } from 'tsx/esm/api';
 
 register();

@@ -6,7 +6,7 @@
  */
 import http from 'node:http';
 import https from 'node:https';
-import { isIP, type Socket } from 'node:net';
+import { isIP } from 'node:net';
 import type { Duplex } from 'node:stream';
 import tls from 'node:tls';
 import type { Secret } from '../secret.js';
@@ -64,7 +64,7 @@ export function get(options: RequestOptions): Promise<HttpAnswer> {
       } else req = https.request(tlsOptions, onResponse);
     } else {
       const socket = options.socket;
-      req = http.request({ ...base, ...(socket ? { createConnection: () => socket as Socket } : {}) }, onResponse);
+      req = http.request({ ...base, ...(socket ? { createConnection: () => socket } : {}) }, onResponse);
     }
     req.on('timeout', () => req.destroy(new Error(`no answer within ${options.timeoutMs / 1000} s`)));
     req.on('error', reject);

@@ -30,7 +30,7 @@ export function validatePlaybook(doc: unknown, file: string): Playbook {
     phase.tasks.forEach((task, t) => {
       const args = moduleArgs[task.module].safeParse(task.args);
       if (!args.success) problems.push(...issuesOf(args.error, ['phases', p, 'tasks', t, 'args']));
-      else task.args = args.data as Record<string, unknown>;
+      else task.args = args.data;
     }),
   );
   if (problems.length > 0) throw new InputError(`playbook ${file} is not valid`, problems);

@@ -38,7 +38,7 @@ export async function connectAll<H extends { name: string }>(
 
 /** Closes every open connection; never throws. */
 export async function closeAll(connections: readonly Connection[]): Promise<void> {
-  await Promise.all(connections.map((c) => c.transport?.close().catch(() => undefined)));
+  await Promise.all(connections.map(async (c) => c.transport?.close().catch(() => undefined)));
 }
 
 /** Runs `fn` with every host connected, and disconnects whatever happens. */
