@@ -198,7 +198,7 @@ describe('files', () => {
     expect(err.message).toMatch(/changed since the plan was made/);
     expect((await t.readFile('/etc/sensu/rollout-test.yml'))?.toString()).toBe('two: 2\n');
     // No temp files left behind.
-    expect((await t.run('ls -A /etc/sensu', { sudo: true })).stdout.toString()).not.toMatch(/rollout-[A-Za-z0-9]{6}/);
+    expect((await t.run('ls -A /etc/sensu', { sudo: true })).stdout.toString()).not.toMatch(/\.rollout-[A-Za-z0-9]{6}$/m);
     expect(await t.readFile('/etc/sensu/none')).toBeUndefined();
     await t.close();
   });

@@ -223,6 +223,8 @@ async function openClient(target: SshTarget, settings: SshSettings, sock?: Duple
   return new Promise<Client>((resolve, reject) => {
     const onError = (err: Error & { level?: string; code?: string }): void => {
       client.removeListener('ready', onReady);
+      // ssh2 may report the same dead socket twice; the first error is the one that counts.
+      client.on('error', () => undefined);
       client.end();
       reject(connectErrorOf(err, target, where, timeoutMs, verdict, fp));
     };

@@ -8,7 +8,7 @@
  * Usage: node supervisor.mjs LAB_DIR   (reads LAB_DIR/lab.json; SIGTERM stops every unit, then exits)
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, closeSync, existsSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { join } from 'node:path';
 import { unitFor, type UnitSpec, type UnitStatus } from './units.js';
@@ -412,7 +412,8 @@ function serveHost(host: LabHostState): net.Server {
     });
     conn.on('error', () => undefined);
   });
-  server.listen(sock);
+  // Anyone on the host may ask (`systemctl status` works unprivileged); changes check the uid.
+  server.listen(sock, () => chmodSync(sock, 0o666));
   return server;
 }
 
