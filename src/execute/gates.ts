@@ -22,14 +22,40 @@ export interface KeepaliveCheck {
   ca: string | undefined;
 }
 
-/** Polls a backend's /health until every member is healthy. */
-export async function backendGate(step: GateStep, ca: string | undefined, signal?: AbortSignal): Promise<GateResult> {
+/**
+ * Why a unit is not serving, when systemd already knows: it hit its start limit (`failed`), or
+ * Restart=always keeps bringing it back (a crash loop that looks "active" between crashes). The
+ * last lines it logged say why. Undefined while it may still be starting.
+ */
+export async function unitTrouble(transport: Transport, unit: string, restartsBefore: number): Promise<string | undefined> {
+  const r = await transport.run(`systemctl show -p ActiveState,NRestarts ${unit}`, { sudo: true }).catch(() => undefined);
+  if (!r) return undefined;
+  const out = r.stdout.toString();
+  const state = /ActiveState=(\S+)/.exec(out)?.[1];
+  const restarts = Number(/NRestarts=(\d+)/.exec(out)?.[1] ?? 0);
+  if (state !== 'failed' && restarts - restartsBefore < 2) return undefined;
+  const log = await transport
+    .run(`tail -n 20 /var/log/sensu/${unit}.log 2>/dev/null || journalctl -u ${unit} -n 20 --no-pager -o cat 2>/dev/null`, { sudo: true })
+    .catch(() => undefined);
+  const fatal = (log?.stdout.toString() ?? '').split('\n').reverse().find((l) => /"level":"fatal"|fatal|error/i.test(l));
+  const why = fatal ? `; it logged: ${fatal.trim().slice(0, 300)}` : '';
+  return state === 'failed' ? `${unit} keeps crashing and systemd gave up (failed, start limit hit)${why}` : `${unit} is crash-looping (${restarts - restartsBefore} automatic restarts)${why}`;
+}
+
+/** Polls a backend's /health until every member is healthy; gives up early on a crash loop. */
+export async function backendGate(step: GateStep, transport: Transport, ca: string | undefined, restartsBefore: number, signal?: AbortSignal): Promise<GateResult> {
   const deadline = Date.now() + step.timeoutMs;
   let last: GateResult = { ok: false, detail: 'no answer yet' };
+  let nextUnitCheck = Date.now() + 2000;
   while (Date.now() < deadline && !signal?.aborted) {
     const h = await backendHealth(step.probe.address, step.probe.port, step.probe.scheme, { ...(ca ? { ca } : {}), timeoutMs: 3000 });
-    last = { ok: h.ok, detail: `${step.probe.scheme}://${step.probe.address}:${step.probe.port}/health: ${h.detail}` };
+    last = { ok: h.ok, detail: h.detail.startsWith(step.probe.scheme) ? h.detail : `${step.probe.scheme}://${step.probe.address}:${step.probe.port}/health: ${h.detail}` };
     if (h.ok) return last;
+    if (Date.now() >= nextUnitCheck) {
+      nextUnitCheck = Date.now() + 2000;
+      const trouble = await unitTrouble(transport, 'sensu-backend', restartsBefore);
+      if (trouble) return { ok: false, detail: trouble };
+    }
     await sleep(500);
   }
   return { ok: false, detail: `${last.detail} (after ${Math.round(step.timeoutMs / 1000)} s)` };

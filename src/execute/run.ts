@@ -46,6 +46,8 @@ export interface ExecuteOptions {
   forks: number;
   renderer: ListrRendererValue;
   signal: AbortSignal;
+  /** Automatic restarts of each host's unit before the run, to tell a crash loop from a restart. */
+  restartsBefore: ReadonlyMap<string, number>;
   /** Where each host's Sensu can be probed on its old settings (rollback verification). */
   probes: readonly ProbeTarget[];
 }
@@ -101,7 +103,7 @@ export async function execute(options: ExecuteOptions): Promise<ExecuteResult> {
   }
 
   function runGate(step: GateStep, t: Transport): Promise<GateResult> {
-    if (step.gate === 'backend_health') return backendGate(step, options.ca, options.signal);
+    if (step.gate === 'backend_health') return backendGate(step, t, options.ca, options.restartsBefore.get(step.host) ?? 0, options.signal);
     return agentGate(step, t, restartedAt.get(step.host) ?? Date.now(), options.keepalive, options.signal);
   }
 

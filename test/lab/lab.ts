@@ -233,6 +233,8 @@ export async function startLab(options: LabOptions): Promise<Lab> {
     throw new Error(`${dir} already holds a lab; run 'npm run lab -- down --dir ${dir}' first`);
   }
   ensureSystem();
+  // Leftovers of a lab that was stopped: its keys and host dirs would clash with the new ones.
+  for (const sub of ['ssh', 'hosts', 'pki', 'bin', 'sbin', 'inventory.yml', 'known_hosts']) rmSync(join(dir, sub), { recursive: true, force: true });
   const hosts = planHosts({ backends: options.backends ?? 3, agents: options.agents ?? 5, net: netOctet });
   assertRangeFree(netOctet);
   mkdirSync(join(dir, 'ssh'), { recursive: true });

@@ -110,7 +110,7 @@ export async function runSecure(flags: SecureFlags, out: Output): Promise<number
   const g = await gather(fleet.hosts, fleet.open, flags.forks, playbook, progress);
   try {
     const local = await gatherLocalFiles(fleet.hosts);
-    const certProblems = await certificateProblems(fleet.hosts, fleet.inventory.hosts, { minValidityDays: flags.minValidity });
+    const certProblems = await certificateProblems(fleet.hosts, fleet.inventory.dir, { minValidityDays: flags.minValidity });
     const plan: Plan = makePlan({
       hosts: fleet.hosts,
       allHosts: fleet.inventory.hosts,
@@ -167,6 +167,7 @@ export async function runSecure(flags: SecureFlags, out: Output): Promise<number
         renderer: rendererFor(flags),
         signal: controller.signal,
         probes: probesOf(fleet.hosts, plan),
+        restartsBefore: new Map([...g.facts.entries()].map(([name, f]) => [name, f.service.nRestarts])),
       });
     } finally {
       process.off('SIGINT', onSigint);
