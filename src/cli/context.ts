@@ -30,7 +30,8 @@ export interface FleetFlags {
   commandTimeout: number;
 }
 
-function positiveInt(what: string) {
+/** A commander parser for whole numbers above 0, naming the option in its error. */
+export function positiveInt(what: string): (value: string) => number {
   return (value: string): number => {
     const n = Number(value);
     if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError(`${what} must be a whole number above 0`);

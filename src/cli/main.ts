@@ -8,7 +8,7 @@ import { ExitCode, InputError, RolloutError } from '../errors.js';
 import { runCheck } from './commands/check.js';
 import { runRollback } from './commands/rollback.js';
 import { runSecure, type SecureFlags } from './commands/secure.js';
-import { fleetOptions, type FleetFlags } from './context.js';
+import { fleetOptions, positiveInt, type FleetFlags } from './context.js';
 import { Output } from './output.js';
 
 const out = new Output();
@@ -51,7 +51,8 @@ function buildProgram(): Command {
       .option('--step', 'ask before each task and host batch (y/n/d/c/a)')
       .option('--json', 'print the plan (and the result) as JSON, nothing else on stdout')
       .option('--playbook <name|file>', 'playbook to run', 'secure')
-      .option('--min-validity <days>', 'refuse certificates that expire within this many days', (v) => Number(v), 30)
+      .option('--gate-timeout <seconds>', 'how long each health gate waits before it fails the wave (default: the playbook\'s, 90 s for backends, 60 s for agents)', positiveInt('--gate-timeout'))
+      .option('--min-validity <days>', 'refuse certificates that expire within this many days', positiveInt('--min-validity'), 30)
       .addHelpText(
         'after',
         `

@@ -32,6 +32,8 @@ export interface PlanInput {
   /** Problems found by preflight (certificates, connections, sudo): each stops the run. */
   preflight: readonly PlanProblem[];
   forks: number;
+  /** Overrides every gate's deadline (the playbook's `timeout`), when set. */
+  gateTimeoutMs?: number;
 }
 
 /** Context a module planner gets for one host and task. */
@@ -45,6 +47,7 @@ export interface TaskContext {
   local: ReadonlyMap<string, LocalFile>;
   /** Steps already planned for this host in this phase (restart and gates depend on them). */
   earlier: readonly Step[];
+  gateTimeoutMs: number | undefined;
   problem(message: string, fix?: string): void;
 }
 
@@ -126,7 +129,7 @@ function planGate(ctx: TaskContext, probe: GateStep['probe'], entity?: GateStep[
   const restarts = ctx.earlier.filter((s) => s.kind === 'restart' && s.status === 'change').map((s) => s.id);
   const base = {
     id: ctx.id, host: ctx.host.name, phase: ctx.phase.name, task: ctx.task.name, module: ctx.task.module, kind: 'gate' as const,
-    gate, after: restarts, tls: args.tls ?? false, timeoutMs: args.timeout * 1000, probe, ...(entity ? { entity } : {}),
+    gate, after: restarts, tls: args.tls ?? false, timeoutMs: ctx.gateTimeoutMs ?? args.timeout * 1000, probe, ...(entity ? { entity } : {}),
   };
   return restarts.length > 0 ? { ...base, status: 'change', reason: 'verify health after the restart' } : { ...base, status: 'noop', reason: 'nothing restarted' };
 }
@@ -166,7 +169,7 @@ export function plan(input: PlanInput): Plan {
             problem(rendered.message, 'set the variable in the inventory');
             return;
           }
-          const ctx: TaskContext = { id: `${phase.name}/${index}/${host.name}`, host, facts, phase, task, args: rendered.value, local: input.local, earlier, problem };
+          const ctx: TaskContext = { id: `${phase.name}/${index}/${host.name}`, host, facts, phase, task, args: rendered.value, local: input.local, earlier, gateTimeoutMs: input.gateTimeoutMs, problem };
           const planned = planTask(ctx);
           earlier.push(...planned);
         });

@@ -34,6 +34,7 @@ export interface SecureFlags extends FleetFlags {
   json?: boolean;
   playbook: string;
   minValidity: number;
+  gateTimeout?: number;
 }
 
 /** What gathering produced: connections, facts, and the problems found on the way. */
@@ -119,6 +120,7 @@ export async function runSecure(flags: SecureFlags, out: Output): Promise<number
       local,
       preflight: [...g.problems, ...certProblems],
       forks: flags.forks,
+      ...(flags.gateTimeout ? { gateTimeoutMs: flags.gateTimeout * 1000 } : {}),
     });
     const secrets = secretsOf(fleet.hosts);
     if (flags.json) {
