@@ -20,6 +20,20 @@ export interface KeepaliveCheck {
   baseUrls: string[];
   credentials: ApiCredentials;
   ca: string | undefined;
+  /** One login per backend per run: a password login costs the backend a hash per request. */
+  tokens?: Map<string, Promise<string>>;
+}
+
+function authorizationFor(check: KeepaliveCheck, base: string): Promise<string> {
+  check.tokens ??= new Map();
+  let token = check.tokens.get(base);
+  if (!token) {
+    token = apiAuthorization(base, check.credentials, check.ca);
+    // A failed login is not cached: the backend may just be restarting.
+    token.catch(() => check.tokens?.delete(base));
+    check.tokens.set(base, token);
+  }
+  return token;
 }
 
 /**
@@ -86,7 +100,7 @@ export async function agentGate(step: GateStep, transport: Transport, since: num
   while (Date.now() < deadline && !signal?.aborted) {
     for (const base of keepalive.baseUrls) {
       try {
-        const auth = await apiAuthorization(base, keepalive.credentials, keepalive.ca);
+        const auth = await authorizationFor(keepalive, base);
         const k = await keepaliveOf(base, entity.namespace, entity.name, auth, keepalive.ca);
         // One second of slack: Sensu timestamps are whole seconds.
         if (k && k.timestamp * 1000 >= since - 1000 && k.status === 0) {
@@ -95,6 +109,8 @@ export async function agentGate(step: GateStep, transport: Transport, since: num
         last = { ok: false, detail: k ? `last keepalive of ${entity.name} is from ${new Date(k.timestamp * 1000).toISOString()}, before the restart` : `no keepalive for ${entity.name} yet` };
         break;
       } catch (err) {
+        // An expired or refused token is fetched again on the next attempt.
+        keepalive.tokens?.delete(base);
         last = { ok: false, detail: `keepalive check via ${base}: ${(err as Error).message}` };
       }
     }

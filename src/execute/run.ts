@@ -88,10 +88,13 @@ export async function execute(options: ExecuteOptions): Promise<ExecuteResult> {
       case 'dir':
         await applyDir(step, ctx);
         break;
-      case 'restart':
+      case 'restart': {
+        // From before the restart: a keepalive sent as the agent reconnects counts.
+        const t0 = Date.now();
         await restartUnit(t, step.unit);
-        restartedAt.set(step.host, Date.now());
+        restartedAt.set(step.host, t0);
         break;
+      }
       case 'gate': {
         const result = await runGate(step, t);
         gates.push({ host: step.host, task: step.task, result });
@@ -136,6 +139,8 @@ export async function execute(options: ExecuteOptions): Promise<ExecuteResult> {
         skip: () => (changing === 0 ? `${phase.name}: nothing to change on ${hostCount} host(s)` : false),
         task: async (_ctx: unknown, task: { title: string; output: string }) => {
           let done = 0;
+          // Progress in steps of about a tenth: 200 hosts must not print 200 lines without a terminal.
+          const every = Math.max(1, Math.ceil(hostCount / 10));
           for (const [i, batch] of phase.batches.entries()) {
             if (options.signal.aborted) throw new StepFailure('-', phase.name, 'interrupted');
             const label = phase.batches.length > 1 ? ` (batch ${i + 1}/${phase.batches.length})` : '';
@@ -150,7 +155,7 @@ export async function execute(options: ExecuteOptions): Promise<ExecuteResult> {
                   try {
                     await runHost(host, batch.steps.filter((s) => s.host === host));
                     done += 1;
-                    task.output = `${done}/${hostCount} hosts done${label}`;
+                    if (done % every === 0 || done === hostCount) task.output = `${done}/${hostCount} hosts done${label}`;
                   } catch (err) {
                     batchError ??= err as StepFailure;
                   }
