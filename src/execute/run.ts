@@ -131,7 +131,7 @@ export async function execute(options: ExecuteOptions): Promise<ExecuteResult> {
   }
 
   const tasks = new Listr(
-    plan.phases.map((phase) => {
+    plan.phases.filter((phase) => phase.batches.some((b) => b.steps.length > 0)).map((phase) => {
       const changing = phase.batches.reduce((n, b) => n + b.steps.filter((s) => s.status === 'change' && s.kind !== 'gate').length, 0);
       const hostCount = new Set(phase.batches.flatMap((b) => b.hosts)).size;
       return {

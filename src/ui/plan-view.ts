@@ -69,6 +69,11 @@ export function renderPlan(plan: Plan, options: ViewOptions): string {
     const wave = phase.wave ? ` [wave ${phase.wave}]` : '';
     const head = `${phase.name}${wave}: ${phase.description}`;
     lines.push(paint(options.color, '1', head));
+    if (steps.length === 0) {
+      // Checks that ran before planning (preflight): had they failed, there would be no plan.
+      lines.push(`  passed on ${allHosts.size} host(s)`);
+      continue;
+    }
     if (changing.length === 0) {
       lines.push(`  nothing to change on ${allHosts.size} host(s)`);
       continue;
