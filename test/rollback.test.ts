@@ -66,6 +66,32 @@ describe('rollback', () => {
     await healthyOnPlainWs(lab);
   });
 
+  it('Ctrl-C mid-wave finishes the step in flight, rolls the run back and exits 130', async () => {
+    const lab = getLab();
+    const before = await fileSnapshot(lab);
+    let pid = 0;
+    const journals = (): string[] => readdirSync(stateDir, { recursive: true }).map(String).filter((f) => f.endsWith('.jsonl'));
+    const earlier = new Set(journals());
+    lab.setFault('agent-04', 'hang-on-start', true);
+    try {
+      const run = rollout([...args(), '--yes'], { env, onSpawn: (p) => (pid = p) });
+      await eventually('the agent wave to start', 60_000, () =>
+        journals().filter((f) => !earlier.has(f)).some((f) => readFileSync(join(stateDir, f), 'utf8').includes('"path":"/etc/sensu/agent.yml"')),
+      );
+      // The hung agent keeps hanging; its next start (by the rollback) is a normal one.
+      lab.setFault('agent-04', 'hang-on-start', false);
+      process.kill(pid, 'SIGINT');
+      const r = await run;
+      expect(r.code).toBe(130);
+      expect(r.stderr).toContain('interrupted');
+    } finally {
+      lab.setFault('agent-04', 'hang-on-start', false);
+    }
+    // The hung agent was restarted by the rollback without the fault: everything back and healthy.
+    expect(await fileSnapshot(lab)).toEqual(before);
+    await healthyOnPlainWs(lab);
+  });
+
   it('`rollout rollback` restores the fleet after the controller was killed mid-wave', async () => {
     const lab = getLab();
     const before = await fileSnapshot(lab);
@@ -89,7 +115,7 @@ describe('rollback', () => {
     expect(lab.readFile('backend-1', '/etc/sensu/backend.yml')).toContain('cert-file');
     const r = await rollout(['rollback', '-i', lab.inventoryPath, '--known-hosts', lab.knownHostsPath], { env });
     expect(r.stderr).not.toMatch(/\n\s+at /);
-    expect(r.code).toBe(0);
+    expect(`${r.code} ${r.stdout}`).toBe(`0 ${r.stdout}`);
     expect(r.stdout).toMatch(/rolled back; every host verified healthy/);
     expect(await fileSnapshot(lab)).toEqual(before);
     await healthyOnPlainWs(lab);
@@ -99,5 +125,5 @@ describe('rollback', () => {
     expect(again.stdout).toContain('already rolled back');
     const check = await rollout([...args(), '--check'], { env });
     expect(check.code).toBe(5);
-  });
+  }, 300_000);
 });

@@ -10,6 +10,7 @@ import { fleetStateDir, Journal, newRunId } from '../../execute/journal.js';
 import { execute, type ExecuteResult } from '../../execute/run.js';
 import type { KeepaliveCheck } from '../../execute/gates.js';
 import type { ProbeTarget } from '../../execute/rollback.js';
+import { currentHealth } from '../../facts/current-health.js';
 import { gatherHostFacts, gatherLocalFiles } from '../../facts/gather.js';
 import type { HostFacts } from '../../facts/types.js';
 import type { HostSpec } from '../../inventory/types.js';
@@ -19,6 +20,7 @@ import { loadPlaybook } from '../../playbook/load.js';
 import { closeAll, connectAll, forEachLimited } from '../../transport/pool.js';
 import type { Transport } from '../../transport/transport.js';
 import { renderPlan, planSummary } from '../../ui/plan-view.js';
+import { isSecretKey, redact, sweepSecrets } from '../../ui/redact.js';
 import { askYesNo, canPrompt } from '../../ui/prompts.js';
 import { loadFleet, type FleetFlags } from '../context.js';
 import { table, type Output } from '../output.js';
@@ -44,7 +46,7 @@ interface Gathered {
   problems: PlanProblem[];
 }
 
-async function gather(hosts: readonly HostSpec[], open: (h: HostSpec) => Promise<Transport>, forks: number, playbook: Awaited<ReturnType<typeof loadPlaybook>>, progress: (line: string) => void): Promise<Gathered & { closeAll: () => Promise<void> }> {
+async function gather(hosts: readonly HostSpec[], open: (h: HostSpec) => Promise<Transport>, forks: number, playbook: Awaited<ReturnType<typeof loadPlaybook>>, ca: string | undefined, progress: (line: string) => void): Promise<Gathered & { closeAll: () => Promise<void> }> {
   const connections = await connectAll(hosts, open, { forks });
   const transports = new Map<string, Transport>();
   const problems: PlanProblem[] = [];
@@ -57,7 +59,16 @@ async function gather(hosts: readonly HostSpec[], open: (h: HostSpec) => Promise
   await forEachLimited([...transports.entries()], forks, async ([name, t]) => {
     const host = hosts.find((h) => h.name === name) as HostSpec;
     try {
-      facts.set(name, await gatherHostFacts(host, t, playbook));
+      const f = await gatherHostFacts(host, t, playbook);
+      f.health = await currentHealth(host, f, t, ca);
+      if (!f.health.ok) {
+        problems.push({
+          host: name,
+          message: `is not healthy before the run (${f.health.detail}): a gate could not tell a failed change from this`,
+          fix: host.role === 'backend' ? 'bring the backend back first (systemctl status sensu-backend)' : 'bring the agent back first (systemctl status sensu-agent), or take the host out of the inventory',
+        });
+      }
+      facts.set(name, f);
     } catch (err) {
       const e = err as InputError;
       problems.push({ host: name, message: e.message.replace(new RegExp(`^${name}: `), ''), ...(e.hint ? { fix: e.hint } : {}) });
@@ -108,7 +119,8 @@ export async function runSecure(flags: SecureFlags, out: Output): Promise<number
   };
   const lock = flags.check ? undefined : lockFleet(fleetStateDir(fleet.inventory.file), 'secure');
   if (lock?.tookOverStale) out.note(out.style('yellow', 'a previous run on this fleet did not finish (its lock was left behind); if it was interrupted mid-wave, run `rollout rollback` first'));
-  const g = await gather(fleet.hosts, fleet.open, flags.forks, playbook, progress);
+  const ca = await caText(fleet.hosts).catch(() => undefined);
+  const g = await gather(fleet.hosts, fleet.open, flags.forks, playbook, ca, progress);
   try {
     const local = await gatherLocalFiles(fleet.hosts);
     const certProblems = await certificateProblems(fleet.hosts, fleet.inventory.dir, { minValidityDays: flags.minValidity });
@@ -124,8 +136,8 @@ export async function runSecure(flags: SecureFlags, out: Output): Promise<number
     });
     const secrets = secretsOf(fleet.hosts);
     if (flags.json) {
-      // Secret values are Secret objects or absent from the plan; JSON.stringify prints [secret].
-      out.line(JSON.stringify({ plan, hosts: fleet.hosts.length }, null, 2));
+      // Config texts go through the same redaction as diffs; keys never enter the plan at all.
+      out.line(JSON.stringify({ plan: redactPlan(plan, secrets), hosts: fleet.hosts.length }, null, 2));
     } else {
       out.line(renderPlan(plan, { diff: flags.diff ?? false, color: out.color, secrets }));
       out.line();
@@ -156,7 +168,6 @@ export async function runSecure(flags: SecureFlags, out: Output): Promise<number
     process.on('SIGINT', onSigint);
     let result: ExecuteResult;
     try {
-      const ca = await caText(fleet.hosts);
       result = await execute({
         plan,
         hosts: new Map(fleet.hosts.map((h) => [h.name, h])),
@@ -194,6 +205,27 @@ export async function runSecure(flags: SecureFlags, out: Output): Promise<number
     await g.closeAll();
     lock?.release();
   }
+}
+
+/** The plan with every config text redacted (secret keys' values, and the inventory's secrets). */
+function redactPlan(plan: Plan, secrets: readonly string[]): Plan {
+  const clean = (text: string | undefined): string | undefined => (text === undefined ? undefined : sweepSecrets(redact(text, { secrets }), secrets));
+  return {
+    ...plan,
+    phases: plan.phases.map((phase) => ({
+      ...phase,
+      batches: phase.batches.map((batch) => ({
+        ...batch,
+        steps: batch.steps.map((step) => {
+          if (step.kind !== 'file') return step;
+          const before = { ...step.before, ...(step.before.text !== undefined ? { text: clean(step.before.text) } : {}) };
+          const after = { ...step.after, ...(step.after.text !== undefined ? { text: clean(step.after.text) } : {}) };
+          const changes = step.changes?.map((c) => (isSecretKey(c.key) ? { ...c, before: '[redacted]', after: '[redacted]' } : c));
+          return { ...step, before, after, ...(changes ? { changes } : {}) } as FileStep;
+        }),
+      })),
+    })),
+  };
 }
 
 async function caText(hosts: readonly HostSpec[]): Promise<string | undefined> {

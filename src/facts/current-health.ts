@@ -1,0 +1,44 @@
+/**
+ * How healthy a host is before anything changes: a backend's /health (https when its config already
+ * has a certificate, verified against the CA), an agent's /healthz through the host's connection.
+ * A run on a fleet that is already sick could not tell its own failure from the old one, so
+ * preflight refuses it.
+ */
+import { parseListenAddress } from '../sensu/urls.js';
+import { effectiveConfig, type EffectiveSetting } from '../sensu/effective-config.js';
+import type { HostSpec } from '../inventory/types.js';
+import type { Transport } from '../transport/transport.js';
+import { agentHealthz, backendHealth } from './health.js';
+import type { HealthFact, HostFacts } from './types.js';
+
+function settingsOf(host: HostSpec, facts: HostFacts): Record<string, EffectiveSetting> {
+  const yamlFile = host.role === 'backend' ? host.sensu.backendConfig : host.sensu.agentConfig;
+  const unit = host.role === 'backend' ? 'sensu-backend' : 'sensu-agent';
+  const envFile = [`/etc/default/${unit}`, `/etc/sysconfig/${unit}`].find((p) => facts.files[p]?.exists) ?? `/etc/default/${unit}`;
+  return effectiveConfig({ role: host.role, yaml: facts.files[yamlFile]?.text, yamlFile, env: facts.files[envFile]?.text, envFile, hostname: facts.hostname }).settings as Record<string, EffectiveSetting>;
+}
+
+/** Probes one host's current health; never throws. */
+export async function currentHealth(host: HostSpec, facts: HostFacts, transport: Transport, ca: string | undefined): Promise<HealthFact> {
+  let settings: Record<string, EffectiveSetting>;
+  try {
+    settings = settingsOf(host, facts);
+  } catch (err) {
+    return { ok: false, detail: `config unreadable: ${(err as Error).message}` };
+  }
+  if (host.role === 'backend') {
+    const port = parseListenAddress(String(settings['api-listen-address']?.value ?? '[::]:8080')).port ?? 8080;
+    const tls = String(settings['cert-file']?.value ?? '') !== '';
+    const h = await backendHealth(host.address, port, tls ? 'https' : 'http', { ...(ca ? { ca } : {}), timeoutMs: 5000 });
+    return { ok: h.ok, scheme: h.scheme, detail: h.detail };
+  }
+  const apiHost = String(settings['api-host']?.value ?? '127.0.0.1');
+  const apiPort = Number(settings['api-port']?.value ?? 3031);
+  try {
+    const socket = await transport.forward(apiHost, apiPort);
+    const h = await agentHealthz(socket, apiHost, apiPort, 5000);
+    return { ok: h.ok, detail: h.detail };
+  } catch (err) {
+    return { ok: false, detail: (err as Error).message };
+  }
+}
