@@ -15,7 +15,7 @@ function settingsOf(host: HostSpec, facts: HostFacts): Record<string, EffectiveS
   const yamlFile = host.role === 'backend' ? host.sensu.backendConfig : host.sensu.agentConfig;
   const unit = host.role === 'backend' ? 'sensu-backend' : 'sensu-agent';
   const envFile = [`/etc/default/${unit}`, `/etc/sysconfig/${unit}`].find((p) => facts.files[p]?.exists) ?? `/etc/default/${unit}`;
-  return effectiveConfig({ role: host.role, yaml: facts.files[yamlFile]?.text, yamlFile, env: facts.files[envFile]?.text, envFile, hostname: facts.hostname }).settings as Record<string, EffectiveSetting>;
+  return effectiveConfig({ role: host.role, yaml: facts.files[yamlFile]?.text, yamlFile, env: facts.files[envFile]?.text, envFile, hostname: facts.hostname }).settings;
 }
 
 /** Probes one host's current health; never throws. */

@@ -4,6 +4,7 @@
 // (real OpenSSH, sudo, etcd). Plain JavaScript with no dependencies, because it runs before
 // node_modules exists.
 import { execFileSync, spawnSync } from 'node:child_process';
+import process from 'node:process';
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';

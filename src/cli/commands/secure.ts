@@ -221,7 +221,7 @@ function redactPlan(plan: Plan, secrets: readonly string[]): Plan {
           const before = { ...step.before, ...(step.before.text !== undefined ? { text: clean(step.before.text) } : {}) };
           const after = { ...step.after, ...(step.after.text !== undefined ? { text: clean(step.after.text) } : {}) };
           const changes = step.changes?.map((c) => (isSecretKey(c.key) ? { ...c, before: '[redacted]', after: '[redacted]' } : c));
-          return { ...step, before, after, ...(changes ? { changes } : {}) } as FileStep;
+          return { ...step, before, after, ...(changes ? { changes } : {}) };
         }),
       })),
     })),
