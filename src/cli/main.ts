@@ -5,9 +5,11 @@
  */
 import { Command, CommanderError } from 'commander';
 import { ExitCode, InputError, RolloutError } from '../errors.js';
+import { runCerts, type CertsFlags } from './commands/certs.js';
 import { runCheck } from './commands/check.js';
 import { runRollback } from './commands/rollback.js';
 import { runSecure, type SecureFlags } from './commands/secure.js';
+import { runStatus, type StatusFlags } from './commands/status.js';
 import { fleetOptions, positiveInt, type FleetFlags } from './context.js';
 import { Output } from './output.js';
 
@@ -72,6 +74,65 @@ Examples:
       ),
   ).action(async (flags: SecureFlags) => {
     process.exitCode = await runSecure(flags, out);
+  });
+  program
+    .command('certs')
+    .description('make a CA and a certificate per backend (agents with --agents), named so the inventory can point at them; a rerun keeps what still qualifies')
+    .requiredOption('-i, --inventory <file>', 'Ansible YAML inventory (groups "backends" and "agents"); its certificate files need not exist yet')
+    .requiredOption('-o, --out <dir>', 'directory to write ca.pem, ca.key, <host>.pem and <host>.key into (created when missing)')
+    .option('-l, --limit <pattern>', 'only these hosts: names, groups, globs, !exclude, &intersect, comma-separated')
+    .option('--ca-cert <file>', 'sign with this CA certificate (with --ca-key) instead of <out>/ca.pem; copied to <out>/ca.pem')
+    .option('--ca-key <file>', "that CA's private key (stays where it is)")
+    .option('--days <n>', 'validity of new certificates in days', positiveInt('--days'), 365)
+    .option('--min-validity <days>', 'renew certificates that expire within this many days', positiveInt('--min-validity'), 30)
+    .option('--agents', 'also issue agent certificates (client certificates, for mutual TLS)')
+    .option('--json', 'print the result as JSON')
+    .addHelpText(
+      'after',
+      `
+Each certificate: ECDSA P-256, serverAuth + clientAuth, SANs = inventory name, ansible_host, localhost,
+127.0.0.1 and sensu_extra_sans. Keys are written 0600, certificates 0644. The CA is, in order: --ca-cert
+with --ca-key, else <out>/ca.pem with <out>/ca.key, else a new one written there.
+On a rerun every certificate is kept (byte for byte) unless its SANs, CA, key or expiry no longer
+qualify; then it is renewed and the line says why. Nothing else in <out> is written over.
+
+Examples:
+  rollout certs -i prod.yml --out pki                     CA + one certificate per backend in pki/
+  rollout certs -i prod.yml --out pki --ca-cert corp-ca.pem --ca-key corp-ca.key
+  rollout certs -i prod.yml --out pki --min-validity 60   renew what expires within 60 days
+Then point the inventory at them (the command prints these lines):
+  sensu_ca_file: pki/ca.pem
+  sensu_cert_file: pki/{{ inventory_hostname }}.pem
+  sensu_key_file: pki/{{ inventory_hostname }}.key
+`,
+    )
+    .action(async (flags: CertsFlags) => {
+      process.exitCode = await runCerts(flags, out);
+    });
+  fleetOptions(
+    program
+      .command('status')
+      .description("show the fleet's TLS state: what each backend serves on 8080/8081/3000, what each agent dials and whether it is connected (changes nothing)")
+      .option('--json', 'print the result as JSON')
+      .addHelpText(
+        'after',
+        `
+Backends: API (api-listen-address, 8080), agent port (8081) and dashboard (3000), each plain or TLS with
+the certificate's CN, expiry and whether it verifies against the inventory's sensu_ca_file.
+Agents: the schemes in backend-url, /healthz (through SSH), and the last keepalive's age when the
+inventory has sensu_api_user/sensu_api_password or sensu_api_key. Over 30 agents, counts are shown and
+only the agents not secured are listed.
+Exit 0 when every backend serves verified TLS on 8080 and 8081 and every agent is healthy on wss://
+only; 5 when not.
+
+Examples:
+  rollout status -i prod.yml
+  rollout status -i prod.yml --limit backends
+  rollout status -i prod.yml --json | jq '.agents[] | select(.secured | not) | .host'
+`,
+      ),
+  ).action(async (flags: StatusFlags) => {
+    process.exitCode = await runStatus(flags, out);
   });
   fleetOptions(
     program

@@ -83,8 +83,12 @@ export async function undoChange(change: JournalChange, transport: Transport): P
     case 'replaced': {
       if (!change.backup) return `${change.path}: no backup recorded`;
       const b = quote(change.backup);
+      // A run killed between journaling and writing never made the backup, nor the change: the
+      // file still has its old content, and that is all a restore could give back.
+      const unchanged = change.before?.sha256 ? `[ -e ${p} ] && [ "$(sha256sum < ${p} | cut -d' ' -f1)" = ${quote(change.before.sha256)} ]` : 'false';
       // Copy the backup beside the file, then rename: the restore is atomic too, owner and mode kept.
-      script = `set -e; [ -e ${b} ] || { echo "backup ${change.backup} is missing" >&2; exit 1; }; t=$(dirname -- ${p})/.$(basename -- ${p}).rollout-restore; cp -a -- ${b} "$t"; sync "$t"; mv -f -- "$t" ${p}`;
+      const restore = `t=$(dirname -- ${p})/.$(basename -- ${p}).rollout-restore; cp -a -- ${b} "$t"; sync "$t"; mv -f -- "$t" ${p}`;
+      script = `set -e; if [ -e ${b} ]; then ${restore}; elif ${unchanged}; then :; else echo "backup ${change.backup} is missing" >&2; exit 1; fi`;
       break;
     }
     case 'created':
@@ -98,6 +102,8 @@ export async function undoChange(change: JournalChange, transport: Transport): P
       script = change.before ? `chown ${quote(`${change.before.owner}:${change.before.group}`)} ${p}; chmod ${change.before.mode.toString(8).padStart(4, '0')} ${p}` : 'true';
       break;
   }
-  const r = await transport.run(script, { sudo: true });
+  // Temp files of an upload cut short by a killed controller go too (the write script names them so).
+  const leftovers = change.action === 'replaced' || change.action === 'created' ? `; rm -f -- "$(dirname -- ${p})/.$(basename -- ${p}).rollout-"??????` : '';
+  const r = await transport.run(`${script}${leftovers}`, { sudo: true });
   return r.code === 0 ? undefined : `${change.path}: ${r.stderr.toString().trim() || `exit status ${String(r.code)}`}`;
 }

@@ -67,7 +67,8 @@ async function verifyAgent(target: ProbeTarget, transport: Transport, deadlineMs
 export async function rollback(options: {
   changes: readonly JournalChange[];
   transports: ReadonlyMap<string, Transport>;
-  targets: readonly ProbeTarget[];
+  /** Where to verify each host; a function is called after the files are restored (it may read them). */
+  targets: readonly ProbeTarget[] | (() => Promise<readonly ProbeTarget[]>);
   ca: string | undefined;
   forks: number;
   deadlineMs?: number;
@@ -94,11 +95,12 @@ export async function rollback(options: {
     if (problems.length > 0) results.set(host, { host, ok: false, state: `files not restored: ${problems.join('; ')}` });
   });
   say(`restored files on ${byHost.size} host(s)`);
+  const targets = typeof options.targets === 'function' ? await options.targets() : options.targets;
 
   // 2. Restart what read the changed files: backends before agents, so agents find them.
   const unitsOf = (host: string): string[] => [...new Set((byHost.get(host) ?? []).map((c) => c.unit).filter((u): u is string => u !== undefined))];
   for (const role of ['backend', 'agent'] as const) {
-    const hosts = options.targets.filter((t) => t.host.role === role && unitsOf(t.host.name).length > 0 && !results.has(t.host.name));
+    const hosts = targets.filter((t) => t.host.role === role && unitsOf(t.host.name).length > 0 && !results.has(t.host.name));
     await forEachLimited(hosts, options.forks, async (target) => {
       const t = options.transports.get(target.host.name);
       if (!t) return;
@@ -110,13 +112,13 @@ export async function rollback(options: {
   }
 
   // 3. Verify on the old settings. An agent that is still cut off gets one restart to skip its backoff.
-  const backends = options.targets.filter((t) => t.host.role === 'backend');
+  const backends = targets.filter((t) => t.host.role === 'backend');
   await forEachLimited(backends, options.forks, async (target) => {
     if (results.has(target.host.name)) return;
     const v = await verifyBackend(target, options.ca, deadline);
     results.set(target.host.name, { host: target.host.name, ok: v.ok, state: v.ok ? `healthy (${v.detail})` : `UNHEALTHY after rollback: ${v.detail}` });
   });
-  const agents = options.targets.filter((t) => t.host.role === 'agent');
+  const agents = targets.filter((t) => t.host.role === 'agent');
   await forEachLimited(agents, options.forks, async (target) => {
     if (results.has(target.host.name)) return;
     const t = options.transports.get(target.host.name);

@@ -4,6 +4,7 @@
  * protocol, timeouts on connect and on every command, and ssh2's errors turned into one plain line
  * that names the host and what to do.
  */
+import { createHash } from 'node:crypto';
 import { readFile, appendFile } from 'node:fs/promises';
 import type { Duplex } from 'node:stream';
 import ssh2 from 'ssh2';
@@ -360,6 +361,7 @@ class SshTransport implements Transport {
   }
 
   async writeFileAtomic(path: string, content: Buffer | string, options: WriteOptions): Promise<void> {
+    const sha = createHash('sha256').update(content).digest('hex');
     const script = [
       'set -e',
       `p=${quote(path)}`,
@@ -373,8 +375,12 @@ class SshTransport implements Transport {
         ? [`b=${quote(options.backupTo)}`, 'if [ -e "$p" ]; then mkdir -p -m 0700 "$(dirname -- "$b")"; cp -a -- "$p" "$b"; sync "$b"; fi']
         : []),
       'tmp=$(mktemp "$dir/.$base.rollout-XXXXXX")',
+      // Signals too: a dropped connection kills the script with SIGPIPE/SIGHUP, not at exit.
       'trap \'rm -f "$tmp"\' EXIT',
+      'trap \'rm -f "$tmp"; exit 1\' HUP INT PIPE TERM',
       'cat > "$tmp"',
+      // A connection lost mid-upload ends stdin early: never rename a truncated file into place.
+      `[ "$(sha256sum < "$tmp" | cut -d' ' -f1)" = ${sha} ] || { echo "upload of $p arrived incomplete" >&2; exit 66; }`,
       `chown ${quote(`${options.owner}:${options.group}`)} "$tmp"`,
       `chmod ${options.mode.toString(8).padStart(4, '0')} "$tmp"`,
       'sync "$tmp"',

@@ -17,7 +17,6 @@ import { loadFleet, type FleetFlags } from '../context.js';
 import { table, type Output } from '../output.js';
 
 async function probeOf(host: HostSpec, t: Transport | undefined): Promise<ProbeTarget> {
-  // Where to probe: the rollout never changes listen addresses, so the current config tells.
   const path = host.role === 'backend' ? host.sensu.backendConfig : host.sensu.agentConfig;
   const text = t ? (await t.readFile(path).catch(() => undefined))?.toString() : undefined;
   const settings = effectiveConfig({ role: host.role, yaml: text, yamlFile: path }).settings as Record<string, EffectiveSetting>;
@@ -62,7 +61,8 @@ export async function runRollback(flags: FleetFlags & { json?: boolean }, out: O
       const results = await rollback({
         changes,
         transports,
-        targets: await Promise.all(hosts.map((h) => probeOf(h, transports.get(h.name)))),
+        // Read after the restore: a half-written config of the killed run must not decide where to probe.
+        targets: () => Promise.all(hosts.map((h) => probeOf(h, transports.get(h.name)))),
         ca: ca ? await readFile(ca, 'utf8') : undefined,
         forks: flags.forks,
         progress: (line) => out.note(line),

@@ -1,0 +1,152 @@
+/**
+ * `rollout status`: the fleet's TLS state, read-only. Backends: what 8080, 8081 and 3000 serve,
+ * probed from here and verified against the inventory CA. Agents: the schemes they dial, /healthz,
+ * and the last keepalive's age when the inventory has API credentials. Exit 0 when everything is
+ * secured, 5 when not. Large fleets get agent counts and only the agents that need attention.
+ */
+import { readFile } from 'node:fs/promises';
+import { ExitCode } from '../../errors.js';
+import { agentStatus, backendStatus, keepaliveSource, readSettings, type AgentStatus, type BackendStatus, type KeepaliveSource, type UnreachableStatus } from '../../facts/fleet-status.js';
+import type { ApiCredentials } from '../../facts/health.js';
+import type { TlsProbe } from '../../facts/tls-probe.js';
+import { probeVerifies } from '../../facts/tls-probe.js';
+import type { HostSpec } from '../../inventory/types.js';
+import { forEachLimited, withConnections } from '../../transport/pool.js';
+import { loadFleet, type FleetFlags } from '../context.js';
+import { table, type Output } from '../output.js';
+
+/** Above this many agents, the table lists only those not secured. */
+const AGENT_LIST_LIMIT = 30;
+
+/** Options of `rollout status`. */
+export type StatusFlags = FleetFlags & { json?: boolean };
+
+async function readCa(path: string | undefined, cache: Map<string, Promise<string | undefined>>): Promise<string | undefined> {
+  if (!path) return undefined;
+  let p = cache.get(path);
+  if (!p) {
+    p = readFile(path, 'utf8').catch(() => undefined);
+    cache.set(path, p);
+  }
+  return p;
+}
+
+function credentialsOf(hosts: readonly HostSpec[]): ApiCredentials | undefined {
+  const h = hosts.find((x) => x.sensu.apiKey ?? (x.sensu.apiUser && x.sensu.apiPassword));
+  if (!h) return undefined;
+  if (h.sensu.apiKey) return { apiKey: h.sensu.apiKey };
+  if (h.sensu.apiUser && h.sensu.apiPassword) return { user: h.sensu.apiUser, password: h.sensu.apiPassword };
+  return undefined;
+}
+
+const unreachable = (host: HostSpec, error: string): UnreachableStatus => ({ host: host.name, role: host.role, error, secured: false, problems: [error] });
+
+/** Runs the status; returns the exit code. */
+export async function runStatus(flags: StatusFlags, out: Output): Promise<number> {
+  const fleet = await loadFleet(flags);
+  for (const w of fleet.inventory.warnings) out.note(out.style('yellow', `warning: ${w}`));
+  const cas = new Map<string, Promise<string | undefined>>();
+  const byName = new Map(fleet.hosts.map((h) => [h.name, h]));
+
+  const rows = await withConnections(fleet.hosts, fleet.open, { forks: flags.forks }, async (connections) => {
+    const read = await forEachLimited(connections, flags.forks, async (c) => {
+      const host = byName.get(c.host) as HostSpec;
+      if (!c.transport) return { host, error: c.error.message.replace(`${host.name}: `, '') };
+      try {
+        return { host, transport: c.transport, ...(await readSettings(host, c.transport)) };
+      } catch (err) {
+        return { host, error: (err as Error).message };
+      }
+    });
+    const backends: (BackendStatus | UnreachableStatus)[] = await Promise.all(
+      read.filter((r) => r.host.role === 'backend').map(async (r) => ('error' in r ? unreachable(r.host, r.error ?? 'unreachable') : backendStatus(r.host, r.settings, await readCa(r.host.sensu.caFile, cas)))),
+    );
+    // Keepalives come from the first backend whose API answers, over the scheme it serves.
+    let keepalives: KeepaliveSource | undefined;
+    const creds = credentialsOf(fleet.hosts);
+    const api = backends.find((b): b is BackendStatus => !('error' in b) && b.api.probe.kind !== 'down');
+    if (creds && api) {
+      const host = api.api.address.includes(':') ? `[${api.api.address}]` : api.api.address;
+      const scheme = api.api.probe.kind === 'tls' ? 'https' : 'http';
+      keepalives = keepaliveSource(`${scheme}://${host}:${api.api.port}`, creds, await readCa(byName.get(api.host)?.sensu.caFile, cas));
+    }
+    const agents: (AgentStatus | UnreachableStatus)[] = await forEachLimited(
+      read.filter((r) => r.host.role === 'agent'),
+      flags.forks,
+      async (r) => ('error' in r || !r.transport ? unreachable(r.host, r.error ?? 'unreachable') : agentStatus(r.host, r.settings, r.facts, r.transport, keepalives)),
+    );
+    return { backends, agents, keepaliveFrom: keepalives && api ? api.host : undefined };
+  });
+
+  const all = [...rows.backends, ...rows.agents];
+  const secured = all.every((r) => r.secured);
+  if (flags.json) {
+    out.line(JSON.stringify({ secured, backends: rows.backends, agents: rows.agents }, null, 2));
+    return secured ? ExitCode.Ok : ExitCode.PendingChanges;
+  }
+
+  const ok = (s: string): string => out.style('green', s);
+  const bad = (s: string): string => out.style('red', s);
+  if (rows.backends.length > 0) {
+    const lines: string[][] = [['BACKEND', 'LISTENER', 'ADDRESS', 'SERVES', 'CERT CN', 'EXPIRES', 'DAYS LEFT', 'VERIFIES']];
+    for (const b of rows.backends) {
+      if ('error' in b) {
+        lines.push([b.host, '-', '-', bad(`unreachable: ${b.error}`), '', '', '', '']);
+        continue;
+      }
+      for (const [name, l, required] of [['api', b.api, true], ['agent', b.agentPort, true], ['dashboard', b.dashboard, false]] as const) {
+        lines.push([b.host, name, `${l.address}:${l.port}`, ...probeCells(l.probe, required, ok, bad)]);
+      }
+    }
+    out.line(table(lines));
+    out.line();
+  }
+
+  const agents = rows.agents;
+  if (agents.length > 0) {
+    const notSecured = agents.filter((a) => !a.secured);
+    const listed = agents.length > AGENT_LIST_LIMIT ? notSecured : agents;
+    if (agents.length > AGENT_LIST_LIMIT) out.line(agentSummary(agents));
+    if (listed.length > 0) {
+      const lines: string[][] = [['AGENT', 'BACKEND-URL', 'CONNECTED', 'KEEPALIVE', 'STATE']];
+      for (const a of listed) {
+        if ('error' in a) {
+          lines.push([a.host, '-', '-', '-', bad(`unreachable: ${a.error}`)]);
+          continue;
+        }
+        const schemes = a.schemes.map((s) => `${s}://`).join(' + ') || 'none';
+        const keepalive = a.keepaliveAgeSeconds !== undefined ? `${a.keepaliveAgeSeconds} s ago` : rows.keepaliveFrom ? 'unknown' : '- (no API credentials)';
+        lines.push([a.host, a.schemes.length > 0 && a.schemes.every((s) => s === 'wss') ? ok(schemes) : bad(schemes), a.healthy ? ok('yes') : bad(`no: ${a.healthDetail}`), keepalive, a.secured ? ok('secured') : bad(a.problems.join('; '))]);
+      }
+      out.line(table(lines));
+    }
+    out.line();
+  }
+
+  const badBackends = rows.backends.filter((b) => !b.secured).length;
+  const badAgents = agents.filter((a) => !a.secured).length;
+  if (secured) out.line(ok(`secured: ${rows.backends.length} backend(s) serve verified TLS on the API and agent port, ${agents.length} agent(s) connected over wss:// only`));
+  else out.line(bad(`not secured: ${badBackends} of ${rows.backends.length} backend(s), ${badAgents} of ${agents.length} agent(s)${badBackends > 0 || badAgents > 0 ? ' (rollout secure -i … --check --diff shows what would change)' : ''}`));
+  return secured ? ExitCode.Ok : ExitCode.PendingChanges;
+}
+
+function probeCells(p: TlsProbe, required: boolean, ok: (s: string) => string, bad: (s: string) => string): string[] {
+  const flag = required ? bad : (s: string): string => s;
+  if (p.kind === 'plain') return [flag('plain'), '-', '-', '-', '-'];
+  if (p.kind === 'down') return [flag(`down: ${p.detail}`), '-', '-', '-', '-'];
+  const verifies = probeVerifies(p);
+  const why = !p.authorized ? (p.authorizationError ?? 'untrusted') : !p.identityOk ? 'address not in SANs' : p.daysLeft < 0 ? 'expired' : '';
+  return [ok('TLS'), p.cn ?? '?', p.notAfter, String(p.daysLeft), verifies ? ok('yes') : flag(`no (${why})`)];
+}
+
+function agentSummary(agents: readonly (AgentStatus | UnreachableStatus)[]): string {
+  const count = (f: (a: AgentStatus) => boolean): number => agents.filter((a): a is AgentStatus => !('error' in a) && f(a)).length;
+  const parts = [
+    `${agents.filter((a) => a.secured).length} secured`,
+    `${count((a) => a.schemes.length > 0 && a.schemes.every((s) => s === 'wss'))} on wss:// only`,
+    `${count((a) => a.schemes.includes('ws'))} still on ws://`,
+    `${count((a) => a.healthy)} connected`,
+    `${agents.filter((a) => 'error' in a).length} unreachable`,
+  ];
+  return `agents: ${agents.length} — ${parts.join(', ')}; listing the ones not secured:`;
+}

@@ -1,0 +1,179 @@
+/**
+ * The fleet's TLS state as it is right now, read-only: for a backend, what its API, agent port and
+ * dashboard serve (probed from the controller, verified against the inventory CA); for an agent,
+ * the schemes it dials, whether it is connected (/healthz through SSH) and, with API credentials,
+ * how old its last keepalive is. `secured` on each row is the verdict `rollout status` exits on.
+ */
+import type { HostSpec } from '../inventory/types.js';
+import { effectiveConfig, type EffectiveSetting } from '../sensu/effective-config.js';
+import { backendUrlTarget, isWildcardHost, parseListenAddress, splitUrlList } from '../sensu/urls.js';
+import type { Transport } from '../transport/transport.js';
+import { envFilesOf, configPathOf, unitOf } from './gather.js';
+import { agentHealthz, apiAuthorization, keepaliveOf, type ApiCredentials } from './health.js';
+import { factsScript, parseFacts } from './script.js';
+import { probeTls, probeVerifies, type TlsProbe } from './tls-probe.js';
+import type { HostFacts } from './types.js';
+
+/** One backend's listeners. */
+export interface BackendStatus {
+  host: string;
+  role: 'backend';
+  /** `cert-file` in the effective config ('' when unset). */
+  certFile: string;
+  api: { address: string; port: number; probe: TlsProbe };
+  agentPort: { address: string; port: number; probe: TlsProbe };
+  dashboard: { address: string; port: number; probe: TlsProbe };
+  /** API and agent port serve TLS that verifies against the CA. */
+  secured: boolean;
+  /** Why not secured, short phrases. */
+  problems: string[];
+}
+
+/** One agent's connection. */
+export interface AgentStatus {
+  host: string;
+  role: 'agent';
+  /** Effective backend-url entries. */
+  backendUrls: string[];
+  /** Distinct schemes among them (`ws`, `wss`). */
+  schemes: string[];
+  entity: string;
+  /** /healthz said 200. */
+  healthy: boolean;
+  healthDetail: string;
+  /** Seconds since the last keepalive the backend recorded; absent when unknown (no API credentials). */
+  keepaliveAgeSeconds?: number;
+  keepaliveDetail?: string;
+  secured: boolean;
+  problems: string[];
+}
+
+/** A host that could not be read. */
+export interface UnreachableStatus {
+  host: string;
+  role: 'backend' | 'agent';
+  error: string;
+  secured: false;
+  problems: string[];
+}
+
+/** Any row. */
+export type HostStatus = BackendStatus | AgentStatus | UnreachableStatus;
+
+type Settings = Record<string, EffectiveSetting>;
+
+/** Reads the host's config, env file and hostname in one sudo command, and resolves the effective settings. */
+export async function readSettings(host: HostSpec, transport: Transport): Promise<{ facts: HostFacts; settings: Settings }> {
+  const unit = unitOf(host);
+  const paths = [configPathOf(host), ...envFilesOf(host)].map((path) => ({ path, want: 'content' as const }));
+  const r = await transport.run(factsScript(paths, [], unit), { sudo: true });
+  if (r.code !== 0) throw new Error(`reading the config failed: ${r.stderr.toString().trim().split('\n').pop() ?? `exit ${String(r.code)}`}`);
+  const facts = parseFacts(host.name, unit, r.stdout.toString());
+  const yamlFile = configPathOf(host);
+  const envFile = envFilesOf(host).find((p) => facts.files[p]?.exists) ?? envFilesOf(host)[0];
+  const cfg = effectiveConfig({ role: host.role, yaml: facts.files[yamlFile]?.text, yamlFile, env: envFile ? facts.files[envFile]?.text : undefined, ...(envFile ? { envFile } : {}), hostname: facts.hostname });
+  return { facts, settings: cfg.settings };
+}
+
+function listener(host: HostSpec, settings: Settings, hostKey: string | undefined, addressKey: string | undefined, portKey: string | undefined, defaultPort: number): { address: string; port: number } {
+  let address = '';
+  let port: number | undefined;
+  if (addressKey) {
+    const parsed = parseListenAddress(String(settings[addressKey]?.value ?? ''));
+    address = parsed.host;
+    port = parsed.port;
+  }
+  if (hostKey) address = String(settings[hostKey]?.value ?? '');
+  if (portKey) port = Number(settings[portKey]?.value ?? defaultPort);
+  // Nobody dials a wildcard: the controller reaches the host where the inventory says.
+  return { address: isWildcardHost(address) ? host.address : address.replace(/^\[|\]$/g, ''), port: port ?? defaultPort };
+}
+
+/** Probes a backend's three listeners. */
+export async function backendStatus(host: HostSpec, settings: Settings, ca: string | undefined): Promise<BackendStatus> {
+  const apiAt = listener(host, settings, undefined, 'api-listen-address', undefined, 8080);
+  const agentAt = listener(host, settings, 'agent-host', undefined, 'agent-port', 8081);
+  const dashAt = listener(host, settings, 'dashboard-host', undefined, 'dashboard-port', 3000);
+  const opts = { ...(ca ? { ca } : {}), timeoutMs: 5000 };
+  const [api, agentPort, dashboard] = await Promise.all([
+    probeTls(apiAt.address, apiAt.port, { ...opts, path: '/health' }),
+    probeTls(agentAt.address, agentAt.port, { ...opts, path: '/health' }),
+    probeTls(dashAt.address, dashAt.port, opts),
+  ]);
+  const problems: string[] = [];
+  if (!ca) problems.push('no sensu_ca_file in the inventory to verify against');
+  for (const [name, p] of [['API', api], ['agent port', agentPort]] as const) {
+    if (p.kind !== 'tls') problems.push(`${name} ${p.kind === 'plain' ? 'is plain' : 'is down'}`);
+    else if (!probeVerifies(p)) problems.push(`${name} certificate does not verify against the CA`);
+  }
+  return {
+    host: host.name,
+    role: 'backend',
+    certFile: String(settings['cert-file']?.value ?? ''),
+    api: { ...apiAt, probe: api },
+    agentPort: { ...agentAt, probe: agentPort },
+    dashboard: { ...dashAt, probe: dashboard },
+    secured: problems.length === 0,
+    problems,
+  };
+}
+
+/** Looks up an entity's keepalive age, logged in once per run. */
+export interface KeepaliveSource {
+  /** Seconds since the entity's last keepalive, or a reason it is unknown. */
+  age(namespace: string, entity: string): Promise<{ seconds: number } | { unknown: string }>;
+}
+
+/** A keepalive source over one backend's API (the first one whose API answers). */
+export function keepaliveSource(baseUrl: string, credentials: ApiCredentials, ca: string | undefined): KeepaliveSource {
+  let auth: Promise<string> | undefined;
+  return {
+    async age(namespace, entity) {
+      try {
+        auth ??= apiAuthorization(baseUrl, credentials, ca);
+        const k = await keepaliveOf(baseUrl, namespace, entity, await auth, ca);
+        if (!k) return { unknown: `no keepalive for ${entity} on ${baseUrl}` };
+        return { seconds: Math.max(0, Math.round(Date.now() / 1000 - k.timestamp)) };
+      } catch (err) {
+        return { unknown: (err as Error).message };
+      }
+    },
+  };
+}
+
+/** An agent's schemes, health and keepalive age. */
+export async function agentStatus(host: HostSpec, settings: Settings, facts: HostFacts, transport: Transport, keepalives: KeepaliveSource | undefined): Promise<AgentStatus> {
+  const raw = settings['backend-url']?.value;
+  const urls = Array.isArray(raw) ? raw : typeof raw === 'string' ? splitUrlList(raw) : [];
+  const schemes = [...new Set(urls.map((u) => backendUrlTarget(u)?.scheme ?? 'invalid'))].sort();
+  const apiHost = String(settings['api-host']?.value ?? '127.0.0.1');
+  const apiPort = Number(settings['api-port']?.value ?? 3031);
+  let health: { ok: boolean; detail: string };
+  try {
+    health = await agentHealthz(await transport.forward(apiHost, apiPort), apiHost, apiPort, 5000);
+  } catch (err) {
+    health = { ok: false, detail: (err as Error).message };
+  }
+  const entity = host.sensu.entityName ?? String(settings.name?.value ?? facts.hostname);
+  const namespace = String(settings.namespace?.value ?? 'default');
+  const ka = keepalives ? await keepalives.age(namespace, entity) : undefined;
+  const warnAfter = Math.max(Number(settings['keepalive-warning-timeout']?.value ?? 120), 2 * Number(settings['keepalive-interval']?.value ?? 20));
+  const problems: string[] = [];
+  if (urls.length === 0) problems.push('no backend-url');
+  if (schemes.some((s) => s !== 'wss')) problems.push(`dials ${schemes.filter((s) => s !== 'wss').join(', ')}://`);
+  if (!health.ok) problems.push(`not connected (${health.detail})`);
+  if (ka && 'seconds' in ka && ka.seconds > warnAfter) problems.push(`last keepalive ${ka.seconds} s ago`);
+  return {
+    host: host.name,
+    role: 'agent',
+    backendUrls: urls,
+    schemes,
+    entity,
+    healthy: health.ok,
+    healthDetail: health.detail,
+    ...(ka && 'seconds' in ka ? { keepaliveAgeSeconds: ka.seconds } : {}),
+    ...(ka && 'unknown' in ka ? { keepaliveDetail: ka.unknown } : {}),
+    secured: problems.length === 0,
+    problems,
+  };
+}
