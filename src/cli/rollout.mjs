@@ -23,7 +23,7 @@ function newestSource(dir) {
 }
 
 async function load() {
-  let fresh = false;
+  let fresh;
   try {
     fresh = statSync(bundle).mtimeMs >= Math.max(newestSource(join(root, 'src')), statSync(join(root, 'package-lock.json')).mtimeMs);
   } catch {
