@@ -72,7 +72,7 @@ api-host: "${host.address}"
 api-port: 3031
 
 # keepalives: how often the agent says hello, and when the backend should worry
-keepalive-interval: 5
+keepalive-interval: 20
 keepalive-warning-timeout: 120
 
 # the agent retries forever; these bound the backoff between attempts
