@@ -106,6 +106,8 @@ function recap(out: Output, result: ExecuteResult): void {
 
 /** Runs `rollout secure`; returns the exit code or throws a RolloutError. */
 export async function runSecure(flags: SecureFlags, out: Output): Promise<number> {
+  // Step mode (issue 7) is being built; until it asks before each task, refuse rather than run unasked.
+  if (flags.step) throw new InputError('--step is not available yet: nothing was changed', [], { hint: 'review with --check --diff, then run without --step (it asks once before changing anything)' });
   if (flags.step && flags.yes) throw new InputError('--step and --yes contradict each other: --step asks before every task, --yes never asks');
   if (flags.step && !canPrompt()) throw new InputError('--step needs a terminal to ask on', [], { hint: 'run it from an interactive shell, or use --check --diff to review and --yes to apply' });
   if (!flags.check && !flags.yes && !canPrompt()) {
