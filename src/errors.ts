@@ -11,7 +11,7 @@ export const ExitCode = {
   Internal: 1,
   /** Bad input or a failed preflight: nothing on any host changed. */
   BadInput: 2,
-  /** A health gate failed; the fleet was rolled back and verified healthy. */
+  /** A health gate failed, or the operator aborted a --step run; the fleet was rolled back and verified healthy. */
   RolledBack: 3,
   /** A rollback failed or is incomplete: the hosts named need attention. */
   RollbackFailed: 4,
@@ -68,7 +68,7 @@ export class RemoteCommandError extends RolloutError {}
 /** Preflight found a problem (certificates, sudo, reachability): nothing was changed. */
 export class PreflightError extends InputError {}
 
-/** A health gate failed and the rollback verified the fleet healthy again. */
+/** A health gate failed (or a --step run was aborted) and the rollback verified the fleet healthy again. */
 export class RolledBackError extends RolloutError {
   override readonly exitCode: ExitCode = ExitCode.RolledBack;
 }

@@ -20,7 +20,7 @@ Exit codes:
   0    done, or nothing to do
   1    internal error (a bug: please report it with the output)
   2    bad input or failed preflight: nothing on any host changed
-  3    a health gate failed; the fleet was rolled back and is healthy
+  3    a health gate failed, or --step was aborted; the fleet was rolled back and is healthy
   4    rollback failed or is incomplete: the hosts named need attention
   5    --check found pending changes
   130  interrupted (Ctrl-C)`;
@@ -50,7 +50,7 @@ function buildProgram(): Command {
       .option('-C, --check', 'dry run: gather facts and show what would change; change nothing (exit 5 when changes are pending)')
       .option('-D, --diff', 'show each config change as a unified diff, and each certificate as a summary line')
       .option('-y, --yes', 'do not ask before changing anything (needed without a terminal)')
-      .option('--step', 'ask before each task and host batch (y/n/d/c/a)')
+      .option('--step', 'ask before each task and host batch: y(es), n(o, skip), d(iff), c(ontinue without asking), a(bort and roll back); needs a terminal')
       .option('--json', 'print the plan (and the result) as JSON, nothing else on stdout')
       .option('--playbook <name|file>', 'playbook to run', 'secure')
       .option('--gate-timeout <seconds>', 'how long each health gate waits before it fails the wave (default: the playbook\'s, 90 s for backends, 60 s for agents)', positiveInt('--gate-timeout'))

@@ -3,16 +3,24 @@
  * with health gates deciding whether the wave stands. Any failure stops new work, lets the work
  * in flight finish, and rolls the run back. Tasks never write to the terminal: listr2's renderer
  * does, chosen by the caller (default on a terminal, one line per event otherwise, silent for JSON).
+ *
+ * Step mode (`options.step`, `rollout secure --step`) goes task by task instead: each task of a
+ * batch runs on all of the batch's hosts before the next task, and before it the operator is asked
+ * whether to run it, skip it (src/execute/step-policy.ts says when that is refused), run everything
+ * left without asking, or abort (roll back). Gates are not asked about: they run after the task
+ * they verify and show what they saw.
  */
+import { ListrInquirerPromptAdapter } from '@listr2/prompt-adapter-inquirer';
 import { Listr, type ListrRendererValue } from 'listr2';
 import pLimit from 'p-limit';
 import type { HostSpec } from '../inventory/types.js';
-import type { FileStep, GateStep, Plan, Step } from '../plan/types.js';
+import type { FileStep, GateStep, PhasePlan, Plan, Step } from '../plan/types.js';
 import type { Transport } from '../transport/transport.js';
 import { applyDir, applyFile, restartUnit, type ApplyContext } from './apply.js';
 import { agentGate, backendGate, type GateResult, type KeepaliveCheck } from './gates.js';
 import type { Journal } from './journal.js';
 import { rollback, type ProbeTarget, type RollbackHostResult } from './rollback.js';
+import { skipRule, type SkipRule } from './step-policy.js';
 
 /** Per-host outcome for the recap. */
 export interface HostOutcome {
@@ -22,16 +30,72 @@ export interface HostOutcome {
   changed: number;
   status: 'ok' | 'changed' | 'failed' | 'rolled back' | 'needs attention' | 'not reached';
   ms: number;
+  /** Steps of the host skipped in step mode. */
+  skipped?: number;
   detail?: string;
 }
 
 /** How the run ended. */
 export interface ExecuteResult {
-  outcome: 'ok' | 'rolled-back' | 'rollback-failed' | 'interrupted';
+  /** `aborted`: the operator chose abort in step mode and the run was rolled back. */
+  outcome: 'ok' | 'rolled-back' | 'rollback-failed' | 'interrupted' | 'aborted';
   failure?: { host: string; task: string; message: string };
   hosts: HostOutcome[];
   rollback?: RollbackHostResult[];
   gates: { host: string; task: string; result: GateResult }[];
+  /** Steps skipped in step mode (asked, or dropped with a skipped task or wave); gates not listed. */
+  skipped: { host: string; task: string; id: string }[];
+}
+
+/** What step mode asks about: one task of the playbook on one batch of hosts. */
+export interface StepQuestion {
+  phase: PhasePlan;
+  /** Task name from the playbook. */
+  task: string;
+  /** 1-based batch number, and the phase's number of batches. */
+  batch: number;
+  batches: number;
+  /** The hosts the task changes in this batch. */
+  hosts: { name: string; role: string }[];
+  /** The steps the answer is about, each changing something (what "diff" shows). */
+  steps: Step[];
+  /** Whether "no" may skip it here, and what goes with it. */
+  skip: SkipRule;
+}
+
+/**
+ * An answer: run the task, skip it, run it and everything after without asking, abort (roll back
+ * what the run changed), or interrupt (Ctrl-C at the question: rolled back, exit 130).
+ */
+export type StepAnswer = 'run' | 'skip' | 'continue' | 'abort' | 'interrupt';
+
+/** How a step-mode question reaches the terminal: through listr2, so its display stays whole. */
+export interface StepIO {
+  /** A prompt adapter bound to the running listr2 task; one per question. */
+  adapter(): ListrInquirerPromptAdapter;
+  /** Shows text under the running phase (a diff, why a skip is refused). */
+  show(text: string): void;
+  /** Aborted by SIGINT from outside: an open question gives up (as an interrupt). */
+  signal: AbortSignal;
+}
+
+/** Step mode's question: asked before each task and host batch. */
+export type StepAsk = (question: StepQuestion, io: StepIO) => Promise<StepAnswer>;
+
+/** What a gate saw, for step mode to show before the next question. */
+export interface GateSeen {
+  host: string;
+  task: string;
+  /** Where it looked, e.g. `https://127.0.0.1:8080/health`. */
+  probe: string;
+  result: GateResult;
+}
+
+/** Step mode (`rollout secure --step`): the question, and how gate results are shown. */
+export interface StepHooks {
+  ask: StepAsk;
+  /** Text for the gates of a task once they decided, passed or not. */
+  gates(seen: readonly GateSeen[]): string;
 }
 
 /** Everything execute needs. */
@@ -50,6 +114,8 @@ export interface ExecuteOptions {
   restartsBefore: ReadonlyMap<string, number>;
   /** Where each host's Sensu can be probed on its old settings (rollback verification). */
   probes: readonly ProbeTarget[];
+  /** Step mode: asks before each task and host batch (gates excepted) and shows what gates saw. */
+  step?: StepHooks;
 }
 
 class StepFailure extends Error {
@@ -60,6 +126,30 @@ class StepFailure extends Error {
   ) {
     super(message);
   }
+}
+
+/** The steps of a batch grouped by playbook task (`<phase>/<task index>` of their ids), in order. */
+function byTask(steps: readonly Step[]): Step[][] {
+  const groups = new Map<string, Step[]>();
+  for (const step of steps) {
+    const key = step.id.split('/').slice(0, 2).join('/');
+    groups.set(key, [...(groups.get(key) ?? []), step]);
+  }
+  return [...groups.values()].sort((a, b) => taskIndex(a) - taskIndex(b));
+}
+
+function taskIndex(steps: readonly Step[]): number {
+  return Number(steps[0]?.id.split('/')[1] ?? 0);
+}
+
+/** What listr2's task wrapper offers a step-mode question. */
+type StepTaskPrompt = (adapter: typeof ListrInquirerPromptAdapter) => ListrInquirerPromptAdapter;
+
+/** Where a gate looks: the backend's /health URL, the agent's /healthz through SSH. */
+function probeOf(step: GateStep | undefined): string {
+  if (!step) return '';
+  const path = step.gate === 'backend_health' ? '/health' : '/healthz';
+  return `${step.probe.scheme}://${step.probe.address}:${step.probe.port}${path}`;
 }
 
 function unitOf(step: FileStep, hosts: ReadonlyMap<string, HostSpec>): string | undefined {
@@ -76,6 +166,13 @@ export async function execute(options: ExecuteOptions): Promise<ExecuteResult> {
   const restartedAt = new Map<string, number>();
   const gates: ExecuteResult['gates'] = [];
   let failure: ExecuteResult['failure'];
+  // Step mode's bookkeeping: what changed, what was skipped, and whether the operator stopped the run.
+  const applied = new Set<string>();
+  const skipped = new Map<string, Step>();
+  const skippedWaves = new Set<string>();
+  const waveOf = new Map(plan.phases.map((p) => [p.name, p.wave]));
+  let asking = options.step !== undefined;
+  let stopped: 'aborted' | 'interrupted' | undefined;
 
   const changes = journal.changes;
   async function runStep(step: Step, t: Transport): Promise<void> {
@@ -102,6 +199,7 @@ export async function execute(options: ExecuteOptions): Promise<ExecuteResult> {
         return;
       }
     }
+    applied.add(step.id);
     changedCount.set(step.host, (changedCount.get(step.host) ?? 0) + 1);
   }
 
@@ -130,6 +228,91 @@ export async function execute(options: ExecuteOptions): Promise<ExecuteResult> {
     }
   }
 
+  /**
+   * Whether a step still has something to do. Only step mode drops steps: those skipped, those of
+   * a skipped wave, and a restart or gate whose every cause was skipped (nothing to restart or prove).
+   */
+  function wanted(step: Step): boolean {
+    if (step.status === 'noop' || skipped.has(step.id)) return false;
+    const wave = waveOf.get(step.phase);
+    if (wave !== undefined && skippedWaves.has(wave)) return false;
+    if ((step.kind === 'restart' || step.kind === 'gate') && step.after.length > 0 && step.after.every((id) => skipped.has(id))) return false;
+    return true;
+  }
+
+  /** Runs `steps` on their hosts, up to --forks at once; after a failure nothing new starts. */
+  async function runOnHosts(hosts: readonly string[], steps: readonly Step[], onHostDone: () => void): Promise<void> {
+    const limit = pLimit(Math.max(1, options.forks));
+    let batchError: StepFailure | undefined;
+    await Promise.all(
+      hosts.map((host) =>
+        limit(async () => {
+          // After a failure nothing new starts; work already in flight finishes.
+          if (batchError || options.signal.aborted) return;
+          try {
+            await runHost(host, steps.filter((s) => s.host === host));
+            onHostDone();
+          } catch (err) {
+            batchError ??= err as StepFailure;
+          }
+        }),
+      ),
+    );
+    if (batchError) throw batchError;
+  }
+
+  /** One task on one batch in step mode: ask (unless told to continue), then run it and show its gates. */
+  async function stepTask(phase: PhasePlan, batchIndex: number, steps: readonly Step[], task: { output: string; prompt: StepTaskPrompt }): Promise<void> {
+    const live = steps.filter(wanted);
+    for (const s of steps) if (s.status === 'change' && !live.includes(s)) skipped.set(s.id, s);
+    const [first] = live;
+    if (!first || !options.step) return;
+    const hosts = [...new Set(live.map((s) => s.host))];
+    if (asking && first.kind !== 'gate') {
+      const question: StepQuestion = {
+        phase,
+        task: first.task,
+        batch: batchIndex + 1,
+        batches: phase.batches.length,
+        hosts: hosts.map((name) => ({ name, role: options.hosts.get(name)?.role ?? 'host' })),
+        steps: live,
+        skip: skipRule(plan, phase, live, { applied, skipped: new Set(skipped.keys()), skippedWaves, roleOf: (h) => options.hosts.get(h)?.role }),
+      };
+      const answer = await options.step.ask(question, {
+        adapter: () => task.prompt(ListrInquirerPromptAdapter),
+        // listr2 drops lines of only spaces; an empty one stays (a diff's blank context line).
+        show: (text) => (task.output = text.split('\n').map((l) => (l.trim() === '' ? '' : l)).join('\n')),
+        signal: options.signal,
+      });
+      switch (answer) {
+        case 'skip':
+          if (!question.skip.allowed) throw new Error(`step mode: "${first.task}" may not be skipped (${question.skip.why})`);
+          for (const s of live) skipped.set(s.id, s);
+          if (question.skip.wave !== undefined) skippedWaves.add(question.skip.wave);
+          return;
+        case 'abort':
+          stopped = 'aborted';
+          throw new StepFailure('-', first.task, 'aborted by the operator');
+        case 'interrupt':
+          stopped = 'interrupted';
+          throw new StepFailure('-', first.task, 'interrupted at a question (Ctrl-C)');
+        case 'continue':
+          asking = false;
+          break;
+        case 'run':
+          break;
+      }
+    }
+    const gatesBefore = gates.length;
+    try {
+      await runOnHosts(hosts, live, () => undefined);
+    } finally {
+      // What each gate saw, passed or not, before the next question.
+      const seen = gates.slice(gatesBefore).map((g): GateSeen => ({ ...g, probe: probeOf(live.find((s): s is GateStep => s.kind === 'gate' && s.host === g.host)) }));
+      if (seen.length > 0) task.output = options.step.gates(seen);
+    }
+  }
+
   const tasks = new Listr(
     plan.phases.filter((phase) => phase.batches.some((b) => b.steps.length > 0)).map((phase) => {
       const changing = phase.batches.reduce((n, b) => n + b.steps.filter((s) => s.status === 'change' && s.kind !== 'gate').length, 0);
@@ -137,34 +320,32 @@ export async function execute(options: ExecuteOptions): Promise<ExecuteResult> {
       return {
         title: `${phase.name}: ${phase.description}`,
         skip: () => (changing === 0 ? `${phase.name}: nothing to change on ${hostCount} host(s)` : false),
-        task: async (_ctx: unknown, task: { title: string; output: string }) => {
+        task: async (_ctx: unknown, task: { title: string; output: string; prompt: StepTaskPrompt; skip: (message: string) => void }) => {
+          if (phase.wave !== undefined && skippedWaves.has(phase.wave)) {
+            for (const s of phase.batches.flatMap((b) => b.steps)) if (s.status === 'change') skipped.set(s.id, s);
+            task.skip(`with the whole ${phase.wave} wave, as answered`);
+            return;
+          }
           let done = 0;
+          const changedBefore = applied.size;
           // Progress in steps of about a tenth: 200 hosts must not print 200 lines without a terminal.
           const every = Math.max(1, Math.ceil(hostCount / 10));
           for (const [i, batch] of phase.batches.entries()) {
             if (options.signal.aborted) throw new StepFailure('-', phase.name, 'interrupted');
+            if (options.step) {
+              for (const steps of byTask(batch.steps)) await stepTask(phase, i, steps, task);
+              continue;
+            }
             const label = phase.batches.length > 1 ? ` (batch ${i + 1}/${phase.batches.length})` : '';
             task.output = `${done}/${hostCount} hosts done${label}`;
-            const limit = pLimit(Math.max(1, options.forks));
-            let batchError: StepFailure | undefined;
-            await Promise.all(
-              batch.hosts.map((host) =>
-                limit(async () => {
-                  // After a failure nothing new starts; work already in flight finishes.
-                  if (batchError || options.signal.aborted) return;
-                  try {
-                    await runHost(host, batch.steps.filter((s) => s.host === host));
-                    done += 1;
-                    if (done % every === 0 || done === hostCount) task.output = `${done}/${hostCount} hosts done${label}`;
-                  } catch (err) {
-                    batchError ??= err as StepFailure;
-                  }
-                }),
-              ),
-            );
-            if (batchError) throw batchError;
+            await runOnHosts(batch.hosts, batch.steps, () => {
+              done += 1;
+              if (done % every === 0 || done === hostCount) task.output = `${done}/${hostCount} hosts done${label}`;
+            });
           }
-          task.title = `${phase.name}: ${hostCount} host(s), ${changing} change(s)`;
+          const made = applied.size - changedBefore;
+          const dropped = phase.batches.reduce((n, b) => n + b.steps.filter((s) => skipped.has(s.id) && s.kind !== 'gate').length, 0);
+          task.title = `${phase.name}: ${hostCount} host(s), ${made} change(s)${dropped > 0 ? `, ${dropped} skipped` : ''}`;
         },
       };
     }),
@@ -178,13 +359,22 @@ export async function execute(options: ExecuteOptions): Promise<ExecuteResult> {
     failure = { host: f.host, task: f.task, message: f.message };
   }
 
+  const skippedList = [...skipped.values()].filter((s) => s.kind !== 'gate').map((s) => ({ host: s.host, task: s.task, id: s.id }));
   const outcomeOf = (host: HostSpec): HostOutcome => {
     const n = changedCount.get(host.name) ?? 0;
-    return { host: host.name, role: host.role, changed: n, status: !started.has(host.name) && !failure ? 'ok' : n > 0 ? 'changed' : 'ok', ms: elapsed.get(host.name) ?? 0 };
+    const k = skippedList.filter((s) => s.host === host.name).length;
+    return {
+      host: host.name,
+      role: host.role,
+      changed: n,
+      status: !started.has(host.name) && !failure ? 'ok' : n > 0 ? 'changed' : 'ok',
+      ms: elapsed.get(host.name) ?? 0,
+      ...(k > 0 ? { skipped: k, detail: `${k} step(s) skipped` } : {}),
+    };
   };
   if (!failure) {
     journal.append({ type: 'finished', runId: options.runId, at: new Date().toISOString() });
-    return { outcome: 'ok', hosts: [...options.hosts.values()].map(outcomeOf), gates };
+    return { outcome: 'ok', hosts: [...options.hosts.values()].map(outcomeOf), gates, skipped: skippedList };
   }
 
   // Roll back everything this run changed.
@@ -221,12 +411,13 @@ export async function execute(options: ExecuteOptions): Promise<ExecuteResult> {
     if (touched.has(h.name)) return { ...base, status: 'rolled back' };
     return base;
   });
-  const interrupted = options.signal.aborted;
+  const interrupted = options.signal.aborted || stopped === 'interrupted';
   return {
-    outcome: bad.length > 0 ? 'rollback-failed' : interrupted ? 'interrupted' : 'rolled-back',
+    outcome: bad.length > 0 ? 'rollback-failed' : interrupted ? 'interrupted' : stopped === 'aborted' ? 'aborted' : 'rolled-back',
     failure,
     hosts,
     rollback: rollbackResults,
     gates,
+    skipped: skippedList,
   };
 }

@@ -92,6 +92,19 @@ export function renderPlan(plan: Plan, options: ViewOptions): string {
   return lines.join('\n');
 }
 
+/**
+ * The exact change of some steps (step mode's "diff" answer), host by host, the way `--check
+ * --diff` shows them: config diffs, certificate and key summary lines, restarts and gates.
+ */
+export function renderSteps(steps: readonly Step[], options: Omit<ViewOptions, 'diff'>): string {
+  const lines: string[] = [];
+  for (const host of new Set(steps.map((s) => s.host))) {
+    lines.push(paint(options.color, '1', `── ${host}`));
+    for (const s of steps.filter((x) => x.host === host)) for (const l of stepLines(s, { ...options, diff: true })) lines.push(...l.split('\n').map((x) => `  ${x}`));
+  }
+  return lines.join('\n');
+}
+
 /** The closing line of a dry run or plan display. */
 export function planSummary(plan: Plan, hostCount: number): string {
   if (plan.changes === 0) return `${hostCount} host(s), no changes: the fleet is already secured`;

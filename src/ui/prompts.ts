@@ -1,6 +1,7 @@
 /**
  * Every question rollout asks a person lives here, so prompts stay consistent and tests drive
- * them through a pseudo-terminal in one place.
+ * them through a pseudo-terminal in one place; step mode's question, asked through listr2 while
+ * a run is on screen, is beside it in step-prompt.ts.
  */
 import { confirm, password } from '@inquirer/prompts';
 

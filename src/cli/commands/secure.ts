@@ -22,6 +22,8 @@ import type { Transport } from '../../transport/transport.js';
 import { renderPlan, planSummary } from '../../ui/plan-view.js';
 import { isSecretKey, redact, sweepSecrets } from '../../ui/redact.js';
 import { askYesNo, canPrompt } from '../../ui/prompts.js';
+import { stepHooks } from '../../ui/step-prompt.js';
+import { StepRenderer } from '../../ui/step-renderer.js';
 import { loadFleet, type FleetFlags } from '../context.js';
 import { table, type Output } from '../output.js';
 import { certificateProblems } from './secure-preflight.js';
@@ -80,6 +82,8 @@ async function gather(hosts: readonly HostSpec[], open: (h: HostSpec) => Promise
 
 function rendererFor(flags: SecureFlags): ListrRendererValue {
   if (flags.json) return 'silent';
+  // Step mode scrolls (one line per event): questions, diffs and gate results stay readable.
+  if (flags.step) return StepRenderer;
   return process.stdout.isTTY && !process.env.CI ? 'default' : 'simple';
 }
 
@@ -106,9 +110,8 @@ function recap(out: Output, result: ExecuteResult): void {
 
 /** Runs `rollout secure`; returns the exit code or throws a RolloutError. */
 export async function runSecure(flags: SecureFlags, out: Output): Promise<number> {
-  // Step mode (issue 7) is being built; until it asks before each task, refuse rather than run unasked.
-  if (flags.step) throw new InputError('--step is not available yet: nothing was changed', [], { hint: 'review with --check --diff, then run without --step (it asks once before changing anything)' });
   if (flags.step && flags.yes) throw new InputError('--step and --yes contradict each other: --step asks before every task, --yes never asks');
+  if (flags.step && flags.json) throw new InputError('--step and --json contradict each other: --step asks on the terminal, --json prints nothing but JSON');
   if (flags.step && !canPrompt()) throw new InputError('--step needs a terminal to ask on', [], { hint: 'run it from an interactive shell, or use --check --diff to review and --yes to apply' });
   if (!flags.check && !flags.yes && !canPrompt()) {
     throw new InputError('no terminal to confirm on, and --yes not given: nothing was changed', [], { hint: 'review with --check --diff, then run with --yes' });
@@ -183,6 +186,7 @@ export async function runSecure(flags: SecureFlags, out: Output): Promise<number
         signal: controller.signal,
         probes: probesOf(fleet.hosts, plan),
         restartsBefore: new Map([...g.facts.entries()].map(([name, f]) => [name, f.service.nRestarts])),
+        ...(flags.step ? { step: stepHooks({ color: out.color, secrets, columns: () => process.stdout.columns || 80 }) } : {}),
       });
     } finally {
       process.off('SIGINT', onSigint);
@@ -192,7 +196,12 @@ export async function runSecure(flags: SecureFlags, out: Output): Promise<number
     else recap(out, result);
     switch (result.outcome) {
       case 'ok':
+        if (result.skipped.length > 0) out.note(out.style('yellow', `${result.skipped.length} step(s) skipped, as answered: \`rollout secure --check\` lists what is still pending`));
         return ExitCode.Ok;
+      case 'aborted': {
+        const undone = result.hosts.some((h) => h.status === 'rolled back');
+        throw new RolledBackError(`aborted at "${result.failure?.task ?? ''}": ${undone ? 'the run was rolled back and the fleet verified healthy on its old settings' : 'nothing had changed yet; the fleet verified healthy'}`);
+      }
       case 'interrupted':
         throw new InterruptedError('interrupted: the run was rolled back and the fleet verified healthy on its old settings');
       case 'rolled-back':
