@@ -52,6 +52,8 @@ function buildProgram(): Command {
       .option('-y, --yes', 'do not ask before changing anything (needed without a terminal)')
       .option('--step', 'ask before each task and host batch: y(es), n(o, skip), d(iff), c(ontinue without asking), a(bort and roll back); needs a terminal')
       .option('--json', 'print the plan (and the result) as JSON, nothing else on stdout')
+      .option('--agent-mtls', 'also make agents authenticate with client certificates (sensu_client_cert_file/sensu_client_key_file per agent): agents get their certificates first, then backends require them')
+      .option('--etcd-tls', 'also move etcd client and peer traffic to TLS, one member at a time with quorum checked between')
       .option('--playbook <name|file>', 'playbook to run', 'secure')
       .option('--gate-timeout <seconds>', 'how long each health gate waits before it fails the wave (default: the playbook\'s, 90 s for backends, 60 s for agents)', positiveInt('--gate-timeout'))
       .option('--min-validity <days>', 'refuse certificates that expire within this many days', positiveInt('--min-validity'), 30)

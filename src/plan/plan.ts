@@ -6,7 +6,7 @@
 import type { HostSpec } from '../inventory/types.js';
 import { renderTemplate } from '../inventory/template.js';
 import type { HostFacts } from '../facts/types.js';
-import type { Phase, Playbook, Task } from '../playbook/schema.js';
+import type { Feature, Phase, Playbook, Task } from '../playbook/schema.js';
 import { planConfigSteps } from './config-steps.js';
 import type { Batch, DirStep, FileStep, GateStep, PhasePlan, Plan, PlanProblem, RestartStep, Step } from './types.js';
 
@@ -34,6 +34,8 @@ export interface PlanInput {
   forks: number;
   /** Overrides every gate's deadline (the playbook's `timeout`), when set. */
   gateTimeoutMs?: number;
+  /** Optional parts of the playbook this run turns on; phases and tasks `requires`-ing others are left out. */
+  features?: ReadonlySet<Feature>;
 }
 
 /** Context a module planner gets for one host and task. */
@@ -150,7 +152,9 @@ function hostsOf(phase: Phase, hosts: readonly HostSpec[]): HostSpec[] {
 export function plan(input: PlanInput): Plan {
   const problems: PlanProblem[] = [...input.preflight];
   const phases: PhasePlan[] = [];
+  const wanted = (part: { requires?: Feature | undefined }): boolean => part.requires === undefined || (input.features?.has(part.requires) ?? false);
   for (const phase of input.playbook.phases) {
+    if (!wanted(phase)) continue;
     const batches: Batch[] = [];
     for (const batchHosts of batchesOf(hostsOf(phase, input.hosts), phase.serial, input.forks)) {
       const steps: Step[] = [];
@@ -160,6 +164,7 @@ export function plan(input: PlanInput): Plan {
         const earlier: Step[] = [];
         phase.tasks.forEach((task, index) => {
           if (task.when && task.when !== host.role) return;
+          if (!wanted(task)) return;
           if (task.module === 'cert_preflight') return; // checked before planning; its problems arrive in input.preflight
           const rendered = renderArgs(task.args, host);
           const problem = (message: string, fix?: string): void => {

@@ -9,6 +9,14 @@ export const MODULES = ['cert_preflight', 'directory', 'copy', 'sensu_config', '
 /** A module name. */
 export type ModuleName = (typeof MODULES)[number];
 
+/**
+ * Optional parts of a playbook, off unless the run asks for them (`rollout secure --agent-mtls`,
+ * `--etcd-tls`): a phase or task with `requires: <feature>` is left out of the plan otherwise.
+ */
+export const FEATURES = ['agent_mtls', 'etcd_tls'] as const;
+/** A feature name. */
+export type Feature = (typeof FEATURES)[number];
+
 const mode = z.string().regex(/^0[0-7]{3}$/, 'expected an octal mode such as "0644"');
 
 /** Arguments of each module. */
@@ -34,6 +42,8 @@ const task = z
     module: z.enum(MODULES),
     /** Only on hosts of this role. */
     when: z.enum(['backend', 'agent']).optional(),
+    /** Only when the run turns this feature on. */
+    requires: z.enum(FEATURES).optional(),
     /** A failed gate fails the wave and rolls it back. */
     gate: z.boolean().default(false),
     args: z.record(z.string(), z.unknown()).default({}),
@@ -46,6 +56,8 @@ const phase = z
     description: z.string(),
     /** Phases with the same wave are rolled back together. */
     wave: z.string().optional(),
+    /** Only when the run turns this feature on. */
+    requires: z.enum(FEATURES).optional(),
     hosts: z.enum(['all', 'backends', 'agents']),
     /** Hosts per batch: a number, or `forks` (the run's --forks). Default: all at once. */
     serial: z.union([z.number().int().positive(), z.literal('forks')]).optional(),

@@ -19,6 +19,7 @@ import type { FileStep, Plan, PlanProblem } from '../../plan/types.js';
 import { loadPlaybook } from '../../playbook/load.js';
 import { closeAll, connectAll, forEachLimited } from '../../transport/pool.js';
 import type { Transport } from '../../transport/transport.js';
+import type { Feature } from '../../playbook/schema.js';
 import { renderPlan, planSummary } from '../../ui/plan-view.js';
 import { isSecretKey, redact, sweepSecrets } from '../../ui/redact.js';
 import { askYesNo, canPrompt } from '../../ui/prompts.js';
@@ -39,6 +40,18 @@ export interface SecureFlags extends FleetFlags {
   playbook: string;
   minValidity: number;
   gateTimeout?: number;
+  /** `--agent-mtls`: agents authenticate to backends with client certificates. */
+  agentMtls?: boolean;
+  /** `--etcd-tls`: etcd client and peer traffic over TLS, member by member. */
+  etcdTls?: boolean;
+}
+
+/** The playbook's optional parts this run turns on. */
+export function featuresOf(flags: Pick<SecureFlags, 'agentMtls' | 'etcdTls'>): Set<Feature> {
+  const features = new Set<Feature>();
+  if (flags.agentMtls) features.add('agent_mtls');
+  if (flags.etcdTls) features.add('etcd_tls');
+  return features;
 }
 
 /** What gathering produced: connections, facts, and the problems found on the way. */
@@ -138,6 +151,7 @@ export async function runSecure(flags: SecureFlags, out: Output): Promise<number
       preflight: [...g.problems, ...certProblems],
       forks: flags.forks,
       ...(flags.gateTimeout ? { gateTimeoutMs: flags.gateTimeout * 1000 } : {}),
+      features: featuresOf(flags),
     });
     const secrets = secretsOf(fleet.hosts);
     if (flags.json) {
