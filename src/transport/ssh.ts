@@ -13,7 +13,7 @@ import { ConnectError, RemoteCommandError } from '../errors.js';
 import { fingerprint, hostKeyName, knownHostsEntry, knownKeyTypes, parseKnownHosts, verifyHostKey, type HostKeyVerdict, type KnownHostLine } from './known-hosts.js';
 import { command, quote } from './shell.js';
 import { becomeCommand, becomeFailureOf } from './sudo.js';
-import type { RemoteStat, RunOptions, RunResult, Transport, WriteOptions } from './transport.js';
+import type { RemoteStat, RunOptions, RunResult, Transport, TransportStats, WriteOptions } from './transport.js';
 
 const { Client, utils } = ssh2;
 
@@ -327,8 +327,14 @@ function execChannel(client: Client, target: SshTarget, line: string, options: R
   });
 }
 
+/** The TCP socket under a client (ssh2 keeps it as `_sock`), for its byte counters. */
+function socketOf(client: Client): { bytesWritten?: number; bytesRead?: number } | undefined {
+  return (client as unknown as { _sock?: { bytesWritten?: number; bytesRead?: number } })._sock;
+}
+
 class SshTransport implements Transport {
   private closed = false;
+  private commands = 0;
   constructor(
     readonly host: string,
     private readonly client: Client,
@@ -339,6 +345,7 @@ class SshTransport implements Transport {
 
   async run(commandLine: string, options: RunOptions = {}): Promise<RunResult> {
     if (this.closed) throw new ConnectError(`${this.host}: connection already closed`, { place: { host: this.host } });
+    this.commands += 1;
     const opts = { timeoutMs: this.settings.commandTimeoutMs ?? DEFAULT_COMMAND_TIMEOUT, ...options };
     if (!options.sudo) return execChannel(this.client, this.target, commandLine, opts);
     const become = becomeCommand(commandLine);
@@ -399,6 +406,12 @@ class SshTransport implements Transport {
         else resolve(stream);
       });
     });
+  }
+
+  stats(): TransportStats {
+    // Through jump hosts, the first hop's socket carries everything (the rest are SSH channels).
+    const sock = socketOf(this.jumps[0] ?? this.client);
+    return { commands: this.commands, bytesSent: sock?.bytesWritten ?? 0, bytesReceived: sock?.bytesRead ?? 0 };
   }
 
   close(): Promise<void> {

@@ -50,6 +50,15 @@ export interface WriteOptions {
   expectSha256?: string | null;
 }
 
+/** What a connection has carried so far. */
+export interface TransportStats {
+  /** Commands run (each `run`, `readFile`, `stat` and `writeFileAtomic` is one). */
+  commands: number;
+  /** Bytes written to and read from the TCP socket (encrypted SSH traffic, handshake included). */
+  bytesSent: number;
+  bytesReceived: number;
+}
+
 /** One connection to one host, reused for every command and file of a run. */
 export interface Transport {
   /** Inventory name of the host. */
@@ -67,6 +76,8 @@ export interface Transport {
   stat(path: string): Promise<RemoteStat | undefined>;
   /** A TCP stream to `address:port` as dialled from the host itself (SSH port forwarding). */
   forward(address: string, port: number): Promise<Duplex>;
+  /** Commands and bytes so far (readable after close too). */
+  stats(): TransportStats;
   /** Closes the connection (idempotent). */
   close(): Promise<void>;
 }

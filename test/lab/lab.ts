@@ -21,6 +21,7 @@ import { writeLabPki } from './pki.js';
 import { buildStandins } from './sensu/build.js';
 import type { LabHostState, LabState } from './state.js';
 import { ensureSystem, idsOf, LOGIN_USER, SERVICE_USER } from './system.js';
+import { systemctlClient } from './systemctl.js';
 import type { UnitStatus } from './units.js';
 
 const run = promisify(execFile);
@@ -67,7 +68,7 @@ export interface Lab {
 
 async function bundleLabRuntime(outDir: string): Promise<void> {
   await build({
-    entryPoints: { supervisor: join(here, 'supervisor.ts'), systemctl: join(here, 'systemctl.ts') },
+    entryPoints: { supervisor: join(here, 'supervisor.ts') },
     outdir: outDir,
     outExtension: { '.js': '.mjs' },
     bundle: true,
@@ -140,7 +141,7 @@ function prepareHost(host: LabHost, all: readonly LabHost[], labDir: string, opt
   }
   writeFileSync(join(hostDir, 'sshd_config'), sshdConfig(host, hostDir, opts.sshPort));
   // The host's systemctl: the lab's client, pointed at this host's supervisor socket.
-  writeFileSync(join(hostDir, 'systemctl'), `#!/bin/sh\nexec /usr/bin/node ${join(labDir, 'bin', 'systemctl.mjs')} ${join(hostDir, 'systemd.sock')} "$@"\n`, { mode: 0o755 });
+  writeFileSync(join(hostDir, 'systemctl'), systemctlClient(join(hostDir, 'systemd.sock')), { mode: 0o755 });
   return hostDir;
 }
 

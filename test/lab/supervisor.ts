@@ -404,11 +404,15 @@ function serveHost(host: LabHostState): net.Server {
       buf += chunk.toString();
       const nl = buf.indexOf('\n');
       if (nl < 0) return;
-      const req = JSON.parse(buf.slice(0, nl)) as { argv: string[]; uid: number };
-      systemctl(host, req.argv, req.uid).then(
-        (reply) => conn.end(`${JSON.stringify(reply)}\n`),
-        (err: unknown) => conn.end(`${JSON.stringify({ code: 1, stdout: '', stderr: `${String(err)}\n` })}\n`),
-      );
+      const req = JSON.parse(buf.slice(0, nl)) as { argv: string[]; uid: number; raw?: boolean };
+      // `raw` (the Perl client, test/lab/systemctl.ts): lengths first, then the bytes.
+      const send = (reply: Reply): void => {
+        if (!req.raw) return void conn.end(`${JSON.stringify(reply)}\n`);
+        const out = Buffer.from(reply.stdout);
+        const err = Buffer.from(reply.stderr);
+        conn.end(Buffer.concat([Buffer.from(`${reply.code} ${out.length} ${err.length}\n`), out, err]));
+      };
+      systemctl(host, req.argv, req.uid).then(send, (err: unknown) => send({ code: 1, stdout: '', stderr: `${String(err)}\n` }));
     });
     conn.on('error', () => undefined);
   });

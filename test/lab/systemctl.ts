@@ -1,30 +1,40 @@
 /**
- * `systemctl` inside a lab host: a thin client of the lab supervisor. Bound over the real
+ * `systemctl` inside a lab host: a thin client of the lab supervisor, bound over the real
  * /usr/bin/systemctl in each host, so rollout runs exactly the commands it would on a real host.
- * Usage (from the per-host wrapper): node systemctl.mjs SOCKET [systemctl args…]
+ *
+ * It is a Perl script (perl-base is Essential on Debian, and its Socket module speaks to Unix
+ * sockets), not a node program: real systemctl costs a few milliseconds, and a node start costs
+ * ~0.15 CPU-s. Every facts gathering and Ansible's systemd module call it once per host, so on a
+ * 200-host lab a node client alone would burn ~30 CPU-s and the bench would time the lab, not the
+ * tools. The request is one JSON line (argv, uid); `raw` asks for a reply Perl reads without a
+ * JSON parser: "<code> <stdout bytes> <stderr bytes>\n" then the two outputs.
  */
-import net from 'node:net';
 
-const [sock, ...argv] = process.argv.slice(2);
-if (!sock) {
-  process.stderr.write('systemctl: lab socket missing\n');
-  process.exit(1);
+/** The client script for one host, talking to the supervisor at `socket`. */
+export function systemctlClient(socket: string): string {
+  return `#!/usr/bin/perl
+# systemctl for a rollout lab host (test/lab/systemctl.ts writes it).
+use strict;
+use warnings;
+use Socket;
+my $path = '${socket.replace(/'/g, "\\'")}';
+sub js { my $v = shift; $v =~ s/(["\\\\])/\\\\$1/g; $v =~ s/([\\x00-\\x1f])/sprintf('\\\\u%04x', ord $1)/ge; return qq("$v"); }
+socket(my $s, PF_UNIX, SOCK_STREAM, 0) or die "systemctl: socket: $!\\n";
+unless (connect($s, pack_sockaddr_un($path))) {
+  # What real systemctl says when systemd is not reachable.
+  print STDERR $!{EACCES} ? "Failed to connect to bus: Permission denied\\n"
+    : "System has not been booted with systemd as init system (PID 1). Can't operate.\\nFailed to connect to bus: Host is down\\n";
+  exit 1;
 }
-const conn = net.connect(sock);
-let buf = '';
-conn.on('connect', () => conn.write(`${JSON.stringify({ argv, uid: process.getuid?.() ?? 0 })}\n`));
-conn.on('data', (d) => {
-  buf += d.toString();
-});
-conn.on('end', () => {
-  const reply = JSON.parse(buf) as { code: number; stdout: string; stderr: string };
-  process.stdout.write(reply.stdout);
-  process.stderr.write(reply.stderr);
-  process.exitCode = reply.code;
-});
-conn.on('error', (err: NodeJS.ErrnoException) => {
-  // What real systemctl says when systemd is not reachable.
-  const denied = err.code === 'EACCES';
-  process.stderr.write(denied ? 'Failed to connect to bus: Permission denied\n' : 'System has not been booted with systemd as init system (PID 1). Can\'t operate.\nFailed to connect to bus: Host is down\n');
-  process.exitCode = 1;
-});
+binmode $s;
+my $req = '{"raw":true,"uid":' . $< . ',"argv":[' . join(',', map { js($_) } @ARGV) . "]}\\n";
+syswrite($s, $req) or die "systemctl: write: $!\\n";
+my $reply = do { local $/; <$s> } // '';
+my ($code, $no, $ne, $rest) = $reply =~ /\\A(\\d+) (\\d+) (\\d+)\\n(.*)\\z/s or do { print STDERR "systemctl: no reply from the lab supervisor\\n"; exit 1 };
+binmode STDOUT;
+binmode STDERR;
+print STDOUT substr($rest, 0, $no);
+print STDERR substr($rest, $no, $ne);
+exit $code;
+`;
+}
