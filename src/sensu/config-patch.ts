@@ -108,11 +108,11 @@ interface Touched {
 export function patchConfig(text: string | undefined, edits: readonly ConfigEdit[], file: string, options: PatchOptions = {}): PatchResult {
   const input = text ?? '';
   const blank = input.trim() === '';
-  const original = new ConfigSource(blank ? '' : input, file);
+  const original = ConfigSource.of(blank ? '' : input, file);
   const touched: Touched = { owners: new Set(), anchors: new Set(), notes: [] };
   let current = original.text;
   for (const edit of edits) {
-    const src = new ConfigSource(current, file);
+    const src = ConfigSource.of(current, file);
     current = applySplices(current, editSplices(src, edit, touched));
   }
   if (blank) {
@@ -128,13 +128,13 @@ export function patchConfig(text: string | undefined, edits: readonly ConfigEdit
 /** The settings of a config file as plain data (aliases and merge keys resolved); `{}` when missing or empty. */
 export function readConfigValues(text: string | undefined, file: string): Record<string, unknown> {
   if (text === undefined || text.trim() === '') return {};
-  return new ConfigSource(text, file).values();
+  return ConfigSource.of(text, file).values();
 }
 
 /** Values plus the 1-based line of each top-level key, for messages such as "set in agent.yml line 12". */
 export function readConfig(text: string | undefined, file: string): { values: Record<string, unknown>; lines: Record<string, number> } {
   if (text === undefined || text.trim() === '') return { values: {}, lines: {} };
-  const src = new ConfigSource(text, file);
+  const src = ConfigSource.of(text, file);
   const lines: Record<string, number> = {};
   for (const p of src.map?.items ?? []) {
     if (isScalar(p.key) && typeof p.key.value === 'string' && p.key.range) lines[p.key.value] = src.lineOf(p.key.range[0]) + 1;
@@ -416,7 +416,7 @@ function stringsIn(v: unknown): string[] {
 function checkResult(original: ConfigSource, text: string, edits: readonly ConfigEdit[], touched: Touched, file: string, options: PatchOptions): ConfigChange[] {
   let result: ConfigSource;
   try {
-    result = new ConfigSource(text, file);
+    result = ConfigSource.of(text, file);
   } catch (e) {
     throw new Error(`internal: patching ${file} produced invalid YAML`, { cause: e });
   }

@@ -63,6 +63,28 @@ function duplicateOf(doc: Document.Parsed, text: string, pos: number): { key: st
 
 /** Parsed text plus its lines, the top-level map, and how the file likes to be written. */
 export class ConfigSource {
+  /**
+   * Parsed sources by file and text. A run reads each host's config many times over (current
+   * health, the effective config, each edit of the patch, its check): parsing is most of a dry
+   * run's CPU on a big fleet, and a ConfigSource is never changed once made, so one parse serves all.
+   */
+  private static readonly cache = new Map<string, ConfigSource>();
+  private static readonly cacheSize = 2048;
+
+  /** The source of `text`, parsed once per process. */
+  static of(text: string, file: string): ConfigSource {
+    const key = `${file}\0${text}`;
+    const hit = ConfigSource.cache.get(key);
+    if (hit) return hit;
+    const src = new ConfigSource(text, file);
+    if (ConfigSource.cache.size >= ConfigSource.cacheSize) {
+      const oldest = ConfigSource.cache.keys().next().value;
+      if (oldest !== undefined) ConfigSource.cache.delete(oldest);
+    }
+    ConfigSource.cache.set(key, src);
+    return src;
+  }
+
   /** The document. */
   readonly doc: Document.Parsed;
   /** The top-level map; undefined when the file holds only comments or nothing at all. */
@@ -124,6 +146,14 @@ export class ConfigSource {
 
   /** The document as plain data (aliases and merges resolved), `{}` when empty. */
   values(): Record<string, unknown> {
+    // A copy each time: callers may change what they get, the source stays as parsed.
+    this.js ??= this.toJS();
+    return structuredClone(this.js);
+  }
+
+  private js: Record<string, unknown> | undefined;
+
+  private toJS(): Record<string, unknown> {
     let js: unknown;
     try {
       js = this.doc.toJS();

@@ -158,8 +158,20 @@ export function sweepSecrets(text: string, secrets: readonly string[]): string {
   return out;
 }
 
+/** secretValuesByKey's answers by text: a diff of a big fleet shows the same texts again and again. */
+const secretValuesCache = new Map<string, readonly string[]>();
+
 /** Values of secret keys at any depth, aliases resolved; [] when the text is not YAML. */
-function secretValuesByKey(text: string): string[] {
+function secretValuesByKey(text: string): readonly string[] {
+  const hit = secretValuesCache.get(text);
+  if (hit) return hit;
+  const found = parseSecretValues(text);
+  if (secretValuesCache.size >= 1024) secretValuesCache.clear();
+  secretValuesCache.set(text, found);
+  return found;
+}
+
+function parseSecretValues(text: string): string[] {
   const doc = parseDocument(text, { merge: true, uniqueKeys: false });
   if (doc.errors.length > 0) return [];
   const out: string[] = [];

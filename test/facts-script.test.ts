@@ -1,0 +1,79 @@
+/**
+ * The facts script (src/facts/script.ts) run by a real `sh` over real files: every kind of path
+ * comes back right, odd names survive, a private key's content never leaves the host, and output
+ * that does not add up is refused rather than misread.
+ */
+import { execFileSync } from 'node:child_process';
+import { chmodSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createHash } from 'node:crypto';
+import { describe, expect, it } from 'vitest';
+import { factsScript, parseFacts, type PathRequest } from '../src/facts/script.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'rollout-facts-'));
+const tls = join(dir, 'tls');
+mkdirSync(tls, { mode: 0o750 });
+chmodSync(tls, 0o750);
+const files: Record<string, string> = {
+  'agent.yml': '# the operator\'s comment\nbackend-url:\n  - "ws://127.0.0.1:8081"\n',
+  'tls/ca.pem': '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n',
+  'tls/agent.key': '-----BEGIN PRIVATE KEY-----\nTOPSECRETKEYMATERIAL\n-----END PRIVATE KEY-----\n',
+  'tls/odd name\nwith newline.pem': 'odd\n',
+  'empty': '',
+  'ünïcode.yml': 'name: "ü"\n',
+};
+for (const [name, text] of Object.entries(files)) writeFileSync(join(dir, name), text);
+chmodSync(join(dir, 'tls/agent.key'), 0o400);
+const sha = (text: string): string => createHash('sha256').update(text).digest('hex');
+
+function gather(paths: PathRequest[], dirs: string[]): { output: string; facts: ReturnType<typeof parseFacts> } {
+  const output = execFileSync('sh', ['-c', factsScript(paths, dirs, 'no-such-unit')]).toString();
+  return { output, facts: parseFacts('h', 'no-such-unit', output) };
+}
+
+describe('the facts script', () => {
+  const paths: PathRequest[] = [
+    { path: join(dir, 'agent.yml'), want: 'content' },
+    { path: join(dir, 'missing.yml'), want: 'content' },
+    { path: tls, want: 'meta' },
+    { path: join(dir, 'tls/agent.key'), want: 'content' },
+    { path: join(dir, 'empty'), want: 'content' },
+    { path: join(dir, 'ünïcode.yml'), want: 'meta' },
+  ];
+  const { output, facts } = gather(paths, [tls, join(dir, 'not-a-dir')]);
+
+  it('reports files, directories and missing paths with mode, owner, size and hash', () => {
+    const yml = facts.files[join(dir, 'agent.yml')];
+    expect(yml).toMatchObject({ exists: true, kind: 'file', owner: 'root', size: files['agent.yml']?.length, sha256: sha(files['agent.yml'] ?? ''), text: files['agent.yml'] });
+    expect(facts.files[join(dir, 'missing.yml')]).toEqual({ path: join(dir, 'missing.yml'), exists: false });
+    expect(facts.files[tls]).toMatchObject({ exists: true, kind: 'dir', mode: 0o750 });
+    expect(facts.files[join(dir, 'empty')]).toMatchObject({ kind: 'file', size: 0, text: '' });
+    // Asked for metadata only: hashed, not read.
+    expect(facts.files[join(dir, 'ünïcode.yml')]).toMatchObject({ sha256: sha(files['ünïcode.yml'] ?? '') });
+    expect(facts.files[join(dir, 'ünïcode.yml')]?.text).toBeUndefined();
+    expect(facts.hostname).toBe(execFileSync('hostname').toString().trim());
+    expect(facts.service.exists).toBe(false);
+  });
+
+  it('lists a managed directory, odd names included', () => {
+    expect(facts.files[join(dir, 'tls/ca.pem')]?.text).toBe(files['tls/ca.pem']);
+    expect(facts.files[join(dir, 'tls/odd name\nwith newline.pem')]).toMatchObject({ text: 'odd\n', sha256: sha('odd\n') });
+  });
+
+  it('never brings a private key back: only its hash, marked secret', () => {
+    const key = facts.files[join(dir, 'tls/agent.key')];
+    expect(key).toMatchObject({ secret: true, sha256: sha(files['tls/agent.key'] ?? ''), mode: 0o400 });
+    expect(key?.text).toBeUndefined();
+    expect(output).not.toContain('TOPSECRETKEYMATERIAL');
+    expect(output).not.toContain(Buffer.from(files['tls/agent.key'] ?? '').toString('base64').slice(0, 40));
+  });
+
+  it('refuses output that was cut short or does not add up', () => {
+    expect(() => parseFacts('h', 'u', output.replace('END', ''))).toThrow('cut short');
+    expect(() => parseFacts('h', 'u', output.replace(/^U$/m, 'U\n0000'))).toThrow('do not add up');
+    // A file that changed between its hash and its read: its piece no longer matches the hash.
+    const sum = sha(files['agent.yml'] ?? '');
+    expect(() => parseFacts('h', 'u', output.replace(sum, sha('something else')))).toThrow('changed while it was read');
+  });
+});
