@@ -401,12 +401,25 @@ function mountNamespaceOf(pid: number | string): string | undefined {
 }
 
 /** Every process living in one of these mount namespaces (sshd, sessions, services, holders). */
-function processesIn(namespaces: Set<string>): number[] {
+/**
+ * Whether a process lives in one of this lab's hosts: its mounts name the lab's directory. The
+ * namespace id alone is not enough: the kernel hands a destroyed namespace's id to the next one
+ * made, and another lab may be starting hosts while this one stops (tests run two files at once).
+ */
+function inLab(pid: number | string, dir: string): boolean {
+  try {
+    return readFileSync(`/proc/${pid}/mountinfo`, 'utf8').includes(`upperdir=${dir}/hosts/`);
+  } catch {
+    return false;
+  }
+}
+
+function processesIn(namespaces: Set<string>, dir: string): number[] {
   const pids: number[] = [];
   for (const entry of readdirSync('/proc')) {
     if (!/^\d+$/.test(entry)) continue;
     const ns = mountNamespaceOf(entry);
-    if (ns && namespaces.has(ns)) pids.push(Number(entry));
+    if (ns && namespaces.has(ns) && inLab(entry, dir)) pids.push(Number(entry));
   }
   return pids;
 }
@@ -420,7 +433,8 @@ export async function stopLab(dirArg: string): Promise<void> {
   const statePath = join(dir, 'lab.json');
   if (!existsSync(statePath)) return;
   const state = JSON.parse(readFileSync(statePath, 'utf8')) as LabState;
-  const namespaces = new Set(state.hosts.map((h) => mountNamespaceOf(h.holderPid)).filter((x): x is string => x !== undefined));
+  // A holder that died long ago may have left its pid to a process of another lab.
+  const namespaces = new Set(state.hosts.filter((h) => inLab(h.holderPid, dir)).map((h) => mountNamespaceOf(h.holderPid)).filter((x): x is string => x !== undefined));
   if (state.supervisorPid && alive(state.supervisorPid)) {
     process.kill(state.supervisorPid, 'SIGTERM');
     const end = Date.now() + 15_000;
@@ -428,7 +442,7 @@ export async function stopLab(dirArg: string): Promise<void> {
     if (alive(state.supervisorPid)) process.kill(state.supervisorPid, 'SIGKILL');
   }
   for (let round = 0; round < 50; round++) {
-    const pids = processesIn(namespaces);
+    const pids = processesIn(namespaces, dir);
     if (pids.length === 0) break;
     for (const pid of pids) {
       try {
@@ -439,7 +453,7 @@ export async function stopLab(dirArg: string): Promise<void> {
     }
     await new Promise((r) => setTimeout(r, 100));
   }
-  const left = processesIn(namespaces);
+  const left = processesIn(namespaces, dir);
   if (left.length > 0) throw new Error(`lab ${dir}: processes ${left.join(', ')} would not stop`);
   rmSync(statePath, { force: true });
   const marker = `/run/rollout-lab/net-${state.net}`;
