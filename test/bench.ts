@@ -306,7 +306,7 @@ function report(results: SizeResult[], header: string[]): string {
   }
   out.push(table(detail), '');
 
-  const big = results.find((r) => r.hosts >= 200) ?? results.at(-1);
+  const big = results.find((r) => r.hosts >= 200 && r.check.length > 0) ?? results.filter((r) => r.check.length > 0).at(-1);
   if (big) {
     const dry = median(big.check.map((c) => c.proc.ms));
     const best = Math.min(...[a(big, true, 5), a(big, true, big.hosts)].filter((t): t is Timed => t?.ok === true).map((t) => t.ms));
