@@ -24,7 +24,7 @@ import { parseArgs } from 'node:util';
 import { ANSIBLE_DEFAULT_FORKS, ensureAnsible, runAnsible, type AnsibleRun } from './bench/ansible.js';
 import { resetFleet, snapshotFleet } from './bench/fleet-reset.js';
 import { childrenCpuSeconds, counted, enableSudoLog, lastLines, runProc, type PerHost, type Proc } from './bench/proc.js';
-import { startLab, type Lab } from './lab/lab.js';
+import { startLab, stopLab, type Lab } from './lab/lab.js';
 
 const ROOT = resolve(import.meta.dirname, '..');
 const BIN = join(ROOT, 'src', 'cli', 'rollout.mjs');
@@ -188,6 +188,8 @@ function freeNet(preferred: number): number {
 }
 
 let activeLab: Lab | undefined;
+/** The directory of the lab being started or measured: a Ctrl-C while it starts must stop it too. */
+let activeDir: string | undefined;
 
 async function benchSize(size: Size, index: number, work: string, ansible: boolean): Promise<SizeResult> {
   const hosts = size.backends + size.agents;
@@ -197,6 +199,7 @@ async function benchSize(size: Size, index: number, work: string, ansible: boole
   say(`${size.label}: starting the lab (${hosts} hosts on 127.${net}.0.0/16)…`);
   const t0 = performance.now();
   let lab: Lab;
+  activeDir = dir;
   try {
     lab = await startLab({ dir, backends: size.backends, agents: size.agents, net, onProgress: (l) => say(`  lab: ${l}`) });
   } catch (err) {
@@ -258,6 +261,7 @@ async function benchSize(size: Size, index: number, work: string, ansible: boole
     say(`${size.label}: stopping the lab`);
     await lab.stop();
     activeLab = undefined;
+    activeDir = undefined;
     rmSync(dir, { recursive: true, force: true });
   }
   return result;
@@ -348,7 +352,7 @@ async function main(): Promise<number> {
   chmodSync(work, 0o755);
   const stop = (signal: string): void => {
     say(`${signal}: stopping the lab`);
-    void (activeLab?.stop() ?? Promise.resolve()).finally(() => {
+    void (activeLab?.stop() ?? (activeDir ? stopLab(activeDir) : Promise.resolve())).finally(() => {
       rmSync(work, { recursive: true, force: true });
       process.exit(130);
     });

@@ -122,6 +122,13 @@ describe('rollout certs', () => {
     for (const [f, content] of Object.entries(before)) expect(after[f]).toBe(content);
     expect(Object.keys(after)).toContain('agent-03.key');
     expect(mode('agent-03.key')).toBe(0o600);
+    // An agent's certificate only authenticates it: CN = entity name, clientAuth only, no SANs.
+    const agentCert = new X509Certificate(readFileSync(join(pki, 'agent-03.pem')));
+    expect(agentCert.subject).toBe('CN=agent-03');
+    expect(extendedKeyUsages(agentCert)).toEqual(['clientAuth']);
+    expect(agentCert.subjectAltName).toBeUndefined();
+    const agentsAgain = await certs('--agents');
+    expect(agentsAgain.stdout).toMatch(/^kept +agent-03 /m);
   });
 
   it('renews an expiring certificate and one with the wrong SANs, says why, and leaves the rest alone', async () => {

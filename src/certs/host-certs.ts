@@ -6,7 +6,7 @@
 import { X509Certificate } from 'node:crypto';
 import { isIP } from 'node:net';
 import type { HostSpec } from '../inventory/types.js';
-import { extendedKeyUsages, parseSubjectAltNames } from './inspect.js';
+import { commonName, extendedKeyUsages, parseSubjectAltNames } from './inspect.js';
 import { parseCertificates, parsePrivateKey } from './pem.js';
 
 const DAY_MS = 86_400_000;
@@ -56,11 +56,25 @@ export interface CertOnDisk {
   wanted: HostSans;
   minValidityDays: number;
   now?: Date;
+  /** Extended key usages it must have, exactly; default serverAuth + clientAuth (a backend's). */
+  usages?: readonly ('serverAuth' | 'clientAuth')[];
+  /** The CN it must have (an agent's client certificate names its entity). */
+  commonName?: string;
+}
+
+/**
+ * What an agent's client certificate is issued for: its entity name as CN (the backend reads the
+ * entity from it), clientAuth only, no SANs (nobody dials an agent). Without facts, the entity name
+ * is `sensu_entity_name`, else the inventory name.
+ */
+export function agentClientProfile(host: Pick<HostSpec, 'name' | 'sensu'>): { commonName: string; usages: ['clientAuth']; wanted: HostSans } {
+  return { commonName: host.sensu.entityName ?? host.name, usages: ['clientAuth'], wanted: { dnsNames: [], ipAddresses: [] } };
 }
 
 /**
  * Keep a certificate only when it parses, its key matches, the CA signed it, its SANs are exactly
- * the wanted ones, it allows serverAuth and clientAuth, and it stays valid for `minValidityDays`.
+ * the wanted ones, its extended key usages are the wanted ones (serverAuth and clientAuth unless
+ * told), its CN is the wanted one when given, and it stays valid for `minValidityDays`.
  */
 export function assessHostCertificate(input: CertOnDisk): CertVerdict {
   const now = input.now ?? new Date();
@@ -88,8 +102,11 @@ export function assessHostCertificate(input: CertOnDisk): CertVerdict {
     reasons.push(`SANs differ (${[missing.length > 0 ? `missing ${missing.join(', ')}` : '', extra.length > 0 ? `extra ${extra.join(', ')}` : ''].filter(Boolean).join('; ')})`);
   }
 
+  const usages = input.usages ?? ['serverAuth', 'clientAuth'];
+  // No extension allows any usage; one that lists others than wanted (a server certificate given to an agent) is renewed.
   const eku = extendedKeyUsages(leaf);
-  if (eku && !(eku.includes('serverAuth') && eku.includes('clientAuth'))) reasons.push(`extended key usage is ${eku.join(', ')}, not serverAuth + clientAuth`);
+  if (eku && (eku.length !== usages.length || !usages.every((u) => eku.includes(u)))) reasons.push(`extended key usage is ${eku.join(', ')}, not ${usages.join(' + ')}`);
+  if (input.commonName !== undefined && commonName(leaf.subject) !== input.commonName) reasons.push(`CN is ${commonName(leaf.subject) ?? 'missing'}, not ${input.commonName}`);
 
   const notAfter = new Date(leaf.validTo);
   const daysLeft = Math.floor((notAfter.getTime() - now.getTime()) / DAY_MS);

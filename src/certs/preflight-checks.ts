@@ -22,7 +22,8 @@ export type CertProblemKind =
   | 'expiring'
   | 'not-yet-valid'
   | 'usage'
-  | 'names';
+  | 'names'
+  | 'common-name';
 
 /** A problem with one file, before the host is known. */
 export interface Finding {
@@ -158,5 +159,20 @@ export function names(leaf: X509Certificate, wanted: readonly string[], certFile
     kind: 'names',
     problem: `does not cover ${missing.join(' or ')} (SANs: ${formatSans(parseSubjectAltNames(leaf.subjectAltName))}${cnNote})`,
     fix: `reissue the certificate with ${missing.map(asSan).join(', ')} in subjectAltName`,
+  };
+}
+
+/**
+ * An agent's client certificate names its entity in the CN: with agent mTLS the backend takes the
+ * entity name from there, so another CN would record the agent's keepalives under another name.
+ */
+export function commonNameIs(leaf: X509Certificate, expected: string, certFile: string): Finding | undefined {
+  const actual = commonName(leaf.subject);
+  if (actual === expected) return undefined;
+  return {
+    file: certFile,
+    kind: 'common-name',
+    problem: `has CN ${actual ?? '(none)'}, but the agent's entity name is ${expected}: the backend would take the agent for ${actual ?? 'nobody'}`,
+    fix: `issue the client certificate with CN=${expected} (rollout certs --agents does), or set sensu_entity_name to match`,
   };
 }

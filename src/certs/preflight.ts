@@ -11,7 +11,7 @@ import { PreflightError } from '../errors.js';
 import { buildChain, type ChainFailure, type Located } from './chain.js';
 import { shortName } from './inspect.js';
 import { parseCertificates, parsePrivateKey } from './pem.js';
-import { keyMismatch, names, unsupportedKey, usages, validity, type CertProblemKind, type CertUsage, type Finding } from './preflight-checks.js';
+import { commonNameIs, keyMismatch, names, unsupportedKey, usages, validity, type CertProblemKind, type CertUsage, type Finding } from './preflight-checks.js';
 
 export type { CertProblemKind, CertUsage } from './preflight-checks.js';
 
@@ -28,6 +28,8 @@ export interface CertExpectation {
   names: string[];
   /** `serverAuth` for a served certificate, plus `clientAuth` when it is also a client certificate (etcd, agent mTLS). */
   usages: CertUsage[];
+  /** The CN the leaf must have (an agent's client certificate names its entity). */
+  commonName?: string;
 }
 
 /** File contents for `checkCertificate`; `undefined` means the file could not be read (already reported). */
@@ -132,6 +134,8 @@ export function checkCertificate(input: CertExpectation & CertContents, now: Dat
     findings.push(...usages(chain, input.usages));
     const uncovered = names(leaf, input.names, certFile);
     if (uncovered) findings.push(uncovered);
+    const wrongName = input.commonName === undefined ? undefined : commonNameIs(leaf, input.commonName, certFile);
+    if (wrongName) findings.push(wrongName);
   }
   return findings.map((f) => ({ host: input.host, ...f }));
 }

@@ -52,7 +52,8 @@ function buildProgram(): Command {
       .option('-y, --yes', 'do not ask before changing anything (needed without a terminal)')
       .option('--step', 'ask before each task and host batch: y(es), n(o, skip), d(iff), c(ontinue without asking), a(bort and roll back); needs a terminal')
       .option('--json', 'print the plan (and the result) as JSON, nothing else on stdout')
-      .option('--agent-mtls', 'also make agents authenticate with client certificates (sensu_client_cert_file/sensu_client_key_file per agent): agents get their certificates first, then backends require them')
+      .option('--agent-mtls', 'also make agents authenticate with client certificates (sensu_client_cert_file/sensu_client_key_file per agent, CN = entity name): the first backend requires them, agents switch to theirs, then the other backends require them, each gated on every agent\'s keepalive')
+      .option('--drop-old-ca', 'after a CA rotation, stop trusting the old CA: ca.pem becomes sensu_ca_file alone, backends one at a time (by default the old CA stays in the bundle)')
       .option('--etcd-tls', 'also move etcd client and peer traffic to TLS, one member at a time with quorum checked between')
       .option('--playbook <name|file>', 'playbook to run', 'secure')
       .option('--gate-timeout <seconds>', 'how long each health gate waits before it fails the wave (default: the playbook\'s, 90 s for backends, 60 s for agents)', positiveInt('--gate-timeout'))
@@ -87,7 +88,7 @@ Examples:
     .option('--ca-key <file>', "that CA's private key (stays where it is)")
     .option('--days <n>', 'validity of new certificates in days', positiveInt('--days'), 365)
     .option('--min-validity <days>', 'renew certificates that expire within this many days', positiveInt('--min-validity'), 30)
-    .option('--agents', 'also issue agent certificates (client certificates, for mutual TLS)')
+    .option('--agents', 'also issue a client certificate per agent for mutual TLS (CN = sensu_entity_name, else the inventory name; clientAuth only; no SANs)')
     .option('--json', 'print the result as JSON')
     .addHelpText(
       'after',

@@ -26,7 +26,9 @@ export async function applyFile(step: FileStep, ctx: ApplyContext): Promise<void
   if (sha !== step.after.sha256) {
     throw new RemoteCommandError(`${step.source ?? step.path} changed on this machine since the plan was made`, { place: { host: step.host, file: step.source ?? step.path }, hint: 'run again to plan with the current file' });
   }
-  const backup = step.before.exists ? backupPath(ctx.runId, step.path) : undefined;
+  // One backup per step: a file changed twice in a run (a CA bundle, then the new CA alone) must
+  // still roll back to what it was before the run.
+  const backup = step.before.exists ? backupPath(ctx.runId, step.path, step.id) : undefined;
   const unit = ctx.unitOf(step);
   const entry: JournalChange = {
     type: 'change',

@@ -6,6 +6,7 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { agentHealthz, apiAuthorization, backendHealth, keepaliveOf, type ApiCredentials } from '../facts/health.js';
+import { probeTls } from '../facts/tls-probe.js';
 import type { GateStep } from '../plan/types.js';
 import type { Transport } from '../transport/transport.js';
 
@@ -56,15 +57,80 @@ export async function unitTrouble(transport: Transport, unit: string, restartsBe
   return state === 'failed' ? `${unit} keeps crashing and systemd gave up (failed, start limit hit)${why}` : `${unit} is crash-looping (${restarts - restartsBefore} automatic restarts)${why}`;
 }
 
-/** Polls a backend's /health until every member is healthy; gives up early on a crash loop. */
-export async function backendGate(step: GateStep, transport: Transport, ca: string | undefined, restartsBefore: number, signal?: AbortSignal): Promise<GateResult> {
+/** What a backend gate needs besides the step: the CA, and for `agents` the keepalive check. */
+export interface BackendGateContext {
+  ca: string | undefined;
+  restartsBefore: number;
+  /** When the backend was restarted (keepalives from before do not count). */
+  since: number;
+  keepalive: KeepaliveCheck | undefined;
+  signal?: AbortSignal;
+}
+
+/** Polls until the web UI serves TLS, verified against the CA, with the certificate it was given. */
+async function dashboardGate(dashboard: NonNullable<GateStep['dashboard']>, ca: string | undefined, deadline: number, signal?: AbortSignal): Promise<GateResult> {
+  const where = `https://${dashboard.address.includes(':') ? `[${dashboard.address}]` : dashboard.address}:${dashboard.port}`;
+  let last = 'no answer yet';
+  while (Date.now() < deadline && !signal?.aborted) {
+    const p = await probeTls(dashboard.address, dashboard.port, { ...(ca ? { ca } : {}), timeoutMs: 3000 });
+    if (p.kind !== 'tls') last = p.kind === 'plain' ? 'serves plain HTTP, not TLS' : p.detail;
+    else if (!p.authorized) last = `certificate does not verify against the CA (${p.authorizationError ?? 'untrusted'})`;
+    else if (!p.identityOk) last = `certificate does not cover ${dashboard.address}`;
+    else if (p.sha256 !== dashboard.sha256) last = `serves CN=${p.cn ?? '?'} (sha256 ${p.sha256?.slice(0, 16) ?? '?'}…), not the certificate of ${dashboard.certFile} (sha256 ${dashboard.sha256.slice(0, 16)}…)`;
+    else return { ok: true, detail: `web UI ${where} serves CN=${p.cn ?? '?'}` };
+    await sleep(500);
+  }
+  return { ok: false, detail: `web UI ${where}: ${last}` };
+}
+
+/** Polls until every agent listed sent a keepalive after `since` (through any backend's API). */
+async function everyAgentGate(agents: NonNullable<GateStep['agents']>, keepalive: KeepaliveCheck | undefined, since: number, deadline: number, signal?: AbortSignal): Promise<GateResult> {
+  if (!keepalive) return { ok: false, detail: 'cannot read keepalives: no Sensu API credentials in the inventory' };
+  const waiting = new Map(agents.map((a) => [a.name, a]));
+  let last = '';
+  while (Date.now() < deadline && !signal?.aborted) {
+    for (const base of keepalive.baseUrls) {
+      try {
+        const auth = await authorizationFor(keepalive, base);
+        for (const agent of [...waiting.values()]) {
+          const k = await keepaliveOf(base, agent.namespace, agent.name, auth, keepalive.ca);
+          // One second of slack: Sensu timestamps are whole seconds.
+          if (k && k.timestamp * 1000 >= since - 1000 && k.status === 0) waiting.delete(agent.name);
+        }
+        last = '';
+        break;
+      } catch (err) {
+        keepalive.tokens?.delete(base);
+        last = `; keepalive check via ${base}: ${(err as Error).message}`;
+      }
+    }
+    if (waiting.size === 0) return { ok: true, detail: `all ${agents.length} agent(s) sent a keepalive after the restart` };
+    await sleep(1000);
+  }
+  const names = [...waiting.keys()];
+  return { ok: false, detail: `no keepalive after the restart from ${names.slice(0, 5).join(', ')}${names.length > 5 ? ` and ${names.length - 5} more` : ''}${last}` };
+}
+
+/**
+ * Polls a backend's /health until every member is healthy (giving up early on a crash loop), then,
+ * when the step asks, the web UI's certificate and every agent's keepalive.
+ */
+export async function backendGate(step: GateStep, transport: Transport, gc: BackendGateContext): Promise<GateResult> {
+  const { ca, restartsBefore, signal } = gc;
   const deadline = Date.now() + step.timeoutMs;
   let last: GateResult = { ok: false, detail: 'no answer yet' };
   let nextUnitCheck = Date.now() + 2000;
   while (Date.now() < deadline && !signal?.aborted) {
     const h = await backendHealth(step.probe.address, step.probe.port, step.probe.scheme, { ...(ca ? { ca } : {}), timeoutMs: 3000 });
     last = { ok: h.ok, detail: h.detail.startsWith(step.probe.scheme) ? h.detail : `${step.probe.scheme}://${step.probe.address}:${step.probe.port}/health: ${h.detail}` };
-    if (h.ok) return last;
+    if (h.ok) {
+      const more = [
+        ...(step.dashboard ? [await dashboardGate(step.dashboard, ca, deadline, signal)] : []),
+      ];
+      if (more.every((m) => m.ok) && step.agents) more.push(await everyAgentGate(step.agents, gc.keepalive, gc.since, deadline, signal));
+      const failed = more.find((m) => !m.ok);
+      return failed ?? { ok: true, detail: [last.detail, ...more.map((m) => m.detail)].join('; ') };
+    }
     if (Date.now() >= nextUnitCheck) {
       nextUnitCheck = Date.now() + 2000;
       const trouble = await unitTrouble(transport, 'sensu-backend', restartsBefore);

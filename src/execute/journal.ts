@@ -108,6 +108,6 @@ export function lastRun(dir: string): { runId: string; file: string; entries: Jo
 }
 
 /** Where a file's backup goes on the host: beside Sensu's own files, per run. */
-export function backupPath(runId: string, path: string): string {
-  return `/etc/sensu/.rollout-backups/${runId}/${encodeURIComponent(path)}`;
+export function backupPath(runId: string, path: string, stepId?: string): string {
+  return `/etc/sensu/.rollout-backups/${runId}/${stepId ? `${encodeURIComponent(stepId)}--` : ''}${encodeURIComponent(path)}`;
 }

@@ -106,6 +106,12 @@ export interface ExecuteOptions {
   journal: Journal;
   runId: string;
   ca: string | undefined;
+  /**
+   * What rollback verifies against: the inventory CA plus whatever the hosts trusted before the run
+   * (a CA rotation rolls back onto certificates of the old CA). Gates use `ca` alone: a backend must
+   * serve a certificate of the new CA. Default `ca`.
+   */
+  trust?: string | undefined;
   keepalive: KeepaliveCheck | undefined;
   forks: number;
   renderer: ListrRendererValue;
@@ -152,8 +158,9 @@ function probeOf(step: GateStep | undefined): string {
   return `${step.probe.scheme}://${step.probe.address}:${step.probe.port}${path}`;
 }
 
+/** The unit that reads a file rollout writes: its config, and the certificates it serves or trusts. */
 function unitOf(step: FileStep, hosts: ReadonlyMap<string, HostSpec>): string | undefined {
-  if (step.module !== 'sensu_config') return undefined;
+  if (step.module !== 'sensu_config' && step.module !== 'copy') return undefined;
   return hosts.get(step.host)?.role === 'backend' ? 'sensu-backend' : 'sensu-agent';
 }
 
@@ -204,7 +211,9 @@ export async function execute(options: ExecuteOptions): Promise<ExecuteResult> {
   }
 
   function runGate(step: GateStep, t: Transport): Promise<GateResult> {
-    if (step.gate === 'backend_health') return backendGate(step, t, options.ca, options.restartsBefore.get(step.host) ?? 0, options.signal);
+    if (step.gate === 'backend_health') {
+      return backendGate(step, t, { ca: options.ca, restartsBefore: options.restartsBefore.get(step.host) ?? 0, since: restartedAt.get(step.host) ?? Date.now(), keepalive: options.keepalive, signal: options.signal });
+    }
     return agentGate(step, t, restartedAt.get(step.host) ?? Date.now(), options.keepalive, options.signal);
   }
 
@@ -388,7 +397,7 @@ export async function execute(options: ExecuteOptions): Promise<ExecuteResult> {
             changes,
             transports,
             targets: options.probes,
-            ca: options.ca,
+            ca: options.trust ?? options.ca,
             forks: options.forks,
             progress: (line) => (task.output = line),
           });

@@ -18,6 +18,19 @@ function settingsOf(host: HostSpec, facts: HostFacts): Record<string, EffectiveS
   return effectiveConfig({ role: host.role, yaml: facts.files[yamlFile]?.text, yamlFile, env: facts.files[envFile]?.text, envFile, hostname: facts.hostname }).settings;
 }
 
+/**
+ * The CA file the host trusts now (its `trusted-ca-file`), when the facts hold its text: during a
+ * CA rotation, what still verifies the certificates served before the run (and after a rollback).
+ */
+export function trustedCaText(host: HostSpec, facts: HostFacts): string | undefined {
+  try {
+    const path = settingsOf(host, facts)['trusted-ca-file']?.value;
+    return typeof path === 'string' && path !== '' ? facts.files[path]?.text : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /** Probes one host's current health; never throws. */
 export async function currentHealth(host: HostSpec, facts: HostFacts, transport: Transport, ca: string | undefined): Promise<HealthFact> {
   let settings: Record<string, EffectiveSetting>;

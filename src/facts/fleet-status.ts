@@ -23,6 +23,10 @@ export interface BackendStatus {
   api: { address: string; port: number; probe: TlsProbe };
   agentPort: { address: string; port: number; probe: TlsProbe };
   dashboard: { address: string; port: number; probe: TlsProbe };
+  /** `dashboard-cert-file` in the effective config ('' when unset: the web UI serves `cert-file`). */
+  dashboardCertFile: string;
+  /** Agents must present a client certificate (`agent-auth-trusted-ca-file` is set). */
+  agentMtls: boolean;
   /** API and agent port serve TLS that verifies against the CA. */
   secured: boolean;
   /** Why not secured, short phrases. */
@@ -38,6 +42,8 @@ export interface AgentStatus {
   /** Distinct schemes among them (`ws`, `wss`). */
   schemes: string[];
   entity: string;
+  /** The agent presents a client certificate (`cert-file` set) instead of its password. */
+  clientCert: boolean;
   /** /healthz said 200. */
   healthy: boolean;
   healthDetail: string;
@@ -113,6 +119,8 @@ export async function backendStatus(host: HostSpec, settings: Settings, ca: stri
     api: { ...apiAt, probe: api },
     agentPort: { ...agentAt, probe: agentPort },
     dashboard: { ...dashAt, probe: dashboard },
+    dashboardCertFile: String(settings['dashboard-cert-file']?.value ?? ''),
+    agentMtls: String(settings['agent-auth-trusted-ca-file']?.value ?? '') !== '',
     secured: problems.length === 0,
     problems,
   };
@@ -169,6 +177,7 @@ export async function agentStatus(host: HostSpec, settings: Settings, facts: Hos
     backendUrls: urls,
     schemes,
     entity,
+    clientCert: String(settings['cert-file']?.value ?? '') !== '',
     healthy: health.ok,
     healthDetail: health.detail,
     ...(ka && 'seconds' in ka ? { keepaliveAgeSeconds: ka.seconds } : {}),

@@ -71,7 +71,10 @@ export async function gatherHostFacts(host: HostSpec, transport: Transport, play
 /** The controller's files the playbook uploads (CA, certificates, keys), read once. */
 export async function gatherLocalFiles(hosts: readonly HostSpec[]): Promise<Map<string, LocalFile>> {
   const paths = new Set<string>();
-  for (const h of hosts) for (const p of [h.sensu.caFile, h.sensu.certFile, h.sensu.keyFile]) if (p) paths.add(p);
+  for (const h of hosts) {
+    const s = h.sensu;
+    for (const p of [s.caFile, s.certFile, s.keyFile, s.dashboardCertFile, s.dashboardKeyFile, s.clientCertFile, s.clientKeyFile]) if (p) paths.add(p);
+  }
   const out = new Map<string, LocalFile>();
   await Promise.all(
     [...paths].map(async (path) => {
@@ -88,6 +91,7 @@ export async function gatherLocalFiles(hosts: readonly HostSpec[]): Promise<Map<
               sans: (cert.subjectAltName ?? '').split(', ').filter(Boolean),
               issuer: cert.issuer.replace(/\n/g, ', '),
               notAfter: new Date(cert.validTo).toISOString().slice(0, 10),
+              sha256: cert.fingerprint256.replace(/:/g, '').toLowerCase(),
             };
           } catch {
             // not parseable: preflight reports it

@@ -26,6 +26,8 @@ export type TlsProbe =
       /** The certificate covers the address dialled (Go ignores the CN: SANs only). */
       identityOk: boolean;
       identityError?: string;
+      /** SHA-256 of the served leaf's DER, lower-case hex. */
+      sha256?: string;
     }
   | { kind: 'plain'; detail: string }
   | { kind: 'down'; detail: string };
@@ -66,6 +68,7 @@ function handshake(host: string, port: number, options: TlsProbeOptions): Promis
         ...(authorizationError ? { authorizationError } : {}),
         identityOk: identity === undefined,
         ...(identity ? { identityError: identity.message } : {}),
+        sha256: cert.fingerprint256.replace(/:/g, '').toLowerCase(),
       });
     });
   });

@@ -10,6 +10,7 @@ import type { FileFact } from '../facts/types.js';
 import { patchConfig, type ConfigEdit } from '../sensu/config-patch.js';
 import { effectiveConfig, patchEnvFile, type EffectiveSetting, type EnvEdit } from '../sensu/effective-config.js';
 import { parseListenAddress } from '../sensu/urls.js';
+import { isSet } from './host-vars.js';
 import type { TaskContext } from './plan.js';
 import type { EffectiveEndpoints, FileStep } from './types.js';
 
@@ -19,6 +20,7 @@ interface ConfigArgs {
   role: 'backend' | 'agent';
   set: Record<string, string>;
   scheme: Record<string, 'https' | 'wss'>;
+  when_set: Record<string, { set: Record<string, string>; otherwise?: string }>;
 }
 
 function fileStep(ctx: TaskContext, id: string, path: string, fact: FileFact | undefined, after: string, defaults: { mode: number; owner: string; group: string }): FileStep {
@@ -75,9 +77,13 @@ export function planConfigSteps(ctx: TaskContext): FileStep[] {
     return [];
   }
   const settings = effective.settings as Record<string, EffectiveSetting>;
-  const yamlEdits: ConfigEdit[] = [];
-  const envEdits: EnvEdit[] = [];
-  for (const [key, value] of Object.entries(args.set)) {
+  const set = { ...args.set };
+  const notes: string[] = [];
+  for (const [name, part] of Object.entries(args.when_set)) {
+    if (isSet(ctx.host, name)) Object.assign(set, part.set);
+    else if (part.otherwise) notes.push(part.otherwise);
+  }
+  for (const [key, value] of Object.entries(set)) {
     const s = settings[key];
     if (s?.source === 'env') {
       // The environment wins over the file: change it where Sensu reads it.
@@ -104,6 +110,7 @@ export function planConfigSteps(ctx: TaskContext): FileStep[] {
     step.effective = endpointsOf(settings, role);
     if (step.status === 'noop') step.reason = `${yamlPath} already has these settings`;
     else step.reason = `${yamlResult.changes.map((c) => c.key).join(', ')} in ${yamlPath}`;
+    if (notes.length > 0) step.notes = notes;
     steps.push(step);
     if (envEdits.length > 0) {
       const envResult = patchEnvFile(envFact?.text, envEdits, envPath);
@@ -136,5 +143,24 @@ function endpointsOf(settings: Record<string, EffectiveSetting>, role: 'backend'
     agentApiPort: num('api-port', 3031),
     ...(typeof name === 'string' && name !== '' ? { entityName: name } : {}),
     namespace: str('namespace', 'default'),
+    dashboardHost: role === 'backend' ? str('dashboard-host', '') : '',
+    dashboardPort: role === 'backend' ? num('dashboard-port', 3000) : 0,
   };
+}
+
+/**
+ * Where a host's Sensu can be probed, from its config as this run will have left it: for gates in
+ * phases that change no config (a restart onto new certificates). Undefined when it cannot be read.
+ */
+export function endpointsFromFacts(ctx: TaskContext): EffectiveEndpoints | undefined {
+  const role = ctx.host.role;
+  const yamlPath = role === 'backend' ? ctx.host.sensu.backendConfig : ctx.host.sensu.agentConfig;
+  const unit = role === 'backend' ? 'sensu-backend' : 'sensu-agent';
+  const envPath = [`/etc/default/${unit}`, `/etc/sysconfig/${unit}`].find((p) => ctx.facts.files[p]?.exists) ?? `/etc/default/${unit}`;
+  try {
+    const effective = effectiveConfig({ role, yaml: ctx.facts.files[yamlPath]?.text, yamlFile: yamlPath, env: ctx.facts.files[envPath]?.text, envFile: envPath, hostname: ctx.facts.hostname });
+    return endpointsOf(effective.settings, role);
+  } catch {
+    return undefined;
+  }
 }

@@ -3,11 +3,15 @@
  * everything it knows comes in as data (facts of each host, and of the controller's local files),
  * so the dry run and the real run share it and the diff shown is the change made.
  */
+import { createHash } from 'node:crypto';
 import type { HostSpec } from '../inventory/types.js';
 import { renderTemplate } from '../inventory/template.js';
-import type { HostFacts } from '../facts/types.js';
+import type { FileFact, HostFacts } from '../facts/types.js';
 import type { Feature, Phase, Playbook, Task } from '../playbook/schema.js';
-import { planConfigSteps } from './config-steps.js';
+import { caBundle, certCount } from '../certs/ca-bundle.js';
+import { agentIdentity } from '../sensu/agent-identity.js';
+import { endpointsFromFacts, planConfigSteps } from './config-steps.js';
+import { hostVars, isSet } from './host-vars.js';
 import type { Batch, DirStep, FileStep, GateStep, PhasePlan, Plan, PlanProblem, RestartStep, Step } from './types.js';
 
 /** What the controller knows about a local file (a certificate, key or CA to upload). */
@@ -18,7 +22,8 @@ export interface LocalFile {
   /** Text for public material; absent for private keys. */
   text?: string;
   secret: boolean;
-  cert?: { subject: string; sans: string[]; issuer: string; notAfter: string };
+  /** `sha256`: of the leaf's DER, lower-case hex (what a TLS client sees as its fingerprint). */
+  cert?: { subject: string; sans: string[]; issuer: string; notAfter: string; sha256?: string };
 }
 
 /** Everything the planner reads. */
@@ -49,6 +54,12 @@ export interface TaskContext {
   local: ReadonlyMap<string, LocalFile>;
   /** Steps already planned for this host in this phase (restart and gates depend on them). */
   earlier: readonly Step[];
+  /** Changed files of this host not yet followed by a restart, earlier phases included. */
+  unrestarted: readonly string[];
+  /** Path each changed file step wrote, by step id. */
+  written: ReadonlyMap<string, string>;
+  /** Every agent of the run as the backends know it (gates that wait for every agent's keepalive). */
+  agents: readonly { name: string; namespace: string }[];
   gateTimeoutMs: number | undefined;
   problem(message: string, fix?: string): void;
 }
@@ -57,19 +68,7 @@ const modeText = (m: number | undefined): string => (m === undefined ? '?' : `0$
 
 /** Renders `{{ var }}` in task args from the host's vars (same rules as the inventory's). */
 function renderArgs(args: Record<string, unknown>, host: HostSpec): { ok: true; value: Record<string, unknown> } | { ok: false; message: string } {
-  const lookup = (name: string): { found: true; value: unknown } | { found: false } => {
-    if (name === 'inventory_hostname') return { found: true, value: host.name };
-    const paths: Record<string, string | undefined> = {
-      sensu_ca_file: host.sensu.caFile,
-      sensu_cert_file: host.sensu.certFile,
-      sensu_key_file: host.sensu.keyFile,
-      sensu_backend_config: host.sensu.backendConfig,
-      sensu_agent_config: host.sensu.agentConfig,
-    };
-    if (name in paths) return paths[name] === undefined ? { found: false } : { found: true, value: paths[name] };
-    return name in host.vars ? { found: true, value: host.vars[name] } : { found: false };
-  };
-  const r = renderTemplate(args, lookup);
+  const r = renderTemplate(args, hostVars(host));
   return r.ok ? { ok: true, value: r.value as Record<string, unknown> } : r;
 }
 
@@ -91,14 +90,19 @@ function planDirectory(ctx: TaskContext): DirStep {
 }
 
 function planCopy(ctx: TaskContext): FileStep | undefined {
-  const { src, dest, mode, owner, group, secret } = ctx.args as { src: string; dest: string; mode: string; owner: string; group: string; secret: boolean };
+  const { src, dest, mode, owner, group, secret, keep_existing_certs: keep } = ctx.args as { src: string; dest: string; mode: string; owner: string; group: string; secret: boolean; keep_existing_certs: boolean };
   const local = ctx.local.get(src);
   if (!local?.exists || !local.sha256) {
     ctx.problem(`cannot read ${src} on this machine`, 'check the sensu_* file vars in the inventory (paths are relative to the inventory file)');
     return undefined;
   }
   const fact = ctx.facts.files[dest] ?? { path: dest, exists: false };
-  const after = { exists: true, mode: parseInt(mode, 8), owner, group, sha256: local.sha256, ...(local.text !== undefined && !secret ? { text: local.text } : {}) };
+  // A CA file keeps what the host trusts besides the new CA: see playbooks/secure.yml.
+  const bundled = keep && local.text !== undefined ? caBundle(local.text, fact.text) : undefined;
+  const bundle = bundled !== undefined && bundled !== local.text ? bundled : undefined;
+  const text = bundle ?? local.text;
+  const sha256 = bundle !== undefined ? createHash('sha256').update(bundle).digest('hex') : local.sha256;
+  const after = { exists: true, mode: parseInt(mode, 8), owner, group, sha256, ...(text !== undefined && !secret ? { text } : {}) };
   const before = {
     exists: fact.exists,
     ...(fact.sha256 ? { sha256: fact.sha256 } : {}),
@@ -110,28 +114,47 @@ function planCopy(ctx: TaskContext): FileStep | undefined {
     path: dest, before, after, source: src, secret: secret || local.secret, ...(local.cert ? { cert: local.cert } : {}),
   };
   if (!fact.exists) return { ...base, status: 'change', reason: `upload ${dest}` };
-  if (fact.sha256 !== local.sha256) return { ...base, status: 'change', reason: `replace ${dest} (content differs)` };
+  const kept = bundle !== undefined ? `, still trusting ${certCount(bundle) - certCount(local.text ?? '')} certificate(s) of the old file` : '';
+  if (fact.sha256 !== sha256) return { ...base, status: 'change', reason: `replace ${dest} (content differs${kept})` };
   if (fact.mode !== after.mode || fact.owner !== owner || fact.group !== group) {
     return { ...base, status: 'change', reason: `${dest} ${modeText(fact.mode)} ${fact.owner ?? '?'}:${fact.group ?? '?'} → ${mode} ${owner}:${group}` };
   }
   return { ...base, status: 'noop', reason: `${dest} up to date` };
 }
 
-function planRestart(ctx: TaskContext): RestartStep {
-  const { name } = ctx.args as { name: string };
-  const changed = ctx.earlier.filter((s) => s.kind === 'file' && s.status === 'change').map((s) => s.id);
-  const base = { id: ctx.id, host: ctx.host.name, phase: ctx.phase.name, task: ctx.task.name, module: ctx.task.module, kind: 'restart' as const, unit: name, after: changed };
-  if (!ctx.facts.service.exists) ctx.problem(`unit ${name} not found`, `install Sensu's ${name} package on the host, or take the host out of the inventory`);
-  return changed.length > 0 ? { ...base, status: 'change', reason: `restart ${name}: its configuration changed` } : { ...base, status: 'noop', reason: 'configuration unchanged' };
+/**
+ * Whether the unit reads a file at its next start: its config files, and files its config names
+ * as this run will have left them. A client certificate uploaded before the config points at it
+ * waits for the restart that comes with that config (no restart for a file nothing reads yet).
+ */
+function readByUnit(ctx: TaskContext, path: string | undefined): boolean {
+  if (path === undefined) return true;
+  const unit = ctx.host.role === 'backend' ? 'sensu-backend' : 'sensu-agent';
+  const configs = [ctx.host.role === 'backend' ? ctx.host.sensu.backendConfig : ctx.host.sensu.agentConfig, `/etc/default/${unit}`, `/etc/sysconfig/${unit}`];
+  return configs.includes(path) || configs.some((c) => ctx.facts.files[c]?.text?.includes(path) === true);
 }
 
-function planGate(ctx: TaskContext, probe: GateStep['probe'], entity?: GateStep['entity']): GateStep {
+function planRestart(ctx: TaskContext): RestartStep {
+  const { name } = ctx.args as { name: string };
+  // Files changed in earlier phases count too: a certificate replaced in `distribute` is only
+  // served once the unit restarts, in the phase whose turn it is (a rotation changes no config).
+  const changed = ctx.unrestarted.filter((id) => readByUnit(ctx, ctx.written.get(id)));
+  const base = { id: ctx.id, host: ctx.host.name, phase: ctx.phase.name, task: ctx.task.name, module: ctx.task.module, kind: 'restart' as const, unit: name, after: changed };
+  if (!ctx.facts.service.exists) ctx.problem(`unit ${name} not found`, `install Sensu's ${name} package on the host, or take the host out of the inventory`);
+  return changed.length > 0 ? { ...base, status: 'change', reason: `restart ${name}: files it reads changed` } : { ...base, status: 'noop', reason: 'configuration unchanged' };
+}
+
+function planGate(ctx: TaskContext, target: GateTarget): GateStep {
   const gate = ctx.task.module as GateStep['gate'];
-  const args = ctx.args as { tls?: boolean; timeout: number };
+  const args = ctx.args as { tls?: boolean; timeout: number; agents?: boolean };
   const restarts = ctx.earlier.filter((s) => s.kind === 'restart' && s.status === 'change').map((s) => s.id);
+  if (args.agents && !ctx.host.sensu.apiKey && !(ctx.host.sensu.apiUser && ctx.host.sensu.apiPassword)) {
+    ctx.problem('this gate waits for every agent\'s keepalive, and the inventory gives no Sensu API credentials to read them', 'set sensu_api_key, or sensu_api_user and sensu_api_password, for the backends');
+  }
   const base = {
     id: ctx.id, host: ctx.host.name, phase: ctx.phase.name, task: ctx.task.name, module: ctx.task.module, kind: 'gate' as const,
-    gate, after: restarts, tls: args.tls ?? false, timeoutMs: ctx.gateTimeoutMs ?? args.timeout * 1000, probe, ...(entity ? { entity } : {}),
+    gate, after: restarts, tls: args.tls ?? false, timeoutMs: ctx.gateTimeoutMs ?? args.timeout * 1000, ...target,
+    ...(args.agents && ctx.agents.length > 0 ? { agents: [...ctx.agents] } : {}),
   };
   return restarts.length > 0 ? { ...base, status: 'change', reason: 'verify health after the restart' } : { ...base, status: 'noop', reason: 'nothing restarted' };
 }
@@ -144,8 +167,33 @@ function batchesOf(hosts: readonly HostSpec[], serial: Phase['serial'], forks: n
 }
 
 function hostsOf(phase: Phase, hosts: readonly HostSpec[]): HostSpec[] {
-  if (phase.hosts === 'all') return [...hosts];
-  return hosts.filter((h) => (phase.hosts === 'backends' ? h.role === 'backend' : h.role === 'agent'));
+  const all = phase.hosts === 'all' ? [...hosts] : hosts.filter((h) => (phase.hosts === 'backends' ? h.role === 'backend' : h.role === 'agent'));
+  return phase.slice === 'first' ? all.slice(0, 1) : phase.slice === 'rest' ? all.slice(1) : all;
+}
+
+/** A host's facts as they will be once the steps planned so far are applied (later phases plan on them). */
+function withPlanned(facts: HostFacts, planned: ReadonlyMap<string, FileFact> | undefined): HostFacts {
+  return planned && planned.size > 0 ? { ...facts, files: { ...facts.files, ...Object.fromEntries(planned) } } : facts;
+}
+
+function plannedFact(step: FileStep | DirStep): FileFact {
+  if (step.kind === 'dir') return { path: step.path, exists: true, kind: 'dir', ...step.after };
+  const { mode, owner, group, sha256, text } = step.after;
+  return { path: step.path, exists: true, kind: 'file', mode, owner, group, sha256, ...(text !== undefined ? { text } : { secret: true }) };
+}
+
+/** Every agent of the run as the backends know it; agents whose config cannot be read are left to their own steps' problems. */
+function agentsOf(input: PlanInput): { name: string; namespace: string }[] {
+  return input.hosts.flatMap((h) => {
+    const facts = input.facts.get(h.name);
+    if (h.role !== 'agent' || !facts) return [];
+    try {
+      const id = agentIdentity(h, facts);
+      return [{ name: id.entity, namespace: id.namespace }];
+    } catch {
+      return [];
+    }
+  });
 }
 
 /** Plans a run. */
@@ -153,18 +201,26 @@ export function plan(input: PlanInput): Plan {
   const problems: PlanProblem[] = [...input.preflight];
   const phases: PhasePlan[] = [];
   const wanted = (part: { requires?: Feature | undefined }): boolean => part.requires === undefined || (input.features?.has(part.requires) ?? false);
+  // Per host: files as this run will have left them so far, and changes awaiting a restart.
+  const planned = new Map<string, Map<string, FileFact>>();
+  const unrestarted = new Map<string, string[]>();
+  const written = new Map<string, string>();
+  const agents = agentsOf(input);
   for (const phase of input.playbook.phases) {
     if (!wanted(phase)) continue;
     const batches: Batch[] = [];
     for (const batchHosts of batchesOf(hostsOf(phase, input.hosts), phase.serial, input.forks)) {
       const steps: Step[] = [];
       for (const host of batchHosts) {
-        const facts = input.facts.get(host.name);
-        if (!facts) continue; // unreachable hosts are preflight problems already
+        const gathered = input.facts.get(host.name);
+        if (!gathered) continue; // unreachable hosts are preflight problems already
+        const files = planned.get(host.name) ?? new Map<string, FileFact>();
+        planned.set(host.name, files);
         const earlier: Step[] = [];
         phase.tasks.forEach((task, index) => {
           if (task.when && task.when !== host.role) return;
           if (!wanted(task)) return;
+          if (task.when_set && !isSet(host, task.when_set)) return;
           if (task.module === 'cert_preflight') return; // checked before planning; its problems arrive in input.preflight
           const rendered = renderArgs(task.args, host);
           const problem = (message: string, fix?: string): void => {
@@ -174,9 +230,18 @@ export function plan(input: PlanInput): Plan {
             problem(rendered.message, 'set the variable in the inventory');
             return;
           }
-          const ctx: TaskContext = { id: `${phase.name}/${index}/${host.name}`, host, facts, phase, task, args: rendered.value, local: input.local, earlier, gateTimeoutMs: input.gateTimeoutMs, problem };
-          const planned = planTask(ctx);
-          earlier.push(...planned);
+          const facts = withPlanned(gathered, files);
+          const pending = unrestarted.get(host.name) ?? [];
+          const ctx: TaskContext = { id: `${phase.name}/${index}/${host.name}`, host, facts, phase, task, args: rendered.value, local: input.local, earlier, unrestarted: pending, written, agents, gateTimeoutMs: input.gateTimeoutMs, problem };
+          const steps = planTask(ctx);
+          for (const step of steps) {
+            if (step.status !== 'change') continue;
+            if (step.kind === 'file' || step.kind === 'dir') files.set(step.path, plannedFact(step));
+            if (step.kind === 'file') unrestarted.set(host.name, [...(unrestarted.get(host.name) ?? []), step.id]);
+            if (step.kind === 'file') written.set(step.id, step.path);
+            if (step.kind === 'restart') unrestarted.set(host.name, (unrestarted.get(host.name) ?? []).filter((id) => !step.after.includes(id)));
+          }
+          earlier.push(...steps);
         });
         steps.push(...earlier);
       }
@@ -211,21 +276,38 @@ function planTask(ctx: TaskContext): Step[] {
     case 'backend_health':
     case 'agent_health': {
       const target = gateTarget(ctx);
-      return target ? [planGate(ctx, target.probe, target.entity)] : [];
+      return target ? [planGate(ctx, target)] : [];
     }
     case 'cert_preflight':
       return [];
   }
 }
 
+type GateTarget = Pick<GateStep, 'probe' | 'entity' | 'dashboard'>;
+
+/**
+ * The certificate the web UI will serve: the dashboard pair when the inventory gives one, else
+ * `cert-file` (Sensu's fallback). Undefined when the local file could not be read (preflight says so).
+ */
+function dashboardCert(ctx: TaskContext): { file: string; sha256: string } | undefined {
+  const file = ctx.host.sensu.dashboardCertFile ?? ctx.host.sensu.certFile;
+  const sha256 = file ? ctx.local.get(file)?.cert?.sha256 : undefined;
+  return file && sha256 ? { file, sha256 } : undefined;
+}
+
 /** Where a gate probes, read from the host's effective config (after this run's changes). */
-function gateTarget(ctx: TaskContext): { probe: GateStep['probe']; entity?: GateStep['entity'] } | undefined {
+function gateTarget(ctx: TaskContext): GateTarget | undefined {
   const configStep = ctx.earlier.find((s): s is FileStep => s.kind === 'file' && s.module === 'sensu_config');
-  const effective = configStep?.effective;
+  const effective = configStep?.effective ?? endpointsFromFacts(ctx);
   if (!effective) return undefined;
   if (ctx.task.module === 'backend_health') {
-    const tls = (ctx.args as { tls: boolean }).tls;
-    return { probe: { address: ctx.host.address, port: effective.apiPort, scheme: tls ? 'https' : 'http' } };
+    const { tls, dashboard } = ctx.args as { tls: boolean; dashboard?: boolean };
+    const cert = dashboard ? dashboardCert(ctx) : undefined;
+    const host = effective.dashboardHost === '' || /^(\[::\]|::|0\.0\.0\.0)$/.test(effective.dashboardHost) ? ctx.host.address : effective.dashboardHost.replace(/^\[|\]$/g, '');
+    return {
+      probe: { address: ctx.host.address, port: effective.apiPort, scheme: tls ? 'https' : 'http' },
+      ...(cert ? { dashboard: { address: host, port: effective.dashboardPort, certFile: cert.file, sha256: cert.sha256 } } : {}),
+    };
   }
   return {
     probe: { address: effective.agentApiHost, port: effective.agentApiPort, scheme: 'http' },
@@ -239,7 +321,8 @@ function gateTarget(ctx: TaskContext): { probe: GateStep['probe']; entity?: Gate
  */
 function checkLimitKeepsLockstep(input: PlanInput, phases: readonly PhasePlan[], problems: PlanProblem[]): void {
   const selected = new Set(input.hosts.map((h) => h.name));
-  const backendsChange = phases.some((p) => p.wave && p.batches.some((b) => b.steps.some((s) => s.status === 'change' && s.kind === 'file' && input.hosts.find((h) => h.name === s.host)?.role === 'backend')));
+  // A restart counts: a rotation changes no config in the wave, but backends restart onto new certificates.
+  const backendsChange = phases.some((p) => p.wave && p.batches.some((b) => b.steps.some((s) => s.status === 'change' && (s.kind === 'file' || s.kind === 'restart') && input.hosts.find((h) => h.name === s.host)?.role === 'backend')));
   if (!backendsChange) return;
   const left = input.allHosts.filter((h) => h.role === 'agent' && !selected.has(h.name));
   if (left.length > 0) {

@@ -25,6 +25,8 @@ export interface CertSummary {
   sans: string[];
   issuer: string;
   notAfter: string;
+  /** SHA-256 of the leaf's DER, lower-case hex. */
+  sha256?: string;
 }
 
 interface StepBase {
@@ -50,6 +52,9 @@ export interface EffectiveEndpoints {
   /** Agent entity name when the config sets one. */
   entityName?: string;
   namespace: string;
+  /** Backend web UI listener (dashboard-host/dashboard-port); '' or a wildcard means the host's address. */
+  dashboardHost: string;
+  dashboardPort: number;
 }
 
 /** Write a file (upload or patched config). */
@@ -66,6 +71,8 @@ export interface FileStep extends StepBase {
   changes?: { key: string; before: unknown; after: unknown }[];
   /** For Sensu configs: where the service can be probed afterwards. */
   effective?: EffectiveEndpoints;
+  /** What the plan wants the operator to know about this file (e.g. the web UI falls back to cert-file). */
+  notes?: string[];
 }
 
 /** Make sure a directory exists with this ownership. */
@@ -96,6 +103,10 @@ export interface GateStep extends StepBase {
   probe: { address: string; port: number; scheme: 'http' | 'https' };
   /** Entity name and namespace the backend knows an agent by (keepalive check). */
   entity?: { name: string; namespace: string };
+  /** Backends: the web UI must serve TLS with this certificate (leaf DER sha256, lower-case hex). */
+  dashboard?: { address: string; port: number; certFile: string; sha256: string };
+  /** Backends: every one of these agents must send a keepalive after the restart (they reconnected). */
+  agents?: { name: string; namespace: string }[];
 }
 
 /** Something a step does. */

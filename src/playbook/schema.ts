@@ -13,7 +13,7 @@ export type ModuleName = (typeof MODULES)[number];
  * Optional parts of a playbook, off unless the run asks for them (`rollout secure --agent-mtls`,
  * `--etcd-tls`): a phase or task with `requires: <feature>` is left out of the plan otherwise.
  */
-export const FEATURES = ['agent_mtls', 'etcd_tls'] as const;
+export const FEATURES = ['agent_mtls', 'etcd_tls', 'drop_old_ca'] as const;
 /** A feature name. */
 export type Feature = (typeof FEATURES)[number];
 
@@ -23,16 +23,45 @@ const mode = z.string().regex(/^0[0-7]{3}$/, 'expected an octal mode such as "06
 export const moduleArgs = {
   cert_preflight: z.object({}).strict(),
   directory: z.object({ path: z.string().startsWith('/'), mode, owner: z.string(), group: z.string() }).strict(),
-  copy: z.object({ src: z.string(), dest: z.string(), mode, owner: z.string(), group: z.string(), secret: z.boolean().default(false) }).strict(),
+  copy: z
+    .object({
+      src: z.string(),
+      dest: z.string(),
+      mode,
+      owner: z.string(),
+      group: z.string(),
+      secret: z.boolean().default(false),
+      /**
+       * For a CA file: keep trusting the certificates the host's copy holds besides `src` (a CA
+       * bundle, old CA after the new one), so a CA rotation never leaves a host distrusting the
+       * certificates peers still present.
+       */
+      keep_existing_certs: z.boolean().default(false),
+    })
+    .strict(),
   sensu_config: z
     .object({
       role: z.enum(['backend', 'agent']),
       set: z.record(z.string(), z.string()).default({}),
       scheme: z.record(z.string(), z.enum(['https', 'wss'])).default({}),
+      /**
+       * Keys set only on hosts whose inventory sets the variable named (e.g. dashboard TLS when
+       * `sensu_dashboard_cert_file` is given); `otherwise` is what the plan says on the others.
+       */
+      when_set: z.record(z.string(), z.object({ set: z.record(z.string(), z.string()), otherwise: z.string().optional() }).strict()).default({}),
     })
     .strict(),
   service: z.object({ name: z.enum(['sensu-backend', 'sensu-agent']), restart_when_changed: z.boolean().default(true) }).strict(),
-  backend_health: z.object({ tls: z.boolean(), timeout: z.number().int().positive().default(90) }).strict(),
+  backend_health: z
+    .object({
+      tls: z.boolean(),
+      timeout: z.number().int().positive().default(90),
+      /** Also the web UI (dashboard-host:dashboard-port) serves TLS with the certificate it was given. */
+      dashboard: z.boolean().default(false),
+      /** Also every agent of the run sent a keepalive after this restart (agents on it reconnected). */
+      agents: z.boolean().default(false),
+    })
+    .strict(),
   agent_health: z.object({ timeout: z.number().int().positive().default(60) }).strict(),
 } satisfies Record<ModuleName, z.ZodType>;
 
@@ -44,6 +73,8 @@ const task = z
     when: z.enum(['backend', 'agent']).optional(),
     /** Only when the run turns this feature on. */
     requires: z.enum(FEATURES).optional(),
+    /** Only on hosts whose inventory sets this variable (e.g. `sensu_dashboard_cert_file`). */
+    when_set: z.string().regex(/^[a-z_][a-z0-9_]*$/).optional(),
     /** A failed gate fails the wave and rolls it back. */
     gate: z.boolean().default(false),
     args: z.record(z.string(), z.unknown()).default({}),
@@ -59,6 +90,11 @@ const phase = z
     /** Only when the run turns this feature on. */
     requires: z.enum(FEATURES).optional(),
     hosts: z.enum(['all', 'backends', 'agents']),
+    /**
+     * `first`: only the first of those hosts; `rest`: all but the first. Lets a phase change one
+     * backend, another phase move the agents onto it, and a third change the others.
+     */
+    slice: z.enum(['first', 'rest']).optional(),
     /** Hosts per batch: a number, or `forks` (the run's --forks). Default: all at once. */
     serial: z.union([z.number().int().positive(), z.literal('forks')]).optional(),
     tasks: z.array(task).min(1),

@@ -25,7 +25,8 @@ function fileLine(step: FileStep, color: boolean): string {
   if (step.secret) what = 'private key (content never shown)';
   else if (step.cert) what = `${step.cert.subject.split(', ').find((p) => p.startsWith('CN=')) ?? step.cert.subject}  SAN=${step.cert.sans.join(',') || 'none'}  expires ${step.cert.notAfter}`;
   else what = '';
-  const why = step.before.exists && step.before.sha256 === step.after.sha256 ? '  (ownership or mode only)' : '';
+  const kept = /still trusting .*/.exec(step.reason ?? '')?.[0].replace(/\)$/, '');
+  const why = step.before.exists && step.before.sha256 === step.after.sha256 ? '  (ownership or mode only)' : kept ? `  (CA bundle: the new CA, ${kept})` : '';
   return paint(color, sign === '+' ? '32' : '33', `${sign} ${step.path}`) + `  ${sha}  ${what ? `${what}  ` : ''}${own}${why}`;
 }
 
@@ -48,13 +49,20 @@ function stepLines(step: Step, options: ViewOptions): string[] {
             color: options.color,
             secrets: options.secrets,
           }).trimEnd(),
+          ...(step.notes ?? []).map((n) => paint(options.color, '2', `note: ${n}`)),
         ];
       }
       return [fileLine(step, options.color)];
     case 'restart':
       return [paint(options.color, '36', `↻ restart ${step.unit}`)];
     case 'gate':
-      return [paint(options.color, '36', `✓ gate: ${step.task} (${step.probe.scheme}://${step.probe.address}:${step.probe.port}, up to ${step.timeoutMs / 1000} s)`)];
+      return [
+        paint(
+          options.color,
+          '36',
+          `✓ gate: ${step.task} (${step.probe.scheme}://${step.probe.address}:${step.probe.port}${step.dashboard ? `, web UI :${step.dashboard.port} certificate` : ''}${step.agents ? `, a keepalive from each of ${step.agents.length} agent(s)` : ''}, up to ${step.timeoutMs / 1000} s)`,
+        ),
+      ];
   }
 }
 

@@ -11,15 +11,21 @@ import type { LabState } from './state.js';
 /** Writes `inventory.yml` and `known_hosts` for a running lab. */
 export async function writeLabInventory(state: LabState): Promise<void> {
   const rel = (p: string): string => relative(state.dir, p);
-  const hostVars = (name: string, address: string, sudoPassword: boolean): Record<string, unknown> => ({
+  const extra = (name: string, role: 'backend' | 'agent'): Record<string, string> => {
+    if (role === 'agent' && state.certs?.clientCerts) return { sensu_client_cert_file: `pki/${name}-client.pem`, sensu_client_key_file: `pki/${name}-client.key` };
+    if (role === 'backend' && state.certs?.dashboardCerts) return { sensu_dashboard_cert_file: `pki/${name}-dashboard.pem`, sensu_dashboard_key_file: `pki/${name}-dashboard.key` };
+    return {};
+  };
+  const hostVars = (name: string, role: 'backend' | 'agent', address: string, sudoPassword: boolean): Record<string, unknown> => ({
     ansible_host: address,
     ...(state.sshPort === 22 ? {} : { ansible_port: state.sshPort }),
     sensu_cert_file: `pki/${name}.pem`,
     sensu_key_file: `pki/${name}.key`,
+    ...extra(name, role),
     ...(sudoPassword ? { ansible_become_password: state.becomePassword } : {}),
   });
   const group = (role: 'backend' | 'agent'): Record<string, unknown> => ({
-    hosts: Object.fromEntries(state.hosts.filter((h) => h.role === role).map((h) => [h.name, hostVars(h.name, h.address, h.sudoPassword)])),
+    hosts: Object.fromEntries(state.hosts.filter((h) => h.role === role).map((h) => [h.name, hostVars(h.name, role, h.address, h.sudoPassword)])),
   });
   const inventory = {
     all: {

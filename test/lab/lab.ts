@@ -17,7 +17,7 @@ import { build } from 'esbuild';
 import { planHosts, type LabHost } from './addresses.js';
 import { agentConfig, backendConfig } from './configs.js';
 import { writeLabInventory } from './inventory-writer.js';
-import { writeLabPki } from './pki.js';
+import { writeLabExtraCerts, writeLabPki, type LabCertOptions } from './pki.js';
 import { buildStandins } from './sensu/build.js';
 import type { LabHostState, LabState } from './state.js';
 import { ensureSystem, idsOf, LOGIN_USER, SERVICE_USER } from './system.js';
@@ -45,6 +45,8 @@ export interface LabOptions {
   onProgress?: (line: string) => void;
   /** Do not wait for every service to be healthy (for tests of broken starts). */
   skipHealthWait?: boolean;
+  /** Certificates the inventory gives besides the server ones (agent client, dashboard); none by default. */
+  certs?: LabCertOptions;
 }
 
 /** A running lab, with helpers tests use to look inside hosts the way an operator on the host would. */
@@ -247,7 +249,8 @@ export async function startLab(options: LabOptions): Promise<Lab> {
   await run('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', 'rollout-lab', '-f', keyPath]);
   const authorizedKeys = readFileSync(`${keyPath}.pub`, 'utf8');
 
-  await Promise.all([bundleLabRuntime(join(dir, 'bin')), writeLabPki(join(dir, 'pki'), hosts.map((h) => ({ name: h.name, address: h.address })))]);
+  const [, pki] = await Promise.all([bundleLabRuntime(join(dir, 'bin')), writeLabPki(join(dir, 'pki'), hosts.map((h) => ({ name: h.name, address: h.address })))]);
+  if (options.certs) await writeLabExtraCerts(join(dir, 'pki'), pki.ca, hosts, options.certs);
   for (const name of ['sensu-backend', 'sensu-agent']) {
     writeFileSync(join(dir, 'sbin', name), `#!/bin/sh\nexec /usr/bin/node ${join(dir, 'bin', `${name}.mjs`)} "$@"\n`, { mode: 0o755 });
   }
@@ -274,6 +277,7 @@ export async function startLab(options: LabOptions): Promise<Lab> {
     supervisorPid: 0,
     hosts: [],
     admin: { username: 'admin', password: randomBytes(12).toString('base64url'), apiKey: randomUUID() },
+    ...(options.certs ? { certs: options.certs } : {}),
     startedAt: new Date().toISOString(),
   };
   // Record pids as they appear, so a failure half-way can still be cleaned up by stopLab.

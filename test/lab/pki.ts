@@ -52,9 +52,10 @@ export function labHostSans(host: LabHostCert): Pick<LeafOptions, 'dnsNames' | '
  * Writes `dir/ca.pem`, `dir/ca.key` and per host `dir/<name>.pem` + `dir/<name>.key` (keys 0600).
  * Certificates are issued concurrently: key generation and signing run in libuv's pool.
  */
-export async function writeLabPki(dir: string, hosts: readonly LabHostCert[]): Promise<LabPki> {
+export async function writeLabPki(dir: string, hosts: readonly LabHostCert[], caName = 'rollout lab CA'): Promise<LabPki> {
   await mkdir(dir, { recursive: true });
-  const ca = await createRootCa({ commonName: 'rollout lab CA' });
+  // A rotation test makes a second PKI: its CA gets another name, as a real new CA would.
+  const ca = await createRootCa({ commonName: caName });
   const caFile = join(dir, 'ca.pem');
   const caKeyFile = join(dir, 'ca.key');
   await Promise.all([writeFile(caFile, ca.certPem), writeKey(caKeyFile, privateKeyPem(ca.privateKey))]);
@@ -65,6 +66,38 @@ export async function writeLabPki(dir: string, hosts: readonly LabHostCert[]): P
     }),
   );
   return { dir, caFile, caKeyFile, ca };
+}
+
+/** A lab host with its role, for certificates that depend on it. */
+export interface LabRoleHost extends LabHostCert {
+  role: 'backend' | 'agent';
+}
+
+/** Which certificates besides the server ones a lab inventory gives (off by default: most tests need neither). */
+export interface LabCertOptions {
+  /** Per agent `<name>-client.pem`/`.key`: CN = the entity name, clientAuth only (agent mTLS). */
+  clientCerts?: boolean;
+  /** Per backend `<name>-dashboard.pem`/`.key`: a web UI certificate of its own. */
+  dashboardCerts?: boolean;
+}
+
+/**
+ * Writes the certificates `options` asks for, signed by `ca`: agents' client certificates and
+ * backends' dashboard certificates (keys 0600). Rotation tests call it again with a new CA.
+ */
+export async function writeLabExtraCerts(dir: string, ca: CertificateAuthority, hosts: readonly LabRoleHost[], options: LabCertOptions): Promise<void> {
+  await Promise.all(
+    hosts.map(async (host) => {
+      const want = host.role === 'agent' ? options.clientCerts : options.dashboardCerts;
+      if (!want) return;
+      const issued =
+        host.role === 'agent'
+          ? await issueCertificate(ca, { commonName: host.name, extendedKeyUsages: ['clientAuth'], validityDays: 365 })
+          : await issueCertificate(ca, { commonName: `${host.name} web UI`, ...labHostSans(host), extendedKeyUsages: ['serverAuth'], validityDays: 365 });
+      const base = join(dir, `${host.name}-${host.role === 'agent' ? 'client' : 'dashboard'}`);
+      await Promise.all([writeFile(`${base}.pem`, issued.bundlePem), writeKey(`${base}.key`, privateKeyPem(issued.privateKey))]);
+    }),
+  );
 }
 
 /** The variants `writeBadFixtures` writes; the name says what is special about each. */

@@ -30,5 +30,7 @@ export interface LabState {
   hosts: LabHostState[];
   /** Cluster admin created on first backend start (what `sensu-backend init` would be given). */
   admin?: { username: string; password: string; apiKey: string };
+  /** Certificates the inventory gives besides the server ones (client, dashboard). */
+  certs?: { clientCerts?: boolean; dashboardCerts?: boolean };
   startedAt: string;
 }

@@ -8,7 +8,7 @@ import { randomBytes, X509Certificate as NodeX509 } from 'node:crypto';
 import { chmod, mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { join, relative, resolve } from 'node:path';
 import { createRootCa, issueCertificate, loadCaFiles, type CertificateAuthority } from '../../certs/generate.js';
-import { assessHostCertificate, hostSans, sanLabels, type CertVerdict } from '../../certs/host-certs.js';
+import { agentClientProfile, assessHostCertificate, hostSans, sanLabels, type CertVerdict } from '../../certs/host-certs.js';
 import { summarizeCertificate } from '../../certs/inspect.js';
 import { privateKeyPem } from '../../certs/keys.js';
 import { ExitCode, InputError } from '../../errors.js';
@@ -110,14 +110,16 @@ function describeCa(ca: CertificateAuthority): string {
 async function certifyHost(host: HostSpec, outDir: string, ca: CertificateAuthority, flags: CertsFlags): Promise<HostResult> {
   const certFile = join(outDir, `${host.name}.pem`);
   const keyFile = join(outDir, `${host.name}.key`);
-  const wanted = hostSans(host);
+  // A backend's certificate serves (and is an etcd client); an agent's only authenticates it.
+  const profile = host.role === 'agent' ? agentClientProfile(host) : { commonName: host.name, usages: ['serverAuth', 'clientAuth'] as ('serverAuth' | 'clientAuth')[], wanted: hostSans(host) };
+  const { wanted } = profile;
   const [certPem, keyPem] = await Promise.all([readIfExists(certFile), readIfExists(keyFile)]);
-  const verdict: CertVerdict = assessHostCertificate({ certPem, keyPem, caPem: ca.certPem, wanted, minValidityDays: flags.minValidity });
+  const verdict: CertVerdict = assessHostCertificate({ certPem, keyPem, caPem: ca.certPem, wanted, minValidityDays: flags.minValidity, usages: profile.usages, ...(host.role === 'agent' ? { commonName: profile.commonName } : {}) });
   const base = { host: host.name, role: host.role, certFile, keyFile, sans: sanLabels(wanted) };
   if (verdict.action === 'keep') {
     return { ...base, action: 'kept', reasons: [], notAfter: verdict.notAfter.toISOString().slice(0, 10), daysLeft: verdict.daysLeft };
   }
-  const issued = await issueCertificate(ca, { commonName: host.name, ...wanted, validityDays: flags.days, extendedKeyUsages: ['serverAuth', 'clientAuth'] });
+  const issued = await issueCertificate(ca, { commonName: profile.commonName, ...wanted, validityDays: flags.days, extendedKeyUsages: profile.usages });
   // Key first: a certificate on disk without its key would be the worse half-state.
   await writeAtomic(keyFile, privateKeyPem(issued.privateKey), 0o600);
   await writeAtomic(certFile, issued.bundlePem, 0o644);

@@ -10,7 +10,8 @@ import { fleetStateDir, Journal, newRunId } from '../../execute/journal.js';
 import { execute, type ExecuteResult } from '../../execute/run.js';
 import type { KeepaliveCheck } from '../../execute/gates.js';
 import type { ProbeTarget } from '../../execute/rollback.js';
-import { currentHealth } from '../../facts/current-health.js';
+import { caBundle } from '../../certs/ca-bundle.js';
+import { currentHealth, trustedCaText } from '../../facts/current-health.js';
 import { gatherHostFacts, gatherLocalFiles } from '../../facts/gather.js';
 import type { HostFacts } from '../../facts/types.js';
 import type { HostSpec } from '../../inventory/types.js';
@@ -44,13 +45,16 @@ export interface SecureFlags extends FleetFlags {
   agentMtls?: boolean;
   /** `--etcd-tls`: etcd client and peer traffic over TLS, member by member. */
   etcdTls?: boolean;
+  /** `--drop-old-ca`: after a CA rotation, hosts trust only the inventory's CA. */
+  dropOldCa?: boolean;
 }
 
 /** The playbook's optional parts this run turns on. */
-export function featuresOf(flags: Pick<SecureFlags, 'agentMtls' | 'etcdTls'>): Set<Feature> {
+export function featuresOf(flags: Pick<SecureFlags, 'agentMtls' | 'etcdTls' | 'dropOldCa'>): Set<Feature> {
   const features = new Set<Feature>();
   if (flags.agentMtls) features.add('agent_mtls');
   if (flags.etcdTls) features.add('etcd_tls');
+  if (flags.dropOldCa) features.add('drop_old_ca');
   return features;
 }
 
@@ -75,7 +79,8 @@ async function gather(hosts: readonly HostSpec[], open: (h: HostSpec) => Promise
     const host = hosts.find((h) => h.name === name) as HostSpec;
     try {
       const f = await gatherHostFacts(host, t, playbook);
-      f.health = await currentHealth(host, f, t, ca);
+      // A backend may still serve a certificate of the CA being rotated out: what it trusts verifies it.
+      f.health = await currentHealth(host, f, t, ca === undefined ? undefined : caBundle(ca, trustedCaText(host, f)));
       if (!f.health.ok) {
         problems.push({
           host: name,
@@ -141,7 +146,9 @@ export async function runSecure(flags: SecureFlags, out: Output): Promise<number
   const g = await gather(fleet.hosts, fleet.open, flags.forks, playbook, ca, progress);
   try {
     const local = await gatherLocalFiles(fleet.hosts);
-    const certProblems = await certificateProblems(fleet.hosts, fleet.inventory.dir, { minValidityDays: flags.minValidity });
+    // Gates and rollback verify against the new CA and whatever the fleet trusted before (a rotation).
+    const trust = ca === undefined ? undefined : caBundle(ca, ...fleet.hosts.map((h) => { const f = g.facts.get(h.name); return f ? trustedCaText(h, f) : undefined; }));
+    const certProblems = await certificateProblems(fleet.hosts, fleet.inventory.dir, { minValidityDays: flags.minValidity, features: featuresOf(flags), facts: g.facts });
     const plan: Plan = makePlan({
       hosts: fleet.hosts,
       allHosts: fleet.inventory.hosts,
@@ -194,7 +201,9 @@ export async function runSecure(flags: SecureFlags, out: Output): Promise<number
         journal,
         runId,
         ca,
-        keepalive: keepaliveCheck(fleet.hosts, ca),
+        trust,
+        // Keepalives are read from any backend, rotated or not yet.
+        keepalive: keepaliveCheck(fleet.hosts, trust),
         forks: flags.forks,
         renderer: rendererFor(flags),
         signal: controller.signal,

@@ -95,7 +95,11 @@ export async function runStatus(flags: StatusFlags, out: Output): Promise<number
         continue;
       }
       for (const [name, l, required] of [['api', b.api, true], ['agent', b.agentPort, true], ['dashboard', b.dashboard, false]] as const) {
-        lines.push([b.host, name, `${l.address}:${l.port}`, ...probeCells(l.probe, required, ok, bad)]);
+        const cells = probeCells(l.probe, required, ok, bad);
+        // What else the listener does with TLS: agent mTLS on 8081, the web UI's own pair on 3000.
+        if (l.probe.kind === 'tls' && name === 'agent' && b.agentMtls) cells[0] = ok('TLS + client certs');
+        if (l.probe.kind === 'tls' && name === 'dashboard') cells[0] = ok(b.dashboardCertFile ? 'TLS (own cert)' : 'TLS (cert-file)');
+        lines.push([b.host, name, `${l.address}:${l.port}`, ...cells]);
       }
     }
     out.line(table(lines));
@@ -108,15 +112,15 @@ export async function runStatus(flags: StatusFlags, out: Output): Promise<number
     const listed = agents.length > AGENT_LIST_LIMIT ? notSecured : agents;
     if (agents.length > AGENT_LIST_LIMIT) out.line(agentSummary(agents));
     if (listed.length > 0) {
-      const lines: string[][] = [['AGENT', 'BACKEND-URL', 'CONNECTED', 'KEEPALIVE', 'STATE']];
+      const lines: string[][] = [['AGENT', 'BACKEND-URL', 'CONNECTED', 'KEEPALIVE', 'STATE', 'AUTH']];
       for (const a of listed) {
         if ('error' in a) {
-          lines.push([a.host, '-', '-', '-', bad(`unreachable: ${a.error}`)]);
+          lines.push([a.host, '-', '-', '-', bad(`unreachable: ${a.error}`), '-']);
           continue;
         }
         const schemes = a.schemes.map((s) => `${s}://`).join(' + ') || 'none';
         const keepalive = a.keepaliveAgeSeconds !== undefined ? `${a.keepaliveAgeSeconds} s ago` : rows.keepaliveFrom ? 'unknown' : '- (no API credentials)';
-        lines.push([a.host, a.schemes.length > 0 && a.schemes.every((s) => s === 'wss') ? ok(schemes) : bad(schemes), a.healthy ? ok('yes') : bad(`no: ${a.healthDetail}`), keepalive, a.secured ? ok('secured') : bad(a.problems.join('; '))]);
+        lines.push([a.host, a.schemes.length > 0 && a.schemes.every((s) => s === 'wss') ? ok(schemes) : bad(schemes), a.healthy ? ok('yes') : bad(`no: ${a.healthDetail}`), keepalive, a.secured ? ok('secured') : bad(a.problems.join('; ')), a.clientCert ? 'client cert' : 'password']);
       }
       out.line(table(lines));
     }

@@ -147,6 +147,8 @@ async function start(cli: CommandLine): Promise<void> {
   try {
     tls = loadBackendTls(cfg, faultOn('wrong-cert') ? (p) => selfSignedLike(p.leaf) : undefined);
     etcdTls = etcdClientTls(cfg);
+    // As a backend that ignored dashboard-cert-file would: the web UI serves cert-file.
+    if (faultOn('dashboard-ignores-cert') && tls.api) tls.dashboard = tls.api;
   } catch (err) {
     return fail(err);
   }
