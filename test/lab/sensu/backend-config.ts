@@ -68,6 +68,13 @@ export interface EtcdSettings {
   quotaBackendBytes: number;
   maxRequestBytes: number;
   logLevel: string;
+  /** `etcd-cipher-suites`: TLS cipher suites for client and peer listeners (etcd's names). */
+  cipherSuites: string[];
+  /** `etcd-discovery` / `etcd-discovery-srv`: bootstrap by discovery instead of `etcd-initial-cluster`. */
+  discovery: string;
+  discoverySrv: string;
+  /** `etcd-unsafe-no-fsync`. */
+  unsafeNoFsync: boolean;
   /** `no-embed-etcd`: use an external etcd at `clientUrls` instead of starting one. */
   external: boolean;
 }
@@ -168,6 +175,10 @@ export function loadBackendConfig(cli: CommandLine, env: NodeJS.ProcessEnv = pro
       quotaBackendBytes: s.int('etcd-quota-backend-bytes'),
       maxRequestBytes: s.int('etcd-max-request-bytes'),
       logLevel: s.string('etcd-log-level'),
+      cipherSuites: urlList(s, 'etcd-cipher-suites'),
+      discovery: s.string('etcd-discovery'),
+      discoverySrv: s.string('etcd-discovery-srv'),
+      unsafeNoFsync: s.bool('etcd-unsafe-no-fsync'),
       external: s.bool('no-embed-etcd'),
     },
     clusterAdmin: {

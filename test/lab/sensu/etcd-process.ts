@@ -52,6 +52,11 @@ export function etcdArgs(e: EtcdSettings, stateDir: string): string[] {
   if (e.peer.keyFile) args.push(`--peer-key-file=${e.peer.keyFile}`);
   if (e.peer.trustedCaFile) args.push(`--peer-trusted-ca-file=${e.peer.trustedCaFile}`);
   if (e.peer.clientCertAuth) args.push('--peer-client-cert-auth');
+  // sensu-go hands these to embed.Config too (backend/etcd/etcd.go): CipherSuites, Durl, DNSCluster, UnsafeNoFsync.
+  if (e.cipherSuites.length > 0) args.push(`--cipher-suites=${e.cipherSuites.join(',')}`);
+  if (e.discovery) args.push(`--discovery=${e.discovery}`);
+  if (e.discoverySrv) args.push(`--discovery-srv=${e.discoverySrv}`);
+  if (e.unsafeNoFsync) args.push('--unsafe-no-fsync');
   return args;
 }
 
