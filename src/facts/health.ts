@@ -46,7 +46,9 @@ export function get(options: RequestOptions): Promise<HttpAnswer> {
   const url = new URL(options.url);
   const secure = url.protocol === 'https:';
   return new Promise((resolve, reject) => {
-    const base = { method: 'GET', hostname: url.hostname, port: url.port, path: `${url.pathname}${url.search}`, headers: options.headers ?? {}, timeout: options.timeoutMs, agent: false as const };
+    const base = { method: 'GET', hostname: url.hostname, port: url.port, path: `${url.pathname}${url.search}`, headers: options.headers ?? {}, timeout: options.timeoutMs, ...(options.socket ? {} : { agent: false as const }) };
+    // With an agent (even `agent: false`), Node dials host:port itself and never calls
+    // createConnection: the SSH forward would be ignored and the controller would probe its own host.
     const onResponse = (res: http.IncomingMessage): void => {
       let body = '';
       res.setEncoding('utf8');

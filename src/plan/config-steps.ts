@@ -77,6 +77,8 @@ export function planConfigSteps(ctx: TaskContext): FileStep[] {
     return [];
   }
   const settings = effective.settings as Record<string, EffectiveSetting>;
+  const yamlEdits: ConfigEdit[] = [];
+  const envEdits: EnvEdit[] = [];
   const set = { ...args.set };
   const notes: string[] = [];
   for (const [name, part] of Object.entries(args.when_set)) {
