@@ -103,6 +103,9 @@ export async function undoChange(change: JournalChange, transport: Transport): P
     case 'dir-changed':
       script = change.before ? `chown ${quote(`${change.before.owner}:${change.before.group}`)} ${p}; chmod ${change.before.mode.toString(8).padStart(4, '0')} ${p}` : 'true';
       break;
+    case 'etcd-member-updated':
+      // Not a file: rollback undoes it through the etcd API (src/execute/etcd-member.ts).
+      return `${change.path}: an etcd member change, not a file`;
   }
   // Temp files of an upload cut short by a killed controller go too (the write script names them so).
   const leftovers = change.action === 'replaced' || change.action === 'created' ? `; rm -f -- "$(dirname -- ${p})/.$(basename -- ${p}).rollout-"??????` : '';

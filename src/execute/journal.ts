@@ -17,12 +17,14 @@ export interface JournalChange {
   host: string;
   path: string;
   /** `replaced`: the file existed and was backed up; `created`: it did not exist. */
-  action: 'replaced' | 'created' | 'dir-created' | 'dir-changed';
+  action: 'replaced' | 'created' | 'dir-created' | 'dir-changed' | 'etcd-member-updated';
   /** Backup path on the host, for `replaced`. */
   backup?: string;
   before?: Ownership & { sha256?: string };
   /** Unit to restart after undoing this change. */
   unit?: string;
+  /** `etcd-member-updated`: the member, its peer URLs before and after, and where etcd can be asked. */
+  etcd?: { member: string; memberId: string; before: string[]; after: string[]; endpoints: { address: string; port: number; scheme: 'http' | 'https' }[] };
 }
 
 /** Marks a step finished. */

@@ -17,6 +17,7 @@ import type { HostSpec } from '../inventory/types.js';
 import type { FileStep, GateStep, PhasePlan, Plan, Step } from '../plan/types.js';
 import type { Transport } from '../transport/transport.js';
 import { applyDir, applyFile, restartUnit, type ApplyContext } from './apply.js';
+import { applyEtcdMember } from './etcd-member.js';
 import { agentGate, backendGate, type GateResult, type KeepaliveCheck } from './gates.js';
 import type { Journal } from './journal.js';
 import { rollback, type ProbeTarget, type RollbackHostResult } from './rollback.js';
@@ -197,6 +198,12 @@ export async function execute(options: ExecuteOptions): Promise<ExecuteResult> {
         const t0 = Date.now();
         await restartUnit(t, step.unit);
         restartedAt.set(step.host, t0);
+        break;
+      }
+      case 'etcd_member': {
+        const host = options.hosts.get(step.host);
+        if (!host) throw new StepFailure(step.host, step.task, 'not in the inventory');
+        await applyEtcdMember(step, { transport: t, journal, host });
         break;
       }
       case 'gate': {

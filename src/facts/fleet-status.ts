@@ -27,6 +27,9 @@ export interface BackendStatus {
   dashboardCertFile: string;
   /** Agents must present a client certificate (`agent-auth-trusted-ca-file` is set). */
   agentMtls: boolean;
+  /** The embedded etcd's client and peer ports (first listen URL of each). Not part of `secured`: etcd TLS is optional (`--etcd-tls`). */
+  etcdClient: { address: string; port: number; probe: TlsProbe };
+  etcdPeer: { address: string; port: number; probe: TlsProbe };
   /** API and agent port serve TLS that verifies against the CA. */
   secured: boolean;
   /** Why not secured, short phrases. */
@@ -121,6 +124,7 @@ export async function backendStatus(host: HostSpec, settings: Settings, ca: stri
     dashboard: { ...dashAt, probe: dashboard },
     dashboardCertFile: String(settings['dashboard-cert-file']?.value ?? ''),
     agentMtls: String(settings['agent-auth-trusted-ca-file']?.value ?? '') !== '',
+    ...(await etcdListeners(host, settings, opts)),
     secured: problems.length === 0,
     problems,
   };
@@ -185,4 +189,19 @@ export async function agentStatus(host: HostSpec, settings: Settings, facts: Hos
     secured: problems.length === 0,
     problems,
   };
+}
+
+/** Where etcd listens for clients and peers (first URL of each list), probed like the other listeners. */
+async function etcdListeners(host: HostSpec, settings: Settings, opts: { ca?: string; timeoutMs: number }): Promise<Pick<BackendStatus, 'etcdClient' | 'etcdPeer'>> {
+  const at = (key: string, defaultPort: number): { address: string; port: number } => {
+    const value = settings[key]?.value;
+    const first = splitUrlList(Array.isArray(value) ? value.join(',') : String(value ?? ''))[0] ?? '';
+    const url = URL.canParse(first) ? new URL(first) : undefined;
+    const address = (url?.hostname ?? '').replace(/^\[|\]$/g, '');
+    return { address: isWildcardHost(address) || address === 'localhost' ? host.address : address, port: Number(url?.port) || defaultPort };
+  };
+  const client = at('etcd-listen-client-urls', 2379);
+  const peer = at('etcd-listen-peer-urls', 2380);
+  const [clientProbe, peerProbe] = await Promise.all([probeTls(client.address, client.port, { ...opts, path: '/version' }), probeTls(peer.address, peer.port, { ...opts, path: '/version' })]);
+  return { etcdClient: { ...client, probe: clientProbe }, etcdPeer: { ...peer, probe: peerProbe } };
 }

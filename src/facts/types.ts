@@ -2,6 +2,7 @@
  * Facts: what a host looks like before anything changes, as plain data. The planner reads only
  * these (and the inventory and playbook), never a host.
  */
+import type { EtcdMember } from '../sensu/etcd-gateway.js';
 
 /** A file or directory on a host. */
 export interface FileFact {
@@ -51,4 +52,16 @@ export interface HostFacts {
   files: Record<string, FileFact>;
   service: ServiceFact;
   health?: HealthFact;
+  /** Backends, with `--etcd-tls`: the etcd cluster's members. */
+  etcd?: EtcdFact;
+}
+
+/** A backend's embedded etcd as its own member sees it (gathered only for `--etcd-tls`). */
+export interface EtcdFact {
+  /** Every member of the cluster, as `member list` gives them; empty when unreadable. */
+  members: EtcdMember[];
+  /** This backend's member (matched by `etcd-name`). */
+  self?: EtcdMember;
+  /** Why the member list could not be read. */
+  error?: string;
 }

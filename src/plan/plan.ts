@@ -11,6 +11,7 @@ import type { Feature, Phase, Playbook, Task } from '../playbook/schema.js';
 import { caBundle, certCount } from '../certs/ca-bundle.js';
 import { agentIdentity } from '../sensu/agent-identity.js';
 import { endpointsFromFacts, planConfigSteps } from './config-steps.js';
+import { planEtcdMember } from './etcd-member-step.js';
 import { hostVars, isSet } from './host-vars.js';
 import type { Batch, DirStep, FileStep, GateStep, PhasePlan, Plan, PlanProblem, RestartStep, Step } from './types.js';
 
@@ -237,7 +238,8 @@ export function plan(input: PlanInput): Plan {
           for (const step of steps) {
             if (step.status !== 'change') continue;
             if (step.kind === 'file' || step.kind === 'dir') files.set(step.path, plannedFact(step));
-            if (step.kind === 'file') unrestarted.set(host.name, [...(unrestarted.get(host.name) ?? []), step.id]);
+            // A member whose peer URLs changed must restart to listen where its peers now dial.
+            if (step.kind === 'file' || step.kind === 'etcd_member') unrestarted.set(host.name, [...(unrestarted.get(host.name) ?? []), step.id]);
             if (step.kind === 'file') written.set(step.id, step.path);
             if (step.kind === 'restart') unrestarted.set(host.name, (unrestarted.get(host.name) ?? []).filter((id) => !step.after.includes(id)));
           }
@@ -280,6 +282,8 @@ function planTask(ctx: TaskContext): Step[] {
     }
     case 'cert_preflight':
       return [];
+    case 'etcd_member':
+      return planEtcdMember(ctx);
   }
 }
 

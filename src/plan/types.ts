@@ -109,8 +109,23 @@ export interface GateStep extends StepBase {
   agents?: { name: string; namespace: string }[];
 }
 
+/**
+ * Change one etcd member's peer URLs in the cluster's member list (`etcdctl member update`): from
+ * then on its peers dial it there. Undone by updating it back to `before`.
+ */
+export interface EtcdMemberStep extends StepBase {
+  kind: 'etcd_member';
+  /** Member name (`etcd-name`) and ID (uint64, decimal) as the member list gave them. */
+  member: string;
+  memberId: string;
+  before: string[];
+  after: string[];
+  /** etcd client ports to ask through (dialled from the host): its own member's first, then the others'. */
+  endpoints: { address: string; port: number; scheme: 'http' | 'https' }[];
+}
+
 /** Something a step does. */
-export type Step = FileStep | DirStep | RestartStep | GateStep;
+export type Step = FileStep | DirStep | RestartStep | GateStep | EtcdMemberStep;
 
 /** One batch of hosts going through a phase together. */
 export interface Batch {

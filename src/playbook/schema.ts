@@ -5,7 +5,7 @@
 import { z } from 'zod';
 
 /** Module names the planner knows (src/modules). */
-export const MODULES = ['cert_preflight', 'directory', 'copy', 'sensu_config', 'service', 'backend_health', 'agent_health'] as const;
+export const MODULES = ['cert_preflight', 'directory', 'copy', 'sensu_config', 'service', 'backend_health', 'agent_health', 'etcd_member'] as const;
 /** A module name. */
 export type ModuleName = (typeof MODULES)[number];
 
@@ -63,6 +63,11 @@ export const moduleArgs = {
     })
     .strict(),
   agent_health: z.object({ timeout: z.number().int().positive().default(60) }).strict(),
+  /**
+   * The host's etcd member gets peer URLs with this scheme in the cluster's member list (`member
+   * update`, raft-committed): what its peers dial from then on. Backends only.
+   */
+  etcd_member: z.object({ peer_scheme: z.enum(['https']) }).strict(),
 } satisfies Record<ModuleName, z.ZodType>;
 
 const task = z

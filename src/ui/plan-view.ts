@@ -63,6 +63,12 @@ function stepLines(step: Step, options: ViewOptions): string[] {
           `✓ gate: ${step.task} (${step.probe.scheme}://${step.probe.address}:${step.probe.port}${step.dashboard ? `, web UI :${step.dashboard.port} certificate` : ''}${step.agents ? `, a keepalive from each of ${step.agents.length} agent(s)` : ''}, up to ${step.timeoutMs / 1000} s)`,
         ),
       ];
+    case 'etcd_member':
+      return [
+        paint(options.color, '33', `~ etcd member ${step.member} (${BigInt(step.memberId).toString(16)}) peer URLs`),
+        paint(options.color, '31', `  - ${step.before.join(',')}`),
+        paint(options.color, '32', `  + ${step.after.join(',')}`),
+      ];
   }
 }
 

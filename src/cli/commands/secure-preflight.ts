@@ -60,7 +60,10 @@ export async function certificateProblems(hosts: readonly HostSpec[], inventoryD
       continue;
     }
     if (h.role === 'backend' && h.sensu.certFile && h.sensu.keyFile && h.sensu.caFile) {
-      expectations.push({ host: h.name, certFile: h.sensu.certFile, keyFile: h.sensu.keyFile, caFile: h.sensu.caFile, names: namesDialled(h), usages: ['serverAuth'] });
+      // With --etcd-tls it is also etcd's client and peer certificate: members and the backend's own
+      // store client present it to each other, so it needs clientAuth too.
+      const usages = options.features?.has('etcd_tls') ? (['serverAuth', 'clientAuth'] as const) : (['serverAuth'] as const);
+      expectations.push({ host: h.name, certFile: h.sensu.certFile, keyFile: h.sensu.keyFile, caFile: h.sensu.caFile, names: namesDialled(h), usages: [...usages] });
       // The web UI is dialled at the same names.
       if (h.sensu.dashboardCertFile && h.sensu.dashboardKeyFile) {
         expectations.push({ host: h.name, certFile: h.sensu.dashboardCertFile, keyFile: h.sensu.dashboardKeyFile, caFile: h.sensu.caFile, names: namesDialled(h), usages: ['serverAuth'] });

@@ -12,6 +12,7 @@ import type { KeepaliveCheck } from '../../execute/gates.js';
 import type { ProbeTarget } from '../../execute/rollback.js';
 import { caBundle } from '../../certs/ca-bundle.js';
 import { currentHealth, trustedCaText } from '../../facts/current-health.js';
+import { addEtcdFacts } from '../../facts/etcd-members.js';
 import { gatherHostFacts, gatherLocalFiles } from '../../facts/gather.js';
 import type { HostFacts } from '../../facts/types.js';
 import type { HostSpec } from '../../inventory/types.js';
@@ -144,6 +145,8 @@ export async function runSecure(flags: SecureFlags, out: Output): Promise<number
   if (lock?.tookOverStale) out.note(out.style('yellow', 'a previous run on this fleet did not finish (its lock was left behind); if it was interrupted mid-wave, run `rollout rollback` first'));
   const ca = await caText(fleet.hosts).catch(() => undefined);
   const g = await gather(fleet.hosts, fleet.open, flags.forks, playbook, ca, progress);
+  // The member list is what the peer migration plans on (backend.yml's etcd-initial-* keys are stale once a member has data).
+  if (flags.etcdTls) await addEtcdFacts(fleet.hosts, g.transports, g.facts);
   try {
     const local = await gatherLocalFiles(fleet.hosts);
     // Gates and rollback verify against the new CA and whatever the fleet trusted before (a rotation).

@@ -1,5 +1,6 @@
 /**
- * `rollout status`: the fleet's TLS state, read-only. Backends: what 8080, 8081 and 3000 serve,
+ * `rollout status`: the fleet's TLS state, read-only. Backends: what 8080, 8081 and 3000 serve
+ * (and etcd's client and peer ports, not required: etcd TLS is `--etcd-tls`),
  * probed from here and verified against the inventory CA. Agents: the schemes they dial, /healthz,
  * and the last keepalive's age when the inventory has API credentials. Exit 0 when everything is
  * secured, 5 when not. Large fleets get agent counts and only the agents that need attention.
@@ -94,7 +95,7 @@ export async function runStatus(flags: StatusFlags, out: Output): Promise<number
         lines.push([b.host, '-', '-', bad(`unreachable: ${b.error}`), '', '', '', '']);
         continue;
       }
-      for (const [name, l, required] of [['api', b.api, true], ['agent', b.agentPort, true], ['dashboard', b.dashboard, false]] as const) {
+      for (const [name, l, required] of [['api', b.api, true], ['agent', b.agentPort, true], ['dashboard', b.dashboard, false], ['etcd client', b.etcdClient, false], ['etcd peer', b.etcdPeer, false]] as const) {
         const cells = probeCells(l.probe, required, ok, bad);
         // What else the listener does with TLS: agent mTLS on 8081, the web UI's own pair on 3000.
         if (l.probe.kind === 'tls' && name === 'agent' && b.agentMtls) cells[0] = ok('TLS + client certs');

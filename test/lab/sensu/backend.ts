@@ -136,6 +136,7 @@ async function start(cli: CommandLine): Promise<void> {
 
   if (faultOn('crash-on-start')) return fail('lab fault crash-on-start: simulated startup failure');
   if (faultOn('crash-on-tls') && cfg.certFile) return fail('lab fault crash-on-tls: simulated failure with TLS enabled');
+  if (faultOn('crash-on-peer-tls') && cfg.etcd.listenPeerUrls.some((u) => /^https:/i.test(u))) return fail('error starting etcd: lab fault crash-on-peer-tls: simulated failure with etcd peer TLS');
   if (faultOn('hang-on-start')) {
     log.debug('lab fault hang-on-start: not starting');
     hangForever();
