@@ -73,7 +73,11 @@ describe('agent mTLS', () => {
       .replace(/pki\/agent-03-client\./g, 'pki-other/agent-03-client.')
       .replace('pki/agent-02-client.pem', 'pki/agent-03-client.pem')
       .replace('pki/agent-02-client.key', 'pki/agent-03-client.key')
-      .replace(/ +sensu_client_cert_file: pki\/agent-01-client\.pem\n +sensu_client_key_file: pki\/agent-01-client\.key\n/, '');
+      .replace(/ +sensu_client_cert_file: pki\/agent-01-client\.pem\n +sensu_client_key_file: pki\/agent-01-client\.key\n/, '')
+      // agent-01 reads a config that dials only backend-2: it could not reach backend-1, the first to take certificates.
+      .replace(/(agent-01:\n\s+ansible_host: [\d.]+\n)/, '$1          sensu_agent_config: /etc/sensu/agent-alt.yml\n');
+    expect(text).toContain('sensu_agent_config: /etc/sensu/agent-alt.yml');
+    await lab.exec('agent-01', '/bin/sh', ['-c', `sed 's#ws://backend-1:8081#ws://backend-2:8081#' /etc/sensu/agent.yml > /etc/sensu/agent-alt.yml`]);
     const other = await writeLabPki(join(lab.dir, 'pki-other'), [], 'some other CA');
     await writeLabExtraCerts(join(lab.dir, 'pki-other'), other.ca, [{ name: 'agent-03', address: lab.host('agent-03').address, role: 'agent' }], { clientCerts: true });
     writeFileSync(inventory, text);
@@ -84,6 +88,8 @@ describe('agent mTLS', () => {
     // A client certificate the backends would not trust: from another CA than theirs.
     expect(all).toMatch(/agent-03: pki-other\/agent-03-client\.pem is not signed by a CA in pki\/ca\.pem/);
     expect(all).toMatch(/agent-01: --agent-mtls needs sensu_client_cert_file and sensu_client_key_file/);
+    expect(all).toMatch(/agent-01: its backend-url \(ws:\/\/backend-2:8081, ws:\/\/backend-2:8081\) does not list backend-1, the backend that takes client certificates first/);
+    await lab.exec('agent-01', 'rm', ['-f', '/etc/sensu/agent-alt.yml']);
     expect(all).not.toContain('PRIVATE KEY');
     expect(await fileSnapshot(lab)).toEqual(before);
   });

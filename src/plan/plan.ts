@@ -10,6 +10,7 @@ import type { FileFact, HostFacts } from '../facts/types.js';
 import type { Feature, Phase, Playbook, Task } from '../playbook/schema.js';
 import { caBundle, certCount } from '../certs/ca-bundle.js';
 import { agentIdentity } from '../sensu/agent-identity.js';
+import { backendUrlTarget } from '../sensu/urls.js';
 import { endpointsFromFacts, planConfigSteps } from './config-steps.js';
 import { planEtcdMember } from './etcd-member-step.js';
 import { hostVars, isSet } from './host-vars.js';
@@ -252,6 +253,7 @@ export function plan(input: PlanInput): Plan {
     phases.push({ name: phase.name, description: phase.description, ...(phase.wave ? { wave: phase.wave } : {}), batches });
   }
   checkLimitKeepsLockstep(input, phases, problems);
+  checkAgentsReachFirst(input, phases, problems);
   const all = phases.flatMap((p) => p.batches.flatMap((b) => b.steps));
   const changing = all.filter((s) => s.status === 'change' && s.kind !== 'gate');
   return {
@@ -335,5 +337,39 @@ function checkLimitKeepsLockstep(input: PlanInput, phases: readonly PhasePlan[],
       message: `--limit switches backends to TLS but leaves ${left.length} agent(s) out: they would be cut off (Sensu has no mixed ws/wss mode)`,
       fix: 'include every agent in --limit, or limit to agents only',
     });
+  }
+}
+
+/**
+ * A phase that changes only the first backend (`slice: first`, agent mTLS) leaves agents one
+ * backend to move to: an agent whose backend-url does not list it would be cut off once it
+ * switches. Refuse before anything changes.
+ */
+function checkAgentsReachFirst(input: PlanInput, phases: readonly PhasePlan[], problems: PlanProblem[]): void {
+  const firstPhases = input.playbook.phases.filter((p) => p.slice === 'first').map((p) => p.name);
+  const first = phases
+    .filter((p) => firstPhases.includes(p.name))
+    .flatMap((p) => p.batches.flatMap((b) => b.steps))
+    .find((st) => st.status === 'change')?.host;
+  const backend = input.hosts.find((h) => h.name === first);
+  if (!backend) return;
+  const names = new Set([backend.name, backend.address].map((n) => n.toLowerCase()));
+  for (const h of input.hosts) {
+    const facts = input.facts.get(h.name);
+    if (h.role !== 'agent' || !facts) continue;
+    let urls: string[];
+    try {
+      urls = agentIdentity(h, facts).backendUrls;
+    } catch {
+      continue; // its config's own problem is reported by its steps
+    }
+    const hosts = urls.map((u) => backendUrlTarget(u)?.host.toLowerCase().replace(/^\[|\]$/g, '') ?? '');
+    if (!hosts.some((x) => names.has(x))) {
+      problems.push({
+        host: h.name,
+        message: `its backend-url (${urls.join(', ') || 'none'}) does not list ${backend.name}, the backend that takes client certificates first: it would be cut off once it presents its certificate`,
+        fix: `add ${backend.name} to the agent's backend-url, or put a backend it lists first in the inventory`,
+      });
+    }
   }
 }
