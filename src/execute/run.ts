@@ -162,11 +162,11 @@ function probeOf(step: GateStep | undefined): string {
 /** The unit that reads a file rollout writes: its config, and the certificates it serves or trusts. */
 function unitOf(step: FileStep, hosts: ReadonlyMap<string, HostSpec>): string | undefined {
   if (step.module !== 'sensu_config' && step.module !== 'copy') return undefined;
+  // An agent reads its CA and client certificate on every dial: putting them back needs no restart.
+  if (step.module === 'copy' && hosts.get(step.host)?.role !== 'backend') return undefined;
   return hosts.get(step.host)?.role === 'backend' ? 'sensu-backend' : 'sensu-agent';
 }
 
-  // An agent reads its CA and client certificate on every dial: putting them back needs no restart.
-  if (step.module === 'copy' && hosts.get(step.host)?.role !== 'backend') return undefined;
 /** Runs the plan; never throws for a host failure (the result says what happened). */
 export async function execute(options: ExecuteOptions): Promise<ExecuteResult> {
   const { plan, transports, journal } = options;
