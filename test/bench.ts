@@ -350,15 +350,19 @@ async function main(): Promise<number> {
   const work = mkdtempSync(join(tmpdir(), 'rollout-bench-'));
   // mkdtemp makes it 0700; the lab's services run as `sensu` and must reach their programs inside.
   chmodSync(work, 0o755);
+  let stopping = false;
   const stop = (signal: string): void => {
+    // A Ctrl-C reaches this process twice (from the terminal, and relayed by tsx): clean up once.
+    if (stopping) return;
+    stopping = true;
     say(`${signal}: stopping the lab`);
     void (activeLab?.stop() ?? (activeDir ? stopLab(activeDir) : Promise.resolve())).finally(() => {
       rmSync(work, { recursive: true, force: true });
       process.exit(130);
     });
   };
-  process.once('SIGINT', () => stop('SIGINT'));
-  process.once('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+  process.on('SIGTERM', () => stop('SIGTERM'));
   const results: SizeResult[] = [];
   try {
     for (const [i, size] of sizes.entries()) results.push(await benchSize(size, i, work, a.version !== undefined));
