@@ -6,30 +6,19 @@
  *   an agent failing after every backend switched rolls everything back byte-identical;
  * - `--drop-old-ca` then leaves only the new CA trusted; each run's rerun changes nothing.
  */
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { rollout } from './helpers/cli.js';
 import { agentHealthz, eventually, fileSnapshot, labCa, servedCertificate, startCounts } from './helpers/fleet.js';
 import { useLab } from './helpers/lab-fixture.js';
+import { newLabPki } from './helpers/new-pki.js';
 import type { Lab } from './lab/lab.js';
-import { writeLabExtraCerts, writeLabPki } from './lab/pki.js';
 
 const getLab = useLab({ backends: 2, agents: 3, net: 51, certs: { dashboardCerts: true } });
 const args = (inventory?: string): string[] => ['secure', '-i', inventory ?? getLab().inventoryPath, '--known-hosts', getLab().knownHostsPath, '--gate-timeout', '40'];
 const backends = (lab: Lab): Lab['state']['hosts'] => lab.state.hosts.filter((h) => h.role === 'backend');
 const agents = (lab: Lab): Lab['state']['hosts'] => lab.state.hosts.filter((h) => h.role === 'agent');
-
-/** A second PKI beside the lab's (`pki-<name>/`) and an inventory pointing at it. */
-async function newPki(lab: Lab, name: string): Promise<{ inventory: string; ca: string }> {
-  const dir = join(lab.dir, `pki-${name}`);
-  const hosts = lab.state.hosts.map((h) => ({ name: h.name, address: h.address, role: h.role }));
-  const pki = await writeLabPki(dir, hosts, `rollout lab CA ${name}`);
-  await writeLabExtraCerts(dir, pki.ca, hosts, { dashboardCerts: true });
-  const inventory = join(lab.dir, `inventory-${name}.yml`);
-  writeFileSync(inventory, readFileSync(lab.inventoryPath, 'utf8').replace(/\bpki\//g, `pki-${name}/`));
-  return { inventory, ca: pki.ca.certPem };
-}
 
 /** Lines agents logged since `marks` (byte offsets) that show they distrusted a backend. */
 function distrust(lab: Lab, marks: Record<string, number>): string[] {
@@ -85,7 +74,7 @@ describe('certificate rotation to a new CA', () => {
   it('an agent failing after every backend switched rolls the whole rotation back: files byte-identical, old certificates served', async () => {
     const lab = getLab();
     const before = await fileSnapshot(lab);
-    const { inventory } = await newPki(lab, 'bad');
+    const { inventory } = await newLabPki(lab, 'bad');
     const starts = startCounts(lab)['agent-03'] ?? 0;
     lab.setFault('agent-03', 'hang-on-start', true);
     try {
@@ -110,7 +99,7 @@ describe('certificate rotation to a new CA', () => {
 
   it('trusts both CAs everywhere first, then restarts backends one at a time onto the new certificates; no agent distrusts a backend', async () => {
     const lab = getLab();
-    const { inventory, ca: newCa } = await newPki(lab, 'two');
+    const { inventory, ca: newCa } = await newLabPki(lab, 'two');
     const oldCa = labCa(lab);
     const marks = logMarks(lab);
     const starts = startCounts(lab);

@@ -12,6 +12,7 @@ import WebSocket from 'ws';
 import { rollout } from './helpers/cli.js';
 import { agentHealthz, eventually, fileSnapshot, keepaliveSeconds, labCa, startCounts } from './helpers/fleet.js';
 import { useLab } from './helpers/lab-fixture.js';
+import { newLabPki } from './helpers/new-pki.js';
 import type { Lab } from './lab/lab.js';
 import { writeLabExtraCerts, writeLabPki } from './lab/pki.js';
 
@@ -21,12 +22,12 @@ const agents = (lab: Lab): Lab['state']['hosts'] => lab.state.hosts.filter((h) =
 const backends = (lab: Lab): Lab['state']['hosts'] => lab.state.hosts.filter((h) => h.role === 'backend');
 
 /** What agentd answers a WebSocket upgrade with: `open`, or the HTTP status it refused with. */
-function upgrade(lab: Lab, backend: string, auth: { password: true } | { cert: string }): Promise<string> {
+function upgrade(lab: Lab, backend: string, auth: { password: true } | { cert: string }, ca = labCa(lab)): Promise<string> {
   const pem = (f: string): string => readFileSync(join(lab.dir, 'pki', f), 'utf8');
   const headers = { 'Sensu-AgentName': 'probe', 'Sensu-Namespace': 'default', ...('password' in auth ? { Authorization: `Basic ${Buffer.from('agent:P@ssw0rd!').toString('base64')}` } : {}) };
   const tls = 'cert' in auth ? { cert: pem(`${auth.cert}-client.pem`), key: pem(`${auth.cert}-client.key`) } : {};
   return new Promise((resolve) => {
-    const ws = new WebSocket(`wss://${lab.host(backend).address}:8081/`, { ca: labCa(lab), headers, ...tls, handshakeTimeout: 5000 });
+    const ws = new WebSocket(`wss://${lab.host(backend).address}:8081/`, { ca, headers, ...tls, handshakeTimeout: 5000 });
     ws.on('open', () => {
       ws.close();
       resolve('open');
@@ -173,4 +174,25 @@ describe('agent mTLS', () => {
     expect(await fileSnapshot(lab)).toEqual(before);
     expect(startCounts(lab)).toEqual(starts);
   });
+
+  it('a CA rotation with --agent-mtls: backends trust both CAs before agents present client certificates of the new one', async () => {
+    const lab = getLab();
+    const { inventory, ca: newCa } = await newLabPki(lab, 'two');
+    const rotate = [...args(inventory), '--yes', '--agent-mtls'];
+    const r = await rollout(rotate, { timeoutMs: 400_000 });
+    expect(r.stderr).not.toMatch(/error/i);
+    expect(r.code).toBe(0);
+    for (const h of lab.state.hosts) expect(lab.readFile(h.name, '/etc/sensu/tls/ca.pem').startsWith(newCa)).toBe(true);
+    for (const a of agents(lab)) expect(await agentHealthz(lab, a.name)).toBe(200);
+    const before = await fileSnapshot(lab);
+    const again = await rollout(rotate);
+    expect(again.code).toBe(0);
+    expect(again.stdout).toContain('no changes');
+    expect(await fileSnapshot(lab)).toEqual(before);
+    // Dropping the old CA: backends then refuse a client certificate of the old one.
+    const drop = await rollout([...rotate, '--drop-old-ca'], { timeoutMs: 400_000 });
+    expect(drop.code).toBe(0);
+    for (const a of agents(lab)) await eventually(`${a.name} healthy`, 60_000, async () => (await agentHealthz(lab, a.name)) === 200);
+    expect(await upgrade(lab, 'backend-2', { cert: 'agent-01' }, newCa)).toBe('401');
+  }, 400_000);
 });
