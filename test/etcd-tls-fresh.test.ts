@@ -1,6 +1,6 @@
 /**
- * `rollout secure --etcd-tls` on a fresh plain fleet: API and agent TLS and etcd client and peer
- * TLS in one run, with a watcher writing through etcd the whole time; a second run changes
+ * `rollout secure --etcd-tls` on a fresh plain fleet: first a backend crashing in the TLS wave
+ * (rolled back one backend at a time); then API and agent TLS and etcd client and peer TLS in one run, with a watcher writing through etcd the whole time; a second run changes
  * nothing; then `rollout rollback` undoes the run from its journal, etcd members one at a time,
  * back to plain http peers with the quorum kept.
  */
@@ -21,6 +21,28 @@ const plainPeers = { 'backend-1': 'http://127.53.0.1:2380', 'backend-2': 'http:/
 
 describe('rollout secure --etcd-tls on a fresh plain fleet', () => {
   let plainFiles: Record<string, string> = {};
+
+  it('a backend crashing in the TLS wave: exit 3, backends rolled back one at a time, etcd writes never stop for long', async () => {
+    const lab = getLab();
+    const before = await fileSnapshot(lab);
+    lab.setFault('backend-2', 'crash-on-tls', true);
+    let run;
+    try {
+      run = await whileWatching(lab, 'secure --etcd-tls, backend-2 crashing on TLS', () => rollout(['secure', ...fleetArgs(), '--etcd-tls', '--yes', '--gate-timeout', '30'], { env, timeoutMs: 400_000 }));
+    } finally {
+      lab.setFault('backend-2', 'crash-on-tls', false);
+    }
+    const { result: r, watch } = run;
+    expect(r.code, r.stdout).toBe(3);
+    expect(r.stdout).toMatch(/backend-2\s+backend\s+failed/);
+    expect(r.stdout).toMatch(/backend-1\s+backend\s+rolled back/);
+    // backend-1 was on etcd client TLS when backend-2 failed: each went back with the others serving.
+    expect(r.stdout + r.stderr).toMatch(/backend-2: etcd member back on its old settings, cluster healthy[\s\S]*backend-1: etcd member back on its old settings, cluster healthy/);
+    expect(watch.longestGapMs).toBeLessThan(OUTAGE_BOUND_MS);
+    expect(await fileSnapshot(lab)).toEqual(before);
+    expect(await peerUrls(lab)).toEqual(plainPeers);
+    for (const b of ['backend-1', 'backend-2', 'backend-3']) expect(await clusterHealth(lab, b, 'http')).toEqual([['backend-1', true], ['backend-2', true], ['backend-3', true]]);
+  }, 400_000);
 
   it('one run: backends on TLS, agents on wss://, etcd clients and peers on TLS, quorum throughout', async () => {
     const lab = getLab();

@@ -76,6 +76,12 @@ export async function rollback(options: {
   forks: number;
   deadlineMs?: number;
   progress?: RollbackProgress;
+  /**
+   * Backends one at a time even when no etcd peer moved (a run with etcd TLS that failed earlier):
+   * restoring every host's files first would delete certificates that members still on TLS need
+   * for each new handshake, and restarting backends together stops a quorum of etcd members.
+   */
+  serialBackends?: boolean;
 }): Promise<RollbackHostResult[]> {
   const say = options.progress ?? (() => undefined);
   const deadline = options.deadlineMs ?? 120_000;
@@ -83,10 +89,10 @@ export async function rollback(options: {
   const byHost = new Map<string, JournalChange[]>();
   for (const c of options.changes) byHost.set(c.host, [...(byHost.get(c.host) ?? []), c]);
 
-  // A run that moved etcd peers: backends go back one member at a time (see rollbackEtcdMembers).
+  // A run that moved etcd peers (or asked to): backends go back one member at a time (see rollbackEtcdMembers).
   let resolved: readonly ProbeTarget[] | undefined;
   const targetsNow = async (): Promise<readonly ProbeTarget[]> => (resolved ??= typeof options.targets === 'function' ? await options.targets() : options.targets);
-  if (options.changes.some((c) => c.action === 'etcd-member-updated')) {
+  if (options.serialBackends === true || options.changes.some((c) => c.action === 'etcd-member-updated')) {
     const serial = await rollbackEtcdMembers(options.changes, options.transports, targetsNow, options.ca, deadline, say);
     for (const [host, r] of serial) {
       byHost.delete(host);

@@ -123,6 +123,8 @@ export interface ExecuteOptions {
   probes: readonly ProbeTarget[];
   /** Step mode: asks before each task and host batch (gates excepted) and shows what gates saw. */
   step?: StepHooks;
+  /** Roll backends back one at a time, each back in the etcd cluster before the next (runs that touch etcd TLS). */
+  serialBackends?: boolean;
 }
 
 class StepFailure extends Error {
@@ -408,6 +410,7 @@ export async function execute(options: ExecuteOptions): Promise<ExecuteResult> {
             targets: options.probes,
             ca: options.trust ?? options.ca,
             forks: options.forks,
+            ...(options.serialBackends ? { serialBackends: true } : {}),
             progress: (line) => (task.output = line),
           });
           const bad = rollbackResults.filter((r) => !r.ok);

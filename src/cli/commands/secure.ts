@@ -211,6 +211,8 @@ export async function runSecure(flags: SecureFlags, out: Output): Promise<number
         renderer: rendererFor(flags),
         signal: controller.signal,
         probes: probesOf(fleet.hosts, plan),
+        // With etcd TLS in the run, members mid-switch need their peers' certificates: one member at a time.
+        serialBackends: flags.etcdTls === true,
         restartsBefore: new Map([...g.facts.entries()].map(([name, f]) => [name, f.service.nRestarts])),
         ...(flags.step ? { step: stepHooks({ color: out.color, secrets, columns: () => process.stdout.columns || 80 }) } : {}),
       });
