@@ -65,6 +65,9 @@ export class ConnectError extends RolloutError {}
 /** A command on a host failed or timed out. */
 export class RemoteCommandError extends RolloutError {}
 
+/** A file on a host is no longer what the plan saw (changed by hand since): the write was refused. */
+export class HostChangedError extends RemoteCommandError {}
+
 /** Preflight found a problem (certificates, sudo, reachability): nothing was changed. */
 export class PreflightError extends InputError {}
 

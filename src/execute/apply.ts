@@ -4,7 +4,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import { createHash } from 'node:crypto';
-import { RemoteCommandError } from '../errors.js';
+import { HostChangedError, RemoteCommandError } from '../errors.js';
 import type { DirStep, FileStep } from '../plan/types.js';
 import { quote } from '../transport/shell.js';
 import type { Transport } from '../transport/transport.js';
@@ -41,13 +41,19 @@ export async function applyFile(step: FileStep, ctx: ApplyContext): Promise<void
     ...(unit ? { unit } : {}),
   };
   ctx.journal.append(entry);
-  await ctx.transport.writeFileAtomic(step.path, content, {
-    mode: step.after.mode,
-    owner: step.after.owner,
-    group: step.after.group,
-    expectSha256: step.before.exists ? (step.before.sha256 ?? null) : null,
-    ...(backup ? { backupTo: backup } : {}),
-  });
+  try {
+    await ctx.transport.writeFileAtomic(step.path, content, {
+      mode: step.after.mode,
+      owner: step.after.owner,
+      group: step.after.group,
+      expectSha256: step.before.exists ? (step.before.sha256 ?? null) : null,
+      ...(backup ? { backupTo: backup } : {}),
+    });
+  } catch (err) {
+    // Refused before a byte was written: the operator's file stays, and a rollback must not touch it.
+    if (err instanceof HostChangedError) ctx.journal.append({ type: 'not-made', stepId: step.id, host: step.host });
+    throw err;
+  }
   ctx.journal.append({ type: 'done', stepId: step.id, host: step.host });
 }
 

@@ -27,6 +27,13 @@ export interface JournalChange {
   etcd?: { member: string; memberId: string; before: string[]; after: string[]; endpoints: { address: string; port: number; scheme: 'http' | 'https' }[] };
 }
 
+/** A journaled change the host refused before anything was written (its file changed by hand): nothing to undo. */
+export interface JournalNotMade {
+  type: 'not-made';
+  stepId: string;
+  host: string;
+}
+
 /** Marks a step finished. */
 export interface JournalDone {
   type: 'done';
@@ -43,7 +50,13 @@ export interface JournalRun {
 }
 
 /** A journal line. */
-export type JournalEntry = JournalChange | JournalDone | JournalRun;
+export type JournalEntry = JournalChange | JournalNotMade | JournalDone | JournalRun;
+
+/** The changes a run made or may have made: journaled, and not refused by the host. */
+export function changesOf(entries: readonly JournalEntry[]): JournalChange[] {
+  const refused = new Set(entries.filter((e) => e.type === 'not-made').map((e) => `${e.host}\0${e.stepId}`));
+  return entries.filter((e): e is JournalChange => e.type === 'change' && !refused.has(`${e.host}\0${e.stepId}`));
+}
 
 /** Where rollout keeps state for one fleet (keyed by the inventory's absolute path). */
 export function fleetStateDir(inventoryFile: string, base = process.env.ROLLOUT_STATE_DIR ?? join(process.env.XDG_STATE_HOME ?? join(homedir(), '.local', 'state'), 'rollout')): string {
@@ -75,6 +88,10 @@ export class Journal {
   /** Appends one entry and fsyncs it. */
   append(entry: JournalEntry): void {
     if (entry.type === 'change') this.changes.push(entry);
+    if (entry.type === 'not-made') {
+      const at = this.changes.findIndex((c) => c.host === entry.host && c.stepId === entry.stepId);
+      if (at >= 0) this.changes.splice(at, 1);
+    }
     writeSync(this.fd, `${JSON.stringify(entry)}\n`);
     fsyncSync(this.fd);
   }

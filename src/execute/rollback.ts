@@ -5,6 +5,7 @@
  * on TLS are restarted too, so none sits in a two-minute retry backoff.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
+import { ConnectError } from '../errors.js';
 import { agentHealthz, backendHealth } from '../facts/health.js';
 import type { HostSpec } from '../inventory/types.js';
 import { forEachLimited } from '../transport/pool.js';
@@ -108,9 +109,20 @@ export async function rollback(options: {
       return;
     }
     const problems: string[] = [];
-    for (const c of [...changes].reverse()) {
-      const p = await undoChange(c, t).catch((err: Error) => err.message);
-      if (p) problems.push(p);
+    for (const [i, c] of [...changes].reverse().entries()) {
+      try {
+        const p = await undoChange(c, t);
+        if (p) problems.push(p);
+      } catch (err) {
+        if (!(err instanceof ConnectError)) {
+          problems.push((err as Error).message);
+          continue;
+        }
+        // A host that cannot be reached keeps every change not yet undone: say so once, precisely.
+        const left = changes.length - i;
+        results.set(host, { host, ok: false, state: `not reachable (${err.message.replace(`${host}: `, '')}): ${left} change(s) NOT undone; run \`rollout rollback\` once it is back` });
+        return;
+      }
     }
     if (problems.length > 0) results.set(host, { host, ok: false, state: `files not restored: ${problems.join('; ')}` });
   });

@@ -240,7 +240,9 @@ export async function execute(options: ExecuteOptions): Promise<ExecuteResult> {
           await runStep(step, t);
         } catch (err) {
           if (err instanceof StepFailure) throw err;
-          throw new StepFailure(host, step.task, (err as Error).message);
+          // The recap and the error line name the host already.
+          const message = (err as Error).message;
+          throw new StepFailure(host, step.task, message.startsWith(`${host}: `) ? message.slice(host.length + 2) : message);
         }
       }
     } finally {

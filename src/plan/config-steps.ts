@@ -9,7 +9,7 @@ import { RolloutError } from '../errors.js';
 import type { FileFact } from '../facts/types.js';
 import { patchConfig, type ConfigEdit } from '../sensu/config-patch.js';
 import { effectiveConfig, patchEnvFile, type EffectiveSetting, type EnvEdit } from '../sensu/effective-config.js';
-import { parseListenAddress } from '../sensu/urls.js';
+import { backendUrlProblem, parseListenAddress } from '../sensu/urls.js';
 import { isSet } from './host-vars.js';
 import type { TaskContext } from './plan.js';
 import type { EffectiveEndpoints, FileStep } from './types.js';
@@ -77,6 +77,14 @@ export function planConfigSteps(ctx: TaskContext): FileStep[] {
     return [];
   }
   const settings = effective.settings as Record<string, EffectiveSetting>;
+  // A URL sensu-agent refuses would take the agent down at the restart this run makes: stop here.
+  const urls = role === 'agent' ? settings['backend-url'] : undefined;
+  const refused = (Array.isArray(urls?.value) ? urls.value : []).filter((u) => backendUrlProblem(u) !== undefined);
+  if (urls && refused.length > 0) {
+    const at = urls.origin ? `${urls.origin.file}:${urls.origin.line}` : yamlPath;
+    ctx.problem(`${at}: backend-url ${refused.join(', ')}: sensu-agent accepts only ws:// or wss:// and would exit at the restart this run makes`, `correct backend-url in ${urls.origin?.file ?? yamlPath} by hand first (ws://host:8081)`);
+    return [];
+  }
   const yamlEdits: ConfigEdit[] = [];
   const envEdits: EnvEdit[] = [];
   const set = { ...args.set };

@@ -9,7 +9,7 @@ import { readFile, appendFile } from 'node:fs/promises';
 import type { Duplex } from 'node:stream';
 import ssh2 from 'ssh2';
 import type { ClientChannel, ConnectConfig } from 'ssh2';
-import { ConnectError, RemoteCommandError } from '../errors.js';
+import { ConnectError, HostChangedError, RemoteCommandError } from '../errors.js';
 import { fingerprint, hostKeyName, knownHostsEntry, knownKeyTypes, parseKnownHosts, verifyHostKey, type HostKeyVerdict, type KnownHostLine } from './known-hosts.js';
 import { command, quote } from './shell.js';
 import { becomeCommand, becomeFailureOf } from './sudo.js';
@@ -51,12 +51,15 @@ export interface SshSettings {
   agentSocket?: string;
   connectTimeoutMs?: number;
   commandTimeoutMs?: number;
+  /** How long to keep trying to reopen a connection that dropped (default 30 s). */
+  reconnectMs?: number;
   /** Asked once per encrypted key file; the answer is kept for the run, never printed. */
   askPassphrase?: (keyFile: string) => Promise<string>;
 }
 
 const DEFAULT_CONNECT_TIMEOUT = 10_000;
 const DEFAULT_COMMAND_TIMEOUT = 60_000;
+const DEFAULT_RECONNECT = 30_000;
 
 /** Known hosts are read once per run, and new keys appended under a lock-free single writer. */
 class KnownHosts {
@@ -332,24 +335,94 @@ function socketOf(client: Client): { bytesWritten?: number; bytesRead?: number }
   return (client as unknown as { _sock?: { bytesWritten?: number; bytesRead?: number } })._sock;
 }
 
+/** A host's client and the jump hosts it is tunnelled through. */
+interface Chain {
+  client: Client;
+  jumps: Client[];
+}
+
 class SshTransport implements Transport {
   private closed = false;
   private commands = 0;
+  /** False once the connection dropped: the next command reconnects first. */
+  private alive = true;
+  /** A reconnect in progress, shared by every command waiting for it. */
+  private reopening: Promise<Chain> | undefined;
+  /** Set when a reconnect gave up: later commands try once more, not for a whole window each. */
+  private gaveUp = false;
   constructor(
     readonly host: string,
-    private readonly client: Client,
+    private chain: Chain,
     private readonly target: SshTarget,
     private readonly settings: SshSettings,
-    private readonly jumps: Client[],
-  ) {}
+  ) {
+    this.watch(chain.client);
+  }
+
+  private watch(client: Client): void {
+    // ssh2 emits these before it closes the channels, so a command cut off can tell why.
+    const dropped = (): void => {
+      if (this.chain.client === client) this.alive = false;
+    };
+    client.on('end', dropped);
+    client.on('close', dropped);
+  }
+
+  /** The live client, reconnecting (host key verified again) when the connection dropped. */
+  private async client(): Promise<Client> {
+    if (this.closed) throw new ConnectError(`${this.host}: connection already closed`, { place: { host: this.host } });
+    if (this.alive) return this.chain.client;
+    this.reopening ??= this.reopen().finally(() => (this.reopening = undefined));
+    return (await this.reopening).client;
+  }
+
+  private async reopen(): Promise<Chain> {
+    const windowMs = this.gaveUp ? 0 : (this.settings.reconnectMs ?? DEFAULT_RECONNECT);
+    const end = Date.now() + windowMs;
+    for (let delay = 500; ; delay = Math.min(delay * 2, 5000)) {
+      try {
+        const chain = await openChain(this.target, this.settings);
+        for (const c of [this.chain.client, ...this.chain.jumps]) c.end();
+        this.chain = chain;
+        this.watch(chain.client);
+        this.alive = true;
+        this.gaveUp = false;
+        return chain;
+      } catch (err) {
+        // A host key that changed on the way is never retried around.
+        if (/HOST KEY|REVOKED|not in known_hosts/.test((err as Error).message) || Date.now() + delay > end) {
+          this.gaveUp = true;
+          const why = (err as Error).message.replace(`${this.host} `, '').replace(/^\([^)]*\): /, '');
+          throw new ConnectError(`${this.host}: the SSH connection was lost and could not be reopened${windowMs > 0 ? ` within ${Math.round(windowMs / 1000)} s` : ''} (${why})`, {
+            place: { host: this.host },
+            hint: 'once the host is reachable again, `rollout rollback` undoes what this run left on it',
+          });
+        }
+        await new Promise((r) => setTimeout(r, delay));
+      }
+    }
+  }
+
+  /** The error for a command whose connection dropped under it: its outcome on the host is unknown. */
+  private lost(): ConnectError {
+    return new ConnectError(`${this.host}: the SSH connection dropped while a command was running`, { place: { host: this.host }, hint: 'the host may have rebooted or its sshd restarted' });
+  }
 
   async run(commandLine: string, options: RunOptions = {}): Promise<RunResult> {
-    if (this.closed) throw new ConnectError(`${this.host}: connection already closed`, { place: { host: this.host } });
+    const client = await this.client();
     this.commands += 1;
     const opts = { timeoutMs: this.settings.commandTimeoutMs ?? DEFAULT_COMMAND_TIMEOUT, ...options };
-    if (!options.sudo) return execChannel(this.client, this.target, commandLine, opts);
-    const become = becomeCommand(commandLine);
-    return execChannel(this.client, this.target, become.line, opts, become);
+    const become = options.sudo ? becomeCommand(commandLine) : undefined;
+    let r: RunResult;
+    try {
+      r = await execChannel(client, this.target, become ? become.line : commandLine, opts, become);
+    } catch (err) {
+      if (this.chain.client === client && !this.alive) throw this.lost();
+      throw err;
+    }
+    // A channel cut off by a dropped connection ends without an exit status.
+    if (typeof r.code !== 'number' && this.chain.client === client && !this.alive) throw this.lost();
+    return r;
   }
 
   async readFile(path: string): Promise<Buffer | undefined> {
@@ -396,12 +469,19 @@ class SshTransport implements Transport {
       'sync "$dir" 2>/dev/null || true',
     ].join('\n');
     const r = await this.run(command('/bin/sh', '-c', script), { sudo: true, stdin: content });
+    if (r.code === 65) {
+      throw new HostChangedError(`${this.host}: ${r.stderr.toString().trim() || `${path} changed since the plan was made`}; not overwritten`, {
+        place: { host: this.host, file: path },
+        hint: 'see what changed there, then run again: the new plan starts from the file as it is now',
+      });
+    }
     if (r.code !== 0) throw this.failure(`cannot write ${path}`, r, path);
   }
 
-  forward(address: string, port: number): Promise<Duplex> {
+  async forward(address: string, port: number): Promise<Duplex> {
+    const client = await this.client();
     return new Promise((resolve, reject) => {
-      this.client.forwardOut('127.0.0.1', 0, address, port, (err, stream) => {
+      client.forwardOut('127.0.0.1', 0, address, port, (err, stream) => {
         if (err) reject(new RemoteCommandError(`${this.host}: cannot reach ${address}:${port} from the host (${err.message})`, { place: { host: this.host } }));
         else resolve(stream);
       });
@@ -410,17 +490,22 @@ class SshTransport implements Transport {
 
   stats(): TransportStats {
     // Through jump hosts, the first hop's socket carries everything (the rest are SSH channels).
-    const sock = socketOf(this.jumps[0] ?? this.client);
+    const sock = socketOf(this.chain.jumps[0] ?? this.chain.client);
     return { commands: this.commands, bytesSent: sock?.bytesWritten ?? 0, bytesReceived: sock?.bytesRead ?? 0 };
   }
 
   close(): Promise<void> {
     if (this.closed) return Promise.resolve();
     this.closed = true;
+    if (!this.alive) {
+      // A dead connection emits no close: waiting for one would leave nothing but an idle timer.
+      for (const c of [this.chain.client, ...this.chain.jumps]) c.end();
+      return Promise.resolve();
+    }
     return new Promise((resolve) => {
-      this.client.once('close', () => resolve());
-      this.client.end();
-      for (const j of this.jumps) j.end();
+      this.chain.client.once('close', () => resolve());
+      this.chain.client.end();
+      for (const j of this.chain.jumps) j.end();
       // ssh2 may not emit close for an already-dead socket.
       setTimeout(resolve, 1000).unref();
     });
@@ -432,8 +517,8 @@ class SshTransport implements Transport {
   }
 }
 
-/** Connects to a host (through its ProxyJump chain, each hop verified too). */
-export async function connect(target: SshTarget, settings: SshSettings): Promise<Transport> {
+/** Opens a host's client through its ProxyJump chain, each hop verified too. */
+async function openChain(target: SshTarget, settings: SshSettings): Promise<Chain> {
   const jumps: Client[] = [];
   let sock: Duplex | undefined;
   try {
@@ -457,9 +542,15 @@ export async function connect(target: SshTarget, settings: SshSettings): Promise
     const client = await openClient(target, settings, sock);
     // A dropped connection later in the run surfaces as a command error, not an unhandled event.
     client.on('error', () => undefined);
-    return new SshTransport(target.name, client, target, settings, jumps);
+    for (const j of jumps) j.on('error', () => undefined);
+    return { client, jumps };
   } catch (err) {
     for (const j of jumps) j.end();
     throw err;
   }
+}
+
+/** Connects to a host (through its ProxyJump chain); a dropped connection is reopened on next use. */
+export async function connect(target: SshTarget, settings: SshSettings): Promise<Transport> {
+  return new SshTransport(target.name, await openChain(target, settings), target, settings);
 }

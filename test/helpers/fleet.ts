@@ -6,13 +6,23 @@ import { readFileSync } from 'node:fs';
 import tls from 'node:tls';
 import type { Lab } from '../lab/lab.js';
 
-/** sha256, mode and owner of every file under /etc/sensu and the env files, per host. */
+/**
+ * Every entry under /etc/sensu and /etc/default, per host: files with sha256, directories, symlinks
+ * with their target and anything else by type, each with mode, owner and group. Rollout's own
+ * backups are left out (they stay on purpose); a temp file it left behind would show.
+ */
 export async function fileSnapshot(lab: Lab): Promise<Record<string, string>> {
+  const script = [
+    'find /etc/sensu /etc/default -path /etc/sensu/.rollout-backups -prune -o -print 2>/dev/null | sort | while read -r f; do',
+    '  m=$(stat -c "%a %U:%G" "$f")',
+    '  if [ -L "$f" ]; then echo "$f link $(readlink "$f") $m"',
+    '  elif [ -d "$f" ]; then echo "$f dir $m"',
+    '  elif [ -f "$f" ]; then echo "$f $(sha256sum < "$f" | cut -c1-64) $m"',
+    '  else echo "$f $(stat -c %F "$f") $m"; fi',
+    'done',
+  ].join('\n');
   const out: Record<string, string> = {};
-  for (const h of lab.state.hosts) {
-    const r = await lab.exec(h.name, '/bin/sh', ['-c', "find /etc/sensu /etc/default -path /etc/sensu/.rollout-backups -prune -o -type f -print -o -type d -print 2>/dev/null | sort | while read -r f; do if [ -d \"$f\" ]; then echo \"$f dir $(stat -c '%a %U %G' \"$f\")\"; else echo \"$f $(sha256sum < \"$f\" | cut -c1-64) $(stat -c '%a %U %G' \"$f\")\"; fi; done"]);
-    out[h.name] = r.stdout;
-  }
+  for (const h of lab.state.hosts) out[h.name] = (await lab.exec(h.name, '/bin/sh', ['-c', script])).stdout;
   return out;
 }
 

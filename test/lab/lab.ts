@@ -205,7 +205,8 @@ async function waitFor(what: string, deadlineMs: number, probe: () => Promise<bo
   }
 }
 
-function tcpOpen(address: string, port: number): Promise<boolean> {
+/** Whether a TCP port answers (sshd up). */
+export function tcpOpen(address: string, port: number): Promise<boolean> {
   return new Promise((res) => {
     const s = net.connect({ host: address, port, timeout: 1000 });
     s.on('connect', () => {

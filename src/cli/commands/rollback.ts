@@ -5,7 +5,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import { ExitCode, InputError, RollbackFailedError } from '../../errors.js';
-import { fleetStateDir, lastRun, Journal, type JournalChange } from '../../execute/journal.js';
+import { changesOf, fleetStateDir, lastRun, Journal } from '../../execute/journal.js';
 import { lockFleet } from '../../execute/lock.js';
 import { rollback, type ProbeTarget } from '../../execute/rollback.js';
 import type { HostSpec } from '../../inventory/types.js';
@@ -44,7 +44,7 @@ export async function runRollback(flags: FleetFlags & { json?: boolean }, out: O
       out.line(`the last run (${last.runId}) was already rolled back: nothing to do`);
       return ExitCode.Ok;
     }
-    const changes = last.entries.filter((e): e is JournalChange => e.type === 'change');
+    const changes = changesOf(last.entries);
     if (changes.length === 0) {
       out.line(`the last run (${last.runId}) changed nothing: nothing to roll back`);
       return ExitCode.Ok;

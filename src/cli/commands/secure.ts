@@ -82,7 +82,8 @@ async function gather(hosts: readonly HostSpec[], open: (h: HostSpec) => Promise
       const f = await gatherHostFacts(host, t, playbook);
       // A backend may still serve a certificate of the CA being rotated out: what it trusts verifies it.
       f.health = await currentHealth(host, f, t, ca === undefined ? undefined : caBundle(ca, trustedCaText(host, f)));
-      if (!f.health.ok) {
+      // An unreadable config is the plan's to report, with its fix: one line, not two.
+      if (!f.health.ok && !f.health.detail.startsWith('config unreadable')) {
         problems.push({
           host: name,
           message: `is not healthy before the run (${f.health.detail}): a gate could not tell a failed change from this`,
