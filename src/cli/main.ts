@@ -54,6 +54,7 @@ function buildProgram(): Command {
       .option('--json', 'print the plan (and the result) as JSON, nothing else on stdout')
       .option('--agent-mtls', 'also make agents authenticate with client certificates (sensu_client_cert_file/sensu_client_key_file per agent, CN = entity name): the first backend requires them, agents switch to theirs, then the other backends require them, each gated on every agent\'s keepalive')
       .option('--drop-old-ca', 'after a CA rotation, stop trusting the old CA: ca.pem becomes sensu_ca_file alone, backends one at a time (by default the old CA stays in the bundle)')
+      .option('--stats', 'at the end, report where the time went (connect, facts, plan, changes; waiting on restarts and gates vs rollout\'s own work), SSH connections, commands, bytes, peak memory and CPU')
       .option('--etcd-tls', 'also move etcd client and peer traffic to TLS, one member at a time with quorum checked between')
       .option('--playbook <name|file>', 'playbook to run', 'secure')
       .option('--gate-timeout <seconds>', 'how long each health gate waits before it fails the wave (default: the playbook\'s, 90 s for backends, 60 s for agents)', positiveInt('--gate-timeout'))

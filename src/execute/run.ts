@@ -22,6 +22,7 @@ import { agentGate, backendGate, type GateResult, type KeepaliveCheck } from './
 import type { Journal } from './journal.js';
 import { rollback, type ProbeTarget, type RollbackHostResult } from './rollback.js';
 import { skipRule, type SkipRule } from './step-policy.js';
+import { WaitClock } from './wait-clock.js';
 
 /** Per-host outcome for the recap. */
 export interface HostOutcome {
@@ -46,6 +47,8 @@ export interface ExecuteResult {
   gates: { host: string; task: string; result: GateResult }[];
   /** Steps skipped in step mode (asked, or dropped with a skipped task or wave); gates not listed. */
   skipped: { host: string; task: string; id: string }[];
+  /** Wall time with a restart or health gate in flight (src/execute/wait-clock.ts), rollback excluded. */
+  waitMs: number;
 }
 
 /** What step mode asks about: one task of the playbook on one batch of hosts. */
@@ -186,6 +189,7 @@ export async function execute(options: ExecuteOptions): Promise<ExecuteResult> {
   let asking = options.step !== undefined;
   let stopped: 'aborted' | 'interrupted' | undefined;
 
+  const waits = new WaitClock();
   const changes = journal.changes;
   async function runStep(step: Step, t: Transport): Promise<void> {
     if (step.status === 'noop') return;
@@ -200,7 +204,7 @@ export async function execute(options: ExecuteOptions): Promise<ExecuteResult> {
       case 'restart': {
         // From before the restart: a keepalive sent as the agent reconnects counts.
         const t0 = Date.now();
-        await restartUnit(t, step.unit);
+        await waits.around(() => restartUnit(t, step.unit));
         restartedAt.set(step.host, t0);
         break;
       }
@@ -211,7 +215,7 @@ export async function execute(options: ExecuteOptions): Promise<ExecuteResult> {
         break;
       }
       case 'gate': {
-        const result = await runGate(step, t);
+        const result = await waits.around(() => runGate(step, t));
         gates.push({ host: step.host, task: step.task, result });
         if (!result.ok) throw new StepFailure(step.host, step.task, `health gate failed: ${result.detail}`);
         return;
@@ -396,9 +400,10 @@ export async function execute(options: ExecuteOptions): Promise<ExecuteResult> {
   };
   if (!failure) {
     journal.append({ type: 'finished', runId: options.runId, at: new Date().toISOString() });
-    return { outcome: 'ok', hosts: [...options.hosts.values()].map(outcomeOf), gates, skipped: skippedList };
+    return { outcome: 'ok', hosts: [...options.hosts.values()].map(outcomeOf), gates, skipped: skippedList, waitMs: waits.ms() };
   }
 
+  const waitMs = waits.ms();
   // Roll back everything this run changed.
   let rollbackResults: RollbackHostResult[] = [];
   const rollbackTasks = new Listr(
@@ -442,5 +447,6 @@ export async function execute(options: ExecuteOptions): Promise<ExecuteResult> {
     rollback: rollbackResults,
     gates,
     skipped: skippedList,
+    waitMs,
   };
 }

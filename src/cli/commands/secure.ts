@@ -29,6 +29,7 @@ import { stepHooks } from '../../ui/step-prompt.js';
 import { StepRenderer } from '../../ui/step-renderer.js';
 import { loadFleet, type FleetFlags } from '../context.js';
 import { table, type Output } from '../output.js';
+import { RunStats, statsLines } from '../run-stats.js';
 import { certificateProblems } from './secure-preflight.js';
 import { secretsOf } from './secrets.js';
 
@@ -48,6 +49,8 @@ export interface SecureFlags extends FleetFlags {
   etcdTls?: boolean;
   /** `--drop-old-ca`: after a CA rotation, hosts trust only the inventory's CA. */
   dropOldCa?: boolean;
+  /** `--stats`: report where the time went and what the run cost. */
+  stats?: boolean;
 }
 
 /** The playbook's optional parts this run turns on. */
@@ -66,8 +69,9 @@ interface Gathered {
   problems: PlanProblem[];
 }
 
-async function gather(hosts: readonly HostSpec[], open: (h: HostSpec) => Promise<Transport>, forks: number, playbook: Awaited<ReturnType<typeof loadPlaybook>>, ca: string | undefined, progress: (line: string) => void): Promise<Gathered & { closeAll: () => Promise<void> }> {
+async function gather(hosts: readonly HostSpec[], open: (h: HostSpec) => Promise<Transport>, forks: number, playbook: Awaited<ReturnType<typeof loadPlaybook>>, ca: string | undefined, progress: (line: string) => void, stats: RunStats): Promise<Gathered & { closeAll: () => Promise<void> }> {
   const connections = await connectAll(hosts, open, { forks });
+  stats.end('connect');
   const transports = new Map<string, Transport>();
   const problems: PlanProblem[] = [];
   for (const c of connections) {
@@ -97,6 +101,7 @@ async function gather(hosts: readonly HostSpec[], open: (h: HostSpec) => Promise
     }
   });
   progress(`gathered facts from ${facts.size} hosts`);
+  stats.end('facts');
   return { transports, facts, problems, closeAll: () => closeAll(connections) };
 }
 
@@ -136,6 +141,7 @@ export async function runSecure(flags: SecureFlags, out: Output): Promise<number
   if (!flags.check && !flags.yes && !canPrompt()) {
     throw new InputError('no terminal to confirm on, and --yes not given: nothing was changed', [], { hint: 'review with --check --diff, then run with --yes' });
   }
+  const stats = new RunStats();
   const fleet = await loadFleet(flags);
   for (const w of fleet.inventory.warnings) out.note(out.style('yellow', `warning: ${w}`));
   const playbook = await loadPlaybook(flags.playbook);
@@ -145,9 +151,17 @@ export async function runSecure(flags: SecureFlags, out: Output): Promise<number
   const lock = flags.check ? undefined : lockFleet(fleetStateDir(fleet.inventory.file), 'secure');
   if (lock?.tookOverStale) out.note(out.style('yellow', 'a previous run on this fleet did not finish (its lock was left behind); if it was interrupted mid-wave, run `rollout rollback` first'));
   const ca = await caText(fleet.hosts).catch(() => undefined);
-  const g = await gather(fleet.hosts, fleet.open, flags.forks, playbook, ca, progress);
+  const g = await gather(fleet.hosts, fleet.open, flags.forks, playbook, ca, progress, stats);
   // The member list is what the peer migration plans on (backend.yml's etcd-initial-* keys are stale once a member has data).
   if (flags.etcdTls) await addEtcdFacts(fleet.hosts, g.transports, g.facts);
+  let waitMs: number | undefined;
+  // Reported however the command ends (a dry run's exit 5, a refusal, a rollback).
+  const report = (): void => {
+    if (!flags.stats) return;
+    const r = stats.report(g.transports.values(), waitMs);
+    if (flags.json) out.line(JSON.stringify({ stats: r }));
+    else for (const l of statsLines(r)) out.note(out.style('dim', l));
+  };
   try {
     const local = await gatherLocalFiles(fleet.hosts);
     // Gates and rollback verify against the new CA and whatever the fleet trusted before (a rotation).
@@ -164,6 +178,7 @@ export async function runSecure(flags: SecureFlags, out: Output): Promise<number
       ...(flags.gateTimeout ? { gateTimeoutMs: flags.gateTimeout * 1000 } : {}),
       features: featuresOf(flags),
     });
+    stats.end('plan');
     const secrets = secretsOf(fleet.hosts);
     if (flags.json) {
       // Config texts go through the same redaction as diffs; keys never enter the plan at all.
@@ -177,6 +192,7 @@ export async function runSecure(flags: SecureFlags, out: Output): Promise<number
       throw new PreflightError(`preflight found ${plan.problems.length} problem(s): nothing was changed on any host`);
     }
     if (!flags.json) out.line(out.style('bold', planSummary(plan, fleet.hosts.length)));
+    stats.end('show');
     if (flags.check) return plan.changes > 0 ? ExitCode.PendingChanges : ExitCode.Ok;
     if (plan.changes === 0) return ExitCode.Ok;
     if (!flags.yes && !flags.step) {
@@ -221,6 +237,8 @@ export async function runSecure(flags: SecureFlags, out: Output): Promise<number
       process.off('SIGINT', onSigint);
       journal.close();
     }
+    stats.end('run');
+    waitMs = result.waitMs;
     if (flags.json) out.line(JSON.stringify({ result }, null, 2));
     else recap(out, result);
     switch (result.outcome) {
@@ -242,6 +260,7 @@ export async function runSecure(flags: SecureFlags, out: Output): Promise<number
     }
     return ExitCode.Internal;
   } finally {
+    report();
     await g.closeAll();
     lock?.release();
   }
