@@ -128,7 +128,11 @@ describe('summarizePrivateKey', () => {
     const legacyPem = ca.privateKey.export({ type: 'sec1', format: 'pem', cipher: 'aes-256-cbc', passphrase: 'pw' }) as string;
     expect(legacyPem).toMatch(/Proc-Type: 4,ENCRYPTED/);
     expect(summarizePrivateKey(legacyPem).problem).toBe('is encrypted with a passphrase, which Sensu cannot use');
-    expect(summarizePrivateKey('-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n').problem).toMatch(/^has a private key that cannot be parsed/);
+    // A real key's PEM with its body cut to four bytes: still a key block, no longer a key.
+    const pkcs8 = ca.privateKey.export({ type: 'pkcs8', format: 'pem' }) as string;
+    const garbled = pkcs8.replace(/\n[^-][\s\S]*?\n-----END/, '\nAAAA\n-----END');
+    expect(garbled).toMatch(/\nAAAA\n-----END/);
+    expect(summarizePrivateKey(garbled).problem).toMatch(/^has a private key that cannot be parsed/);
     expect(summarizePrivateKey(ca.certPem).problem).toBe('contains no private key (no "BEGIN … PRIVATE KEY" block)');
     expect(formatPrivateKeySummary(summarizePrivateKey(encrypted))).toBe('private key file is encrypted with a passphrase, which Sensu cannot use');
   });

@@ -1,4 +1,5 @@
 /** Secret redaction (src/ui/redact.ts). */
+import { generateKeyPairSync } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { isSecretKey, redact, redactText, REDACTED, sweepSecrets } from '../src/ui/redact.js';
 
@@ -55,10 +56,14 @@ describe('redact', () => {
   });
 
   it('hides private keys wherever they are, on one line or several', () => {
-    const one = 'key: "-----BEGIN EC PRIVATE KEY-----\\nMHcCAQEE\\n-----END EC PRIVATE KEY-----\\n"\n';
+    // Keys made here, never committed: an EC key in one escaped line, an RSA key as a block.
+    const ec = generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey.export({ type: 'sec1', format: 'pem' }) as string;
+    const one = `key: "${ec.trimEnd().replace(/\n/g, '\\n')}\\n"\n`;
     expect(redact(one)).toBe(`key: "${REDACTED}\\n"\n`);
-    const block = 'tls-key: |\n  -----BEGIN RSA PRIVATE KEY-----\n  MIIEpAIBAAKCAQEA\n  -----END RSA PRIVATE KEY-----\nname: x\n';
-    expect(redact(block)).toBe(`tls-key: |\n  ${REDACTED}\n  ${REDACTED}\n  ${REDACTED}\nname: x\n`);
+    const rsa = generateKeyPairSync('rsa', { modulusLength: 1024 }).privateKey.export({ type: 'pkcs1', format: 'pem' }) as string;
+    const lines = rsa.trimEnd().split('\n');
+    const block = `tls-key: |\n${lines.map((l) => `  ${l}\n`).join('')}name: x\n`;
+    expect(redact(block)).toBe(`tls-key: |\n${lines.map(() => `  ${REDACTED}\n`).join('')}name: x\n`);
   });
 
   it('finds a secret reached through an anchor and hides it elsewhere too', () => {
