@@ -4,17 +4,15 @@
  * nothing; then `rollout rollback` undoes the run from its journal, etcd members one at a time,
  * back to plain http peers with the quorum kept.
  */
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { rollout } from './helpers/cli.js';
 import { clusterHealth, peerUrls, whileWatching } from './helpers/etcd-cluster.js';
 import { agentHealthz, eventually, fileSnapshot, startCounts } from './helpers/fleet.js';
 import { useLab } from './helpers/lab-fixture.js';
+import { scratchDir } from './helpers/scratch.js';
 
 const getLab = useLab({ backends: 3, agents: 2, net: 53 });
-const env = { ROLLOUT_STATE_DIR: mkdtempSync(join(tmpdir(), 'rollout-state-etcd-fresh-')) };
+const env = { ROLLOUT_STATE_DIR: scratchDir('rollout-state-etcd-fresh-') };
 const fleetArgs = (): string[] => ['-i', getLab().inventoryPath, '--known-hosts', getLab().knownHostsPath];
 const OUTAGE_BOUND_MS = 3000;
 const plainPeers = { 'backend-1': 'http://127.53.0.1:2380', 'backend-2': 'http://127.53.0.2:2380', 'backend-3': 'http://127.53.0.3:2380' };

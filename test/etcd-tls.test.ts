@@ -5,8 +5,7 @@
  * cannot start on peer TLS (backend-2) rolls the run back member by member; then the real
  * migration; then a second run changes nothing.
  */
-import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { issueCertificate, loadCaFiles } from '../src/certs/generate.js';
@@ -16,9 +15,10 @@ import { clusterHealth, etcdctl, peerUrls, whileWatching, type WatchReport } fro
 import { fileSnapshot, labCa, servedCertificate, startCounts } from './helpers/fleet.js';
 import { useLab } from './helpers/lab-fixture.js';
 import type { Lab } from './lab/lab.js';
+import { scratchDir } from './helpers/scratch.js';
 
 const getLab = useLab({ backends: 3, agents: 2, net: 52 });
-const stateDir = mkdtempSync(join(tmpdir(), 'rollout-state-etcd-'));
+const stateDir = scratchDir('rollout-state-etcd-');
 const env = { ROLLOUT_STATE_DIR: stateDir };
 const secure = (...extra: string[]): string[] => ['secure', '-i', getLab().inventoryPath, '--known-hosts', getLab().knownHostsPath, '--yes', ...extra];
 /** A write outage longer than this is more than one member restarting (a restart takes ≈ 2 s here). */

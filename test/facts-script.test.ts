@@ -4,14 +4,14 @@
  * that does not add up is refused rather than misread.
  */
 import { execFileSync } from 'node:child_process';
-import { chmodSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createHash, generateKeyPairSync } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { factsScript, parseFacts, type PathRequest } from '../src/facts/script.js';
+import { scratchDir } from './helpers/scratch.js';
 
-const dir = mkdtempSync(join(tmpdir(), 'rollout-facts-'));
+const dir = scratchDir('rollout-facts-');
 const tls = join(dir, 'tls');
 mkdirSync(tls, { mode: 0o750 });
 chmodSync(tls, 0o750);

@@ -5,8 +5,7 @@
  * was and restarting nothing. A clean run at the end proves the fleet is still fit to secure.
  */
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { loadCaFiles } from '../src/certs/generate.js';
@@ -15,9 +14,10 @@ import { baseline, expectCleanOutput, expectUntouched } from './helpers/failure-
 import { useLab } from './helpers/lab-fixture.js';
 import type { Lab } from './lab/lab.js';
 import { writeBadFixtures, type Fixture, type FixtureName } from './lab/pki.js';
+import { scratchDir } from './helpers/scratch.js';
 
 const getLab = useLab({ backends: 2, agents: 3, net: 48, sudoPasswordHosts: ['agent-03'] });
-const env = { ROLLOUT_STATE_DIR: mkdtempSync(join(tmpdir(), 'rollout-state-48-')) };
+const env = { ROLLOUT_STATE_DIR: scratchDir('rollout-state-48-') };
 let fixtures: Record<FixtureName, Fixture>;
 
 beforeAll(async () => {

@@ -7,8 +7,7 @@
  * byte-identical with the same owner and mode, every service healthy on its old settings. The
  * last test secures the fleet cleanly, proving nothing a fault did is left in the way.
  */
-import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { createRootCa } from '../src/certs/generate.js';
@@ -18,9 +17,10 @@ import { agentHealthz, eventually, fileSnapshot } from './helpers/fleet.js';
 import { useLab } from './helpers/lab-fixture.js';
 import { killSshd, readOnly, smallDisk, startSshd, unmount } from './lab/host-faults.js';
 import type { Lab } from './lab/lab.js';
+import { scratchDir } from './helpers/scratch.js';
 
 const getLab = useLab({ backends: 2, agents: 3, net: 49 });
-const stateDir = mkdtempSync(join(tmpdir(), 'rollout-state-49-'));
+const stateDir = scratchDir('rollout-state-49-');
 const env = { ROLLOUT_STATE_DIR: stateDir };
 const LONG = 300_000;
 

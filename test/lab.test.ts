@@ -3,12 +3,14 @@
  * the Sensu stand-in's TLS and agent behaviour, and a teardown that leaves nothing behind.
  */
 import { execFile } from 'node:child_process';
-import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import tls from 'node:tls';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { useLab } from './helpers/lab-fixture.js';
-import type { Lab } from './lab/lab.js';
+import { startLab, type Lab } from './lab/lab.js';
 
 const run = promisify(execFile);
 const getLab = useLab({ backends: 3, agents: 3, net: 40, sudoPasswordHosts: ['agent-03'] });
@@ -219,5 +221,26 @@ describe('teardown', () => {
     expect(readFileSync('/proc/self/mountinfo', 'utf8')).not.toContain(lab.dir);
     const listening = (await run('ss', ['-Hltn'])).stdout;
     expect(listening).not.toContain('127.40.');
+  });
+
+  it('a lab whose processes are all gone (its runner was killed) does not block the next one on its range', async () => {
+    const lab = getLab();
+    // What a killed test run leaves: the lab's state and the range marker, nothing running.
+    writeFileSync(join(lab.dir, 'lab.json'), JSON.stringify(lab.state));
+    writeFileSync('/run/rollout-lab/net-40', lab.dir);
+    const dir = mkdtempSync(join(tmpdir(), 'rollout-lab-40-next-'));
+    const third = mkdtempSync(join(tmpdir(), 'rollout-lab-40-third-'));
+    const lines: string[] = [];
+    const next = await startLab({ dir, net: 40, backends: 1, agents: 1, onProgress: (l) => lines.push(l) });
+    try {
+      expect(lines.join('\n')).toContain(`clearing the leftovers of ${lab.dir}`);
+      expect(existsSync(join(lab.dir, 'lab.json'))).toBe(false);
+      expect(readFileSync('/run/rollout-lab/net-40', 'utf8')).toBe(dir);
+      // A live lab still holds its range.
+      await expect(startLab({ dir: third, net: 40, backends: 1, agents: 1 })).rejects.toThrow(`127.40.0.0/16 is used by the lab in ${dir}`);
+    } finally {
+      await next.stop();
+      for (const d of [dir, third]) rmSync(d, { recursive: true, force: true });
+    }
   });
 });

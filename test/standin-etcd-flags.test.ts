@@ -4,16 +4,16 @@
  * peer TLS above all, since `rollout secure --etcd-tls` is tested against what etcd really does
  * with them.
  */
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadBackendConfig } from './lab/sensu/backend-config.js';
 import { parseCommandLine } from './lab/sensu/config.js';
 import { etcdArgs } from './lab/sensu/etcd-process.js';
+import { scratchDir } from './helpers/scratch.js';
 
 describe('stand-in: backend.yml etcd keys → etcd flags', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'standin-etcd-'));
+  const dir = scratchDir('standin-etcd-');
 
   it('maps client and peer TLS, URLs and cluster keys', () => {
     const file = join(dir, 'backend.yml');

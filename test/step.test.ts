@@ -5,18 +5,16 @@
  * only; abort mid agent wave and Ctrl-C at a question both roll the run back byte-identical and
  * healthy; diff, yes and continue secure the fleet, and a second run finds nothing to do.
  */
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { rollout } from './helpers/cli.js';
 import { agentHealthz, eventually, fileSnapshot, keepaliveSeconds, labCa, servedCertificate } from './helpers/fleet.js';
 import { useLab } from './helpers/lab-fixture.js';
 import { Terminal } from './helpers/terminal.js';
 import type { Lab } from './lab/lab.js';
+import { scratchDir } from './helpers/scratch.js';
 
 const getLab = useLab({ backends: 2, agents: 3, net: 45 });
-const stateDir = mkdtempSync(join(tmpdir(), 'rollout-state-'));
+const stateDir = scratchDir('rollout-state-');
 const env = { ROLLOUT_STATE_DIR: stateDir };
 const args = (): string[] => ['secure', '-i', getLab().inventoryPath, '--known-hosts', getLab().knownHostsPath];
 

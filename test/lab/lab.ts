@@ -240,7 +240,7 @@ export async function startLab(options: LabOptions): Promise<Lab> {
   // Leftovers of a lab that was stopped: its keys and host dirs would clash with the new ones.
   for (const sub of ['ssh', 'hosts', 'pki', 'bin', 'sbin', 'inventory.yml', 'known_hosts']) rmSync(join(dir, sub), { recursive: true, force: true });
   const hosts = planHosts({ backends: options.backends ?? 3, agents: options.agents ?? 5, net: netOctet });
-  assertRangeFree(netOctet);
+  await assertRangeFree(netOctet, say);
   mkdirSync(join(dir, 'ssh'), { recursive: true });
   mkdirSync(join(dir, 'sbin'), { recursive: true });
   chmodSync(dir, 0o755);
@@ -337,14 +337,33 @@ export async function waitForHealthy(state: LabState, deadlineMs: number): Promi
   ]);
 }
 
-/** Finds the range's in-use marker: a second lab on the same 127.N would steal addresses. */
-function assertRangeFree(netOctet: number): void {
+/**
+ * Finds the range's in-use marker: a second lab on the same 127.N would steal addresses. A lab whose
+ * processes are all gone (its test runner was killed, the machine's CI stopped it) only left files
+ * behind: those are cleared and the range taken, or one killed run would fail every later one.
+ */
+async function assertRangeFree(netOctet: number, say: (line: string) => void): Promise<void> {
   const marker = `/run/rollout-lab/net-${netOctet}`;
-  if (existsSync(marker)) {
-    const owner = readFileSync(marker, 'utf8').trim();
-    if (existsSync(join(owner, 'lab.json'))) {
-      throw new Error(`127.${netOctet}.0.0/16 is used by the lab in ${owner}; pick another --net or stop that lab`);
-    }
+  if (!existsSync(marker)) return;
+  const owner = readFileSync(marker, 'utf8').trim();
+  if (!existsSync(join(owner, 'lab.json'))) return;
+  if (labIsLive(owner)) throw new Error(`127.${netOctet}.0.0/16 is used by the lab in ${owner}; pick another --net or stop that lab`);
+  say(`127.${netOctet}.0.0/16: clearing the leftovers of ${owner}, whose processes are gone`);
+  await stopLab(owner);
+}
+
+/** Whether anything of a lab still runs: its supervisor or any process inside one of its hosts. */
+function labIsLive(dir: string): boolean {
+  const state = JSON.parse(readFileSync(join(dir, 'lab.json'), 'utf8')) as LabState;
+  if (state.supervisorPid && alive(state.supervisorPid) && readCmdline(state.supervisorPid).includes(dir)) return true;
+  return readdirSync('/proc').some((entry) => /^\d+$/.test(entry) && inLab(entry, dir));
+}
+
+function readCmdline(pid: number): string {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+  } catch {
+    return '';
   }
 }
 
