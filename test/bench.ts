@@ -23,7 +23,7 @@ import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { ANSIBLE_DEFAULT_FORKS, ensureAnsible, runAnsible, type AnsibleRun } from './bench/ansible.js';
 import { resetFleet, snapshotFleet } from './bench/fleet-reset.js';
-import { childrenCpuSeconds, counted, enableSudoLog, lastLines, runProc, type PerHost, type Proc } from './bench/proc.js';
+import { childrenCpuSeconds, counted, enableSudoLog, lastLines, runProc, settle, type PerHost, type Proc } from './bench/proc.js';
 import { startLab, stopLab, type Lab } from './lab/lab.js';
 
 const ROOT = resolve(import.meta.dirname, '..');
@@ -163,6 +163,8 @@ interface SizeResult {
   ansible: Map<string, Timed & { ctlCpuS: number }>;
   failures: string[];
   loads: number[];
+  /** Idle share of the CPUs right before each measurement (after settling). */
+  idle: number[];
 }
 
 const ansibleKey = (check: boolean, forks: number): string => `${check ? 'dry' : 'real'}@${forks}`;
@@ -193,7 +195,7 @@ let activeDir: string | undefined;
 
 async function benchSize(size: Size, index: number, work: string, ansible: boolean): Promise<SizeResult> {
   const hosts = size.backends + size.agents;
-  const result: SizeResult = { size, hosts, floor: [], check: [], ansible: new Map(), failures: [], loads: [] };
+  const result: SizeResult = { size, hosts, floor: [], check: [], ansible: new Map(), failures: [], loads: [], idle: [] };
   const net = freeNet(60 + index);
   const dir = join(work, `lab-${size.label}`);
   say(`${size.label}: starting the lab (${hosts} hosts on 127.${net}.0.0/16)…`);
@@ -217,7 +219,15 @@ async function benchSize(size: Size, index: number, work: string, ansible: boole
     // Builds the CLI bundle if sources changed, so no measured run pays for it.
     await runProc(process.execPath, [BIN, '--version'], { timeoutMs: 120_000 });
 
+    // Measure a quiet machine, not the lab's own start-up.
+    const quiet = async (maxMs: number): Promise<void> => {
+      const s = await settle({ idle: 0.8, maxMs });
+      result.idle.push(s.idle);
+      if (s.waitedMs > 5000 || s.idle < 0.8) say(`${size.label}: waited ${secs(s.waitedMs)} s for the machine to settle (CPUs ${(s.idle * 100).toFixed(0)} % idle)`);
+    };
+    await quiet(180_000);
     for (let rep = 0; rep < reps; rep++) {
+      if (rep > 0) await quiet(60_000);
       result.loads.push(loadavg()[0] ?? 0);
       result.floor.push(await floor(lab));
       const r = await rollout(lab, ['--check', '--diff'], stateDir, [5]);
@@ -227,6 +237,7 @@ async function benchSize(size: Size, index: number, work: string, ansible: boole
     }
 
     const ansibleRun = async (check: boolean, forks: number): Promise<void> => {
+      await quiet(60_000);
       const cpu0 = childrenCpuSeconds();
       say(`${size.label}: ansible-playbook ${check ? '--check --diff' : '(real run)'} -f ${forks}…`);
       const r: AnsibleRun = await runAnsible(lab, work, { check, forks });
@@ -238,6 +249,7 @@ async function benchSize(size: Size, index: number, work: string, ansible: boole
     if (ansible) for (const forks of forksList) await ansibleRun(true, forks);
 
     if (!opts['no-full']) {
+      await quiet(60_000);
       say(`${size.label}: rollout secure --yes, then again (no-op)`);
       result.full = await rollout(lab, ['--yes'], stateDir, [0]);
       say(`${size.label}: real run ${secs(result.full.proc.ms)} s${result.full.ok ? '' : ` FAILED (exit ${String(result.full.proc.code)})`}`);
@@ -306,7 +318,7 @@ function report(results: SizeResult[], header: string[]): string {
         s ? `${s.sentKb.toFixed(0)} kB` : '–', s ? `${s.peakRssMb} MB` : '–', s ? secs(s.cpuMs) : '–',
       ]);
     }
-    if (r.loads.length) detail.push([r.size.label, `load avg ${Math.min(...r.loads).toFixed(1)}–${Math.max(...r.loads).toFixed(1)}; lab up ${secs(r.labUpMs)} s`]);
+    if (r.loads.length) detail.push([r.size.label, `load avg ${Math.min(...r.loads).toFixed(1)}–${Math.max(...r.loads).toFixed(1)}, CPUs ${(Math.min(...r.idle) * 100).toFixed(0)}–${(Math.max(...r.idle) * 100).toFixed(0)} % idle before measuring; lab up ${secs(r.labUpMs)} s`]);
   }
   out.push(table(detail), '');
 

@@ -4,13 +4,15 @@
  * writes, and the plain one-line errors for unreachable hosts and timeouts.
  */
 import { execFile, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { promisify } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
-import { ConnectError, RemoteCommandError } from '../src/errors.js';
+import { ConnectError, HostChangedError, RemoteCommandError } from '../src/errors.js';
 import { Secret } from '../src/secret.js';
 import { connect, type SshSettings, type SshTarget } from '../src/transport/ssh.js';
+import type { FileWrite } from '../src/transport/write-script.js';
 import { useLab } from './helpers/lab-fixture.js';
 
 const run = promisify(execFile);
@@ -187,19 +189,59 @@ describe('sudo', () => {
 describe('files', () => {
   it('writes atomically with owner and mode, backs up the old file, and refuses a file changed since the plan', async () => {
     const t = await connect(target('agent-01'), settings());
-    await t.writeFileAtomic('/etc/sensu/rollout-test.yml', 'one: 1\n', { mode: 0o640, owner: 'root', group: 'sensu', expectSha256: null });
+    const write = (content: string, opts: Omit<FileWrite, 'kind' | 'path' | 'content'>) => t.writeAll([{ kind: 'file', path: '/etc/sensu/rollout-test.yml', content: Buffer.from(content), ...opts }]);
+    expect(await write('one: 1\n', { mode: 0o640, owner: 'root', group: 'sensu', expectSha256: null })).toEqual({ done: 1 });
     expect(await t.stat('/etc/sensu/rollout-test.yml')).toEqual({ mode: 0o640, owner: 'root', group: 'sensu', size: 7, isDirectory: false });
     const sha = (await t.run('sha256sum /etc/sensu/rollout-test.yml', { sudo: true })).stdout.toString().split(' ')[0];
-    await t.writeFileAtomic('/etc/sensu/rollout-test.yml', 'two: 2\n', { mode: 0o600, owner: 'sensu', group: 'sensu', expectSha256: sha, backupTo: '/etc/sensu/.rollout-backups/t/x' });
+    expect(await write('two: 2\n', { mode: 0o600, owner: 'sensu', group: 'sensu', expectSha256: sha, backupTo: '/etc/sensu/.rollout-backups/t/x' })).toEqual({ done: 1 });
     expect((await t.readFile('/etc/sensu/rollout-test.yml'))?.toString()).toBe('two: 2\n');
     expect((await t.readFile('/etc/sensu/.rollout-backups/t/x'))?.toString()).toBe('one: 1\n');
     expect((await t.stat('/etc/sensu/.rollout-backups/t/x'))?.mode).toBe(0o640);
-    const err = await failure(t.writeFileAtomic('/etc/sensu/rollout-test.yml', 'three\n', { mode: 0o600, owner: 'root', group: 'root', expectSha256: sha }));
-    expect(err.message).toMatch(/changed since the plan was made/);
+    const refused = await write('three\n', { mode: 0o600, owner: 'root', group: 'root', expectSha256: sha });
+    expect(refused.done).toBe(0);
+    expect(refused.error).toBeInstanceOf(HostChangedError);
+    expect(refused.error?.message).toMatch(/changed since the plan was made/);
     expect((await t.readFile('/etc/sensu/rollout-test.yml'))?.toString()).toBe('two: 2\n');
     // No temp files left behind.
     expect((await t.run('ls -A /etc/sensu', { sudo: true })).stdout.toString()).not.toMatch(/\.rollout-[A-Za-z0-9]{6}$/m);
     expect(await t.readFile('/etc/sensu/none')).toBeUndefined();
+    await t.close();
+  });
+
+  it('writes a directory and several files in one command, each byte for byte; stops at the first refused and tries nothing after it', async () => {
+    const t = await connect(target('agent-01'), settings());
+    // Binary content larger than a pipe's buffer: each file must take exactly its own bytes.
+    const big = randomBytes(200_000);
+    const small = Buffer.from('small\n');
+    const before = t.stats().commands;
+    const outcome = await t.writeAll([
+      { kind: 'dir', path: '/etc/sensu/batch', mode: 0o750, owner: 'sensu', group: 'sensu' },
+      { kind: 'file', path: '/etc/sensu/batch/big.bin', content: big, mode: 0o600, owner: 'root', group: 'root', expectSha256: null },
+      { kind: 'file', path: '/etc/sensu/batch/empty', content: Buffer.alloc(0), mode: 0o644, owner: 'sensu', group: 'sensu', expectSha256: null },
+      { kind: 'file', path: '/etc/sensu/batch/small', content: small, mode: 0o644, owner: 'sensu', group: 'sensu', expectSha256: null },
+    ]);
+    expect(outcome).toEqual({ done: 4 });
+    expect(t.stats().commands - before).toBe(1);
+    expect(await t.stat('/etc/sensu/batch')).toMatchObject({ mode: 0o750, owner: 'sensu', group: 'sensu', isDirectory: true });
+    expect((await t.readFile('/etc/sensu/batch/big.bin'))?.equals(big)).toBe(true);
+    expect((await t.readFile('/etc/sensu/batch/empty'))?.length).toBe(0);
+    expect((await t.readFile('/etc/sensu/batch/small'))?.equals(small)).toBe(true);
+    expect(await t.stat('/etc/sensu/batch/big.bin')).toMatchObject({ mode: 0o600, owner: 'root', group: 'root' });
+
+    // The second item expects a file that is not there any more: the first is made, the third never tried.
+    const stopped = await t.writeAll([
+      { kind: 'file', path: '/etc/sensu/batch/first', content: Buffer.from('1'), mode: 0o644, owner: 'root', group: 'root', expectSha256: null },
+      { kind: 'file', path: '/etc/sensu/batch/small', content: Buffer.from('2'), mode: 0o644, owner: 'root', group: 'root', expectSha256: '0'.repeat(64) },
+      { kind: 'file', path: '/etc/sensu/batch/third', content: Buffer.from('3'), mode: 0o644, owner: 'root', group: 'root', expectSha256: null },
+    ]);
+    expect(stopped.done).toBe(1);
+    expect(stopped.error).toBeInstanceOf(HostChangedError);
+    expect(stopped.error?.message).toContain('/etc/sensu/batch/small changed since the plan was made');
+    expect((await t.readFile('/etc/sensu/batch/first'))?.toString()).toBe('1');
+    expect((await t.readFile('/etc/sensu/batch/small'))?.equals(small)).toBe(true);
+    expect(await t.readFile('/etc/sensu/batch/third')).toBeUndefined();
+    expect((await t.run('ls -A /etc/sensu/batch', { sudo: true })).stdout.toString()).not.toContain('.rollout-');
+    await t.run('rm -rf /etc/sensu/batch', { sudo: true });
     await t.close();
   });
 

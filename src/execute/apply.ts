@@ -8,6 +8,7 @@ import { HostChangedError, RemoteCommandError } from '../errors.js';
 import type { DirStep, FileStep } from '../plan/types.js';
 import { quote } from '../transport/shell.js';
 import type { Transport } from '../transport/transport.js';
+import type { WriteItem } from '../transport/write-script.js';
 import { backupPath, type Journal, type JournalChange } from './journal.js';
 
 /** What applying a step needs besides the step. */
@@ -19,59 +20,76 @@ export interface ApplyContext {
   unitOf(step: FileStep): string | undefined;
 }
 
-/** Writes a planned file: backup, journal, verified content, atomic replace. */
-export async function applyFile(step: FileStep, ctx: ApplyContext): Promise<void> {
-  const content = step.after.text !== undefined ? Buffer.from(step.after.text) : await readFile(step.source ?? '');
-  const sha = createHash('sha256').update(content).digest('hex');
-  if (sha !== step.after.sha256) {
-    throw new RemoteCommandError(`${step.source ?? step.path} changed on this machine since the plan was made`, { place: { host: step.host, file: step.source ?? step.path }, hint: 'run again to plan with the current file' });
-  }
-  // One backup per step: a file changed twice in a run (a CA bundle, then the new CA alone) must
-  // still roll back to what it was before the run.
-  const backup = step.before.exists ? backupPath(ctx.runId, step.path, step.id) : undefined;
-  const unit = ctx.unitOf(step);
-  const entry: JournalChange = {
-    type: 'change',
-    stepId: step.id,
-    host: step.host,
-    path: step.path,
-    action: step.before.exists ? 'replaced' : 'created',
-    ...(backup ? { backup } : {}),
-    ...(step.before.mode !== undefined ? { before: { mode: step.before.mode, owner: step.before.owner ?? '', group: step.before.group ?? '', ...(step.before.sha256 ? { sha256: step.before.sha256 } : {}) } } : {}),
-    ...(unit ? { unit } : {}),
-  };
-  ctx.journal.append(entry);
-  try {
-    await ctx.transport.writeFileAtomic(step.path, content, {
+/** A step that writes a file or makes a directory. */
+export type WriteStep = FileStep | DirStep;
+
+/** What a host's writes came to: the first `done` steps were made; `failed` (an index) and why not. */
+export interface WritesOutcome {
+  done: number;
+  failed?: { index: number; error: Error };
+}
+
+/**
+ * Makes a host's consecutive file and directory steps in one command: every change journaled
+ * (with its backup path) and on disk before the command starts, then backup, verified content and
+ * atomic replace per file on the host (src/transport/write-script.ts). Never throws for a failure:
+ * the outcome says which step failed; steps after it were never attempted.
+ */
+export async function applyWrites(steps: readonly WriteStep[], ctx: ApplyContext): Promise<WritesOutcome> {
+  const items: WriteItem[] = [];
+  const entries: JournalChange[] = [];
+  for (const [index, step] of steps.entries()) {
+    if (step.kind === 'dir') {
+      items.push({ kind: 'dir', path: step.path, ...step.after });
+      entries.push({
+        type: 'change',
+        stepId: step.id,
+        host: step.host,
+        path: step.path,
+        action: step.before.exists ? 'dir-changed' : 'dir-created',
+        ...(step.before.mode !== undefined ? { before: { mode: step.before.mode, owner: step.before.owner ?? '', group: step.before.group ?? '' } } : {}),
+      });
+      continue;
+    }
+    const content = step.after.text !== undefined ? Buffer.from(step.after.text) : await readFile(step.source ?? '');
+    if (createHash('sha256').update(content).digest('hex') !== step.after.sha256) {
+      const error = new RemoteCommandError(`${step.source ?? step.path} changed on this machine since the plan was made`, { place: { host: step.host, file: step.source ?? step.path }, hint: 'run again to plan with the current file' });
+      return { done: 0, failed: { index, error } };
+    }
+    // One backup per step: a file changed twice in a run (a CA bundle, then the new CA alone) must
+    // still roll back to what it was before the run.
+    const backup = step.before.exists ? backupPath(ctx.runId, step.path, step.id) : undefined;
+    const unit = ctx.unitOf(step);
+    items.push({
+      kind: 'file',
+      path: step.path,
+      content,
       mode: step.after.mode,
       owner: step.after.owner,
       group: step.after.group,
       expectSha256: step.before.exists ? (step.before.sha256 ?? null) : null,
       ...(backup ? { backupTo: backup } : {}),
     });
-  } catch (err) {
-    // Refused before a byte was written: the operator's file stays, and a rollback must not touch it.
-    if (err instanceof HostChangedError) ctx.journal.append({ type: 'not-made', stepId: step.id, host: step.host });
-    throw err;
+    entries.push({
+      type: 'change',
+      stepId: step.id,
+      host: step.host,
+      path: step.path,
+      action: step.before.exists ? 'replaced' : 'created',
+      ...(backup ? { backup } : {}),
+      ...(step.before.mode !== undefined ? { before: { mode: step.before.mode, owner: step.before.owner ?? '', group: step.before.group ?? '', ...(step.before.sha256 ? { sha256: step.before.sha256 } : {}) } } : {}),
+      ...(unit ? { unit } : {}),
+    });
   }
-  ctx.journal.append({ type: 'done', stepId: step.id, host: step.host });
-}
-
-/** Creates or fixes a directory. */
-export async function applyDir(step: DirStep, ctx: ApplyContext): Promise<void> {
-  const { mode, owner, group } = step.after;
-  ctx.journal.append({
-    type: 'change',
-    stepId: step.id,
-    host: step.host,
-    path: step.path,
-    action: step.before.exists ? 'dir-changed' : 'dir-created',
-    ...(step.before.mode !== undefined ? { before: { mode: step.before.mode, owner: step.before.owner ?? '', group: step.before.group ?? '' } } : {}),
-  });
-  const p = quote(step.path);
-  const r = await ctx.transport.run(`set -e; mkdir -p ${p}; chown ${quote(`${owner}:${group}`)} ${p}; chmod ${mode.toString(8).padStart(4, '0')} ${p}`, { sudo: true });
-  if (r.code !== 0) throw new RemoteCommandError(`${step.host}: cannot create ${step.path}: ${r.stderr.toString().trim()}`, { place: { host: step.host, file: step.path } });
-  ctx.journal.append({ type: 'done', stepId: step.id, host: step.host });
+  await ctx.journal.record(entries);
+  const { done, error } = await ctx.transport.writeAll(items);
+  for (const step of steps.slice(0, done)) ctx.journal.note({ type: 'done', stepId: step.id, host: step.host });
+  if (!error) return { done };
+  // Not made, so a rollback must not touch them: the refused file (changed by hand: the operator's
+  // edit stays) and every step after the failure (never attempted).
+  const notMade = steps.slice(error instanceof HostChangedError ? done : done + 1);
+  await ctx.journal.record(notMade.map((step) => ({ type: 'not-made', stepId: step.id, host: step.host })));
+  return { done, failed: { index: done, error } };
 }
 
 /** Restarts a unit, clearing a failed state first (systemd refuses to restart past its start limit). */

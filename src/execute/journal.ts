@@ -5,7 +5,8 @@
  * appended and fsynced per event, so a crash loses at most the line being written.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, fsync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, writeSync } from 'node:fs';
+import { promisify } from 'node:util';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import type { Ownership } from '../plan/types.js';
@@ -87,19 +88,57 @@ export class Journal {
 
   /** Appends one entry and fsyncs it. */
   append(entry: JournalEntry): void {
+    this.note(entry);
+    fsyncSync(this.fd);
+  }
+
+  /**
+   * Appends entries and resolves once they are on disk. Callers on many hosts at once share one
+   * fsync (group commit) off the event loop: 200 hosts journaling before their writes must not
+   * queue 200 synchronous fsyncs in front of every other host's I/O.
+   */
+  async record(entries: readonly JournalEntry[]): Promise<void> {
+    if (entries.length === 0) return;
+    for (const entry of entries) this.note(entry);
+    // An fsync already in flight may have started before these lines were written: wait for it,
+    // then for one that starts after them (shared by everyone who wrote meanwhile).
+    const inFlight = this.syncing;
+    if (inFlight) await inFlight;
+    this.nextSync ??= Promise.resolve().then(async () => {
+      this.nextSync = undefined;
+      const sync = promisify(fsync)(this.fd).finally(() => {
+        if (this.syncing === sync) this.syncing = undefined;
+      });
+      this.syncing = sync;
+      await sync;
+    });
+    await this.nextSync;
+  }
+
+  /**
+   * Appends an entry without waiting for the disk: for what may be lost in a crash without harm
+   * (a step's `done`: a rollback treats an unfinished step as possibly made). The next `append`,
+   * `record` or `close` makes it durable.
+   */
+  note(entry: JournalEntry): void {
     if (entry.type === 'change') this.changes.push(entry);
     if (entry.type === 'not-made') {
       const at = this.changes.findIndex((c) => c.host === entry.host && c.stepId === entry.stepId);
       if (at >= 0) this.changes.splice(at, 1);
     }
     writeSync(this.fd, `${JSON.stringify(entry)}\n`);
-    fsyncSync(this.fd);
   }
 
   close(): void {
-    if (this.fd >= 0) closeSync(this.fd);
+    if (this.fd >= 0) {
+      fsyncSync(this.fd);
+      closeSync(this.fd);
+    }
     this.fd = -1;
   }
+
+  private syncing: Promise<void> | undefined;
+  private nextSync: Promise<void> | undefined;
 }
 
 /** Reads a run's journal (tolerating a torn last line from a crash). */

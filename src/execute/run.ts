@@ -16,7 +16,7 @@ import pLimit from 'p-limit';
 import type { HostSpec } from '../inventory/types.js';
 import type { FileStep, GateStep, PhasePlan, Plan, Step } from '../plan/types.js';
 import type { Transport } from '../transport/transport.js';
-import { applyDir, applyFile, restartUnit, type ApplyContext } from './apply.js';
+import { applyWrites, restartUnit, type ApplyContext, type WriteStep } from './apply.js';
 import { applyEtcdMember } from './etcd-member.js';
 import { agentGate, backendGate, type GateResult, type KeepaliveCheck } from './gates.js';
 import type { Journal } from './journal.js';
@@ -164,6 +164,10 @@ function probeOf(step: GateStep | undefined): string {
   return `${step.probe.scheme}://${step.probe.address}:${step.probe.port}${path}`;
 }
 
+function isWrite(step: Step): step is WriteStep {
+  return step.kind === 'file' || step.kind === 'dir';
+}
+
 /** The unit that reads a file rollout writes: its config, and the certificates it serves or trusts. */
 function unitOf(step: FileStep, hosts: ReadonlyMap<string, HostSpec>): string | undefined {
   if (step.module !== 'sensu_config' && step.module !== 'copy') return undefined;
@@ -191,16 +195,26 @@ export async function execute(options: ExecuteOptions): Promise<ExecuteResult> {
 
   const waits = new WaitClock();
   const changes = journal.changes;
-  async function runStep(step: Step, t: Transport): Promise<void> {
-    if (step.status === 'noop') return;
+  function made(step: Step): void {
+    applied.add(step.id);
+    changedCount.set(step.host, (changedCount.get(step.host) ?? 0) + 1);
+  }
+
+  /** A host's consecutive file and directory steps, as one command on the host. */
+  async function runWrites(host: string, steps: readonly WriteStep[], t: Transport): Promise<void> {
+    if (steps.length === 0) return;
     const ctx: ApplyContext = { transport: t, journal, runId: options.runId, unitOf: (s) => unitOf(s, options.hosts) };
+    const outcome = await applyWrites(steps, ctx);
+    for (const step of steps.slice(0, outcome.done)) made(step);
+    if (outcome.failed) {
+      const message = outcome.failed.error.message;
+      throw new StepFailure(host, steps[outcome.failed.index]?.task ?? '-', message.startsWith(`${host}: `) ? message.slice(host.length + 2) : message);
+    }
+  }
+
+  async function runStep(step: Exclude<Step, WriteStep>, t: Transport): Promise<void> {
+    if (step.status === 'noop') return;
     switch (step.kind) {
-      case 'file':
-        await applyFile(step, ctx);
-        break;
-      case 'dir':
-        await applyDir(step, ctx);
-        break;
       case 'restart': {
         // From before the restart: a keepalive sent as the agent reconnects counts.
         const t0 = Date.now();
@@ -221,8 +235,7 @@ export async function execute(options: ExecuteOptions): Promise<ExecuteResult> {
         return;
       }
     }
-    applied.add(step.id);
-    changedCount.set(step.host, (changedCount.get(step.host) ?? 0) + 1);
+    made(step);
   }
 
   function runGate(step: GateStep, t: Transport): Promise<GateResult> {
@@ -238,10 +251,20 @@ export async function execute(options: ExecuteOptions): Promise<ExecuteResult> {
     const t0 = Date.now();
     if (!started.has(host)) started.set(host, t0);
     try {
-      for (const step of steps) {
+      for (let i = 0; i < steps.length; ) {
+        const step = steps[i] as Step;
         if (options.signal.aborted) throw new StepFailure(host, step.task, 'interrupted');
         try {
-          await runStep(step, t);
+          if (isWrite(step)) {
+            // Uploads and config edits in a row reach the host as one command (one sudo).
+            let end = i;
+            while (end < steps.length && isWrite(steps[end] as Step)) end += 1;
+            await runWrites(host, steps.slice(i, end).filter((s): s is WriteStep => isWrite(s) && s.status !== 'noop'), t);
+            i = end;
+          } else {
+            await runStep(step, t);
+            i += 1;
+          }
         } catch (err) {
           if (err instanceof StepFailure) throw err;
           // The recap and the error line name the host already.

@@ -4,16 +4,16 @@
  * protocol, timeouts on connect and on every command, and ssh2's errors turned into one plain line
  * that names the host and what to do.
  */
-import { createHash } from 'node:crypto';
 import { readFile, appendFile } from 'node:fs/promises';
 import type { Duplex } from 'node:stream';
 import ssh2 from 'ssh2';
 import type { ClientChannel, ConnectConfig } from 'ssh2';
 import { ConnectError, HostChangedError, RemoteCommandError } from '../errors.js';
 import { fingerprint, hostKeyName, knownHostsEntry, knownKeyTypes, parseKnownHosts, verifyHostKey, type HostKeyVerdict, type KnownHostLine } from './known-hosts.js';
-import { command, quote } from './shell.js';
+import { quote } from './shell.js';
 import { becomeCommand, becomeFailureOf } from './sudo.js';
-import type { RemoteStat, RunOptions, RunResult, Transport, TransportStats, WriteOptions } from './transport.js';
+import type { RemoteStat, RunOptions, RunResult, Transport, TransportStats, WriteOutcome } from './transport.js';
+import { EXIT_CHANGED, itemsDone, writeScript, type WriteItem } from './write-script.js';
 
 const { Client, utils } = ssh2;
 
@@ -440,42 +440,27 @@ class SshTransport implements Transport {
     return { mode: parseInt(mode, 8), owner, group, size: Number(size), isDirectory: kind.join(' ') === 'directory' };
   }
 
-  async writeFileAtomic(path: string, content: Buffer | string, options: WriteOptions): Promise<void> {
-    const sha = createHash('sha256').update(content).digest('hex');
-    const script = [
-      'set -e',
-      `p=${quote(path)}`,
-      'dir=$(dirname -- "$p"); base=$(basename -- "$p")',
-      ...(options.expectSha256 === undefined
-        ? []
-        : options.expectSha256 === null
-          ? ['if [ -e "$p" ]; then echo "$p appeared since the plan was made" >&2; exit 65; fi']
-          : [`if [ ! -e "$p" ] || [ "$(sha256sum -- "$p" | cut -d' ' -f1)" != ${quote(options.expectSha256)} ]; then echo "$p changed since the plan was made" >&2; exit 65; fi`]),
-      ...(options.backupTo
-        ? [`b=${quote(options.backupTo)}`, 'if [ -e "$p" ]; then mkdir -p -m 0700 "$(dirname -- "$b")"; cp -a -- "$p" "$b"; sync "$b"; fi']
-        : []),
-      'tmp=$(mktemp "$dir/.$base.rollout-XXXXXX")',
-      // Signals too: a dropped connection kills the script with SIGPIPE/SIGHUP, not at exit.
-      'trap \'rm -f "$tmp"\' EXIT',
-      'trap \'rm -f "$tmp"; exit 1\' HUP INT PIPE TERM',
-      'cat > "$tmp"',
-      // A connection lost mid-upload ends stdin early: never rename a truncated file into place.
-      `[ "$(sha256sum < "$tmp" | cut -d' ' -f1)" = ${sha} ] || { echo "upload of $p arrived incomplete" >&2; exit 66; }`,
-      `chown ${quote(`${options.owner}:${options.group}`)} "$tmp"`,
-      `chmod ${options.mode.toString(8).padStart(4, '0')} "$tmp"`,
-      'sync "$tmp"',
-      'mv -f "$tmp" "$p"',
-      'trap - EXIT',
-      'sync "$dir" 2>/dev/null || true',
-    ].join('\n');
-    const r = await this.run(command('/bin/sh', '-c', script), { sudo: true, stdin: content });
-    if (r.code === 65) {
-      throw new HostChangedError(`${this.host}: ${r.stderr.toString().trim() || `${path} changed since the plan was made`}; not overwritten`, {
-        place: { host: this.host, file: path },
-        hint: 'see what changed there, then run again: the new plan starts from the file as it is now',
-      });
+  async writeAll(items: readonly WriteItem[]): Promise<WriteOutcome> {
+    if (items.length === 0) return { done: 0 };
+    const { script, stdin } = writeScript(items);
+    const r = await this.run(script, { sudo: true, stdin });
+    const done = itemsDone(r.stdout.toString());
+    if (r.code === 0 && done === items.length) return { done };
+    const item = items[Math.min(done, items.length - 1)];
+    const path = item?.path ?? '';
+    // Killed (a timeout, a signal): what it made after its last report is unknown, so nothing may
+    // be called not made.
+    if (typeof r.code !== 'number') throw this.failure(item?.kind === 'dir' ? `cannot create ${path}` : `cannot write ${path}`, r, path);
+    if (r.code === EXIT_CHANGED) {
+      return {
+        done,
+        error: new HostChangedError(`${this.host}: ${r.stderr.toString().trim() || `${path} changed since the plan was made`}; not overwritten`, {
+          place: { host: this.host, file: path },
+          hint: 'see what changed there, then run again: the new plan starts from the file as it is now',
+        }),
+      };
     }
-    if (r.code !== 0) throw this.failure(`cannot write ${path}`, r, path);
+    return { done, error: this.failure(item?.kind === 'dir' ? `cannot create ${path}` : `cannot write ${path}`, r, path) };
   }
 
   async forward(address: string, port: number): Promise<Duplex> {

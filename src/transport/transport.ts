@@ -3,6 +3,7 @@
  * written against this, and only ssh.ts knows it is SSH.
  */
 import type { Duplex } from 'node:stream';
+import type { WriteItem } from './write-script.js';
 
 /** Result of a command on a host. */
 export interface RunResult {
@@ -32,27 +33,15 @@ export interface RemoteStat {
   isDirectory: boolean;
 }
 
-/** Options of `writeFileAtomic`. */
-export interface WriteOptions {
-  /** Permission bits of the new file. */
-  mode: number;
-  owner: string;
-  group: string;
-  /**
-   * Before replacing, copy the current file (owner and mode kept) to this path on the host. The
-   * copy and the write are one command: a file is never replaced without its backup.
-   */
-  backupTo?: string;
-  /**
-   * Refuse (exit status 65) unless the current file has this sha256, or, when null, unless there is
-   * no file: the host changed since the plan was made, and the plan is no longer what was shown.
-   */
-  expectSha256?: string | null;
+/** What `writeAll` made: the first `done` items; `error` says why the next one was not. */
+export interface WriteOutcome {
+  done: number;
+  error?: Error;
 }
 
 /** What a connection has carried so far. */
 export interface TransportStats {
-  /** Commands run (each `run`, `readFile`, `stat` and `writeFileAtomic` is one). */
+  /** Commands run (each `run`, `readFile`, `stat` and `writeAll` is one). */
   commands: number;
   /** Bytes written to and read from the TCP socket (encrypted SSH traffic, handshake included). */
   bytesSent: number;
@@ -68,10 +57,14 @@ export interface Transport {
   /** Reads a file as root; undefined when it does not exist. */
   readFile(path: string): Promise<Buffer | undefined>;
   /**
-   * Replaces a file atomically as root: a temp file in the same directory, fsync, chown/chmod,
-   * rename, so a reader sees the old file or the new one, never half of one.
+   * Writes files and directories as root, in order, in one command. Each file is replaced
+   * atomically: a temp file in the same directory, fsync, chown/chmod, rename, so a reader sees the
+   * old file or the new one, never half of one; with `backupTo`, the old one is copied first. Stops
+   * at the first that fails: `done` items were made, the failing one was not (its file is left as
+   * it was, at most backed up) and those after it were never tried. Throws only when the command ended without
+   * an exit status (connection lost, timeout): then what it made is not known.
    */
-  writeFileAtomic(path: string, content: Buffer | string, options: WriteOptions): Promise<void>;
+  writeAll(items: readonly WriteItem[]): Promise<WriteOutcome>;
   /** Stats a path as root; undefined when it does not exist. */
   stat(path: string): Promise<RemoteStat | undefined>;
   /** A TCP stream to `address:port` as dialled from the host itself (SSH port forwarding). */

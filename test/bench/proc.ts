@@ -126,3 +126,33 @@ export async function counted<T>(lab: Lab, fn: () => Promise<T>): Promise<{ valu
   const after = readCounts(lab);
   return { value, conns: perHost(before.conns, after.conns), sudo: perHost(before.sudo, after.sudo) };
 }
+
+/** Share of CPU time idle across all cores over `ms` (from /proc/stat). */
+export async function idleShare(ms: number): Promise<number> {
+  const read = (): { idle: number; total: number } => {
+    const fields = (readFileSync('/proc/stat', 'utf8').split('\n')[0] ?? '').trim().split(/\s+/).slice(1).map(Number);
+    // idle + iowait count as idle.
+    return { idle: (fields[3] ?? 0) + (fields[4] ?? 0), total: fields.reduce((a, b) => a + b, 0) };
+  };
+  const a = read();
+  await new Promise((r) => setTimeout(r, ms));
+  const b = read();
+  return b.total > a.total ? (b.idle - a.idle) / (b.total - a.total) : 1;
+}
+
+/**
+ * Waits until the machine is quiet: a freshly started lab keeps the cores busy for a while (agents
+ * connecting, first keepalives, etcd compacting) and a measurement taken then measures the lab.
+ * Returns the last idle share seen, and how long it waited.
+ */
+export async function settle(options: { idle: number; maxMs: number; windowMs?: number }): Promise<{ idle: number; waitedMs: number }> {
+  const t0 = performance.now();
+  let quiet = 0;
+  let idle = 0;
+  while (performance.now() - t0 < options.maxMs) {
+    idle = await idleShare(options.windowMs ?? 2000);
+    quiet = idle >= options.idle ? quiet + 1 : 0;
+    if (quiet >= 2) break;
+  }
+  return { idle, waitedMs: performance.now() - t0 };
+}

@@ -1,0 +1,105 @@
+/**
+ * One shell script that makes several files and directories on a host, so a host's uploads cost
+ * one command (one sudo) instead of one each. Each file is still written the careful way: checked
+ * against what the plan saw, backed up, written to a temp file beside it, verified by hash, owned,
+ * synced and renamed into place. The contents follow each other on stdin; `dd … iflag=fullblock`
+ * takes exactly each file's bytes (`head -c` would read ahead into the next file).
+ *
+ * The script stops at the first item that fails (set -e) and prints `rollout-done <i>` after each
+ * item it finished, so the caller knows what was made: the items before the failure, never the
+ * ones after it. Exit 65: a file changed since the plan (nothing of that item written); exit 66:
+ * an upload arrived incomplete (the temp file is removed, the file left as it was).
+ */
+import { createHash } from 'node:crypto';
+import { quote } from './shell.js';
+
+/** Ownership and permission bits of what is written. */
+export interface Ownership {
+  mode: number;
+  owner: string;
+  group: string;
+}
+
+/** A file to write. */
+export interface FileWrite extends Ownership {
+  kind: 'file';
+  path: string;
+  content: Buffer;
+  /** Copy the current file (owner and mode kept) here first; the copy and the write are one command. */
+  backupTo?: string;
+  /** Refuse unless the current file has this sha256, or, when null, unless there is none. */
+  expectSha256?: string | null;
+}
+
+/** A directory to create (or whose owner and mode to fix). */
+export interface DirWrite extends Ownership {
+  kind: 'dir';
+  path: string;
+}
+
+export type WriteItem = FileWrite | DirWrite;
+
+/** The script, and the bytes it reads from stdin. */
+export interface WriteScript {
+  script: string;
+  stdin: Buffer;
+}
+
+/** The line the script prints after finishing item `i`. */
+export const DONE_MARK = 'rollout-done';
+
+/** Exit statuses the script uses besides its commands' own. */
+export const EXIT_CHANGED = 65;
+export const EXIT_INCOMPLETE = 66;
+
+const octal = (mode: number): string => mode.toString(8).padStart(4, '0');
+
+function fileSection(item: FileWrite, i: number): string[] {
+  const sha = createHash('sha256').update(item.content).digest('hex');
+  const lines = [`p=${quote(item.path)}; d=\${p%/*}; b=\${p##*/}; s=`];
+  if (item.expectSha256 === null) {
+    lines.push(`if [ -e "$p" ]; then echo "$p appeared since the plan was made" >&2; exit ${EXIT_CHANGED}; fi`);
+  } else if (item.expectSha256 !== undefined) {
+    lines.push(`[ -e "$p" ] && set -- $(sha256sum < "$p") || set -- none`);
+    lines.push(`[ "$1" = ${quote(item.expectSha256)} ] || { echo "$p changed since the plan was made" >&2; exit ${EXIT_CHANGED}; }`);
+  }
+  if (item.backupTo) {
+    lines.push(`k=${quote(item.backupTo)}`);
+    lines.push('if [ -e "$p" ]; then [ -d "${k%/*}" ] || mkdir -p -m 0700 "${k%/*}"; cp -a -- "$p" "$k"; s=$k; fi');
+  }
+  lines.push(
+    't=$(mktemp "$d/.$b.rollout-XXXXXX")',
+    // Signals too: a dropped connection kills the script with SIGPIPE/SIGHUP, not at exit.
+    `trap 'rm -f "$t"' EXIT; trap 'rm -f "$t"; exit 1' HUP INT PIPE TERM`,
+    item.content.length > 0 ? `dd bs=${item.content.length} count=1 iflag=fullblock status=none of="$t"` : ': > "$t"',
+    // A connection lost mid-upload ends stdin early: never rename a truncated file into place.
+    `set -- $(sha256sum < "$t"); [ "$1" = ${sha} ] || { echo "upload of $p arrived incomplete" >&2; exit ${EXIT_INCOMPLETE}; }`,
+    `chown ${quote(`${item.owner}:${item.group}`)} "$t"; chmod ${octal(item.mode)} "$t"`,
+    // The backup must be on disk before the file it saves is replaced.
+    'sync ${s:+"$s"} "$t"',
+    'mv -f -- "$t" "$p"',
+    'trap - EXIT HUP INT PIPE TERM',
+    `echo ${DONE_MARK} ${i}`,
+  );
+  return lines;
+}
+
+function dirSection(item: DirWrite, i: number): string[] {
+  const p = quote(item.path);
+  return [`mkdir -p -- ${p}; chown ${quote(`${item.owner}:${item.group}`)} ${p}; chmod ${octal(item.mode)} ${p}; echo ${DONE_MARK} ${i}`];
+}
+
+/** The script for `items`, in order, and its stdin. */
+export function writeScript(items: readonly WriteItem[]): WriteScript {
+  const lines = ['set -e'];
+  items.forEach((item, i) => lines.push(...(item.kind === 'file' ? fileSection(item, i) : dirSection(item, i))));
+  // The renames themselves reach the disk with their directories, once for all of them.
+  const dirs = [...new Set(items.filter((item) => item.kind === 'file').map((item) => item.path.slice(0, Math.max(1, item.path.lastIndexOf('/')))))];
+  if (dirs.length > 0) lines.push(`sync -- ${dirs.map(quote).join(' ')} 2>/dev/null || true`);
+  return { script: lines.join('\n'), stdin: Buffer.concat(items.flatMap((item) => (item.kind === 'file' ? [item.content] : []))) };
+}
+
+/** How many items the script finished, from its stdout. */
+export function itemsDone(stdout: string): number {
+  return stdout.split('\n').filter((l) => l.startsWith(`${DONE_MARK} `)).length;
+}
