@@ -52,7 +52,7 @@ async function closeMasters(dir: string): Promise<void> {
   await Promise.all(readdirSync(dir).map((s) => runProc('ssh', ['-o', `ControlPath=${join(dir, s)}`, '-O', 'exit', 'lab-host'], { timeoutMs: 10_000 })));
 }
 
-export async function runAnsible(lab: Lab, work: string, options: { check: boolean; forks: number }): Promise<AnsibleRun> {
+export async function runAnsible(lab: Lab, work: string, options: { check: boolean; forks: number; timeoutMs: number }): Promise<AnsibleRun> {
   const controlDir = join(work, `ansible-cp-${Date.now()}`);
   mkdirSync(controlDir, { recursive: true });
   const env: NodeJS.ProcessEnv = {
@@ -65,7 +65,7 @@ export async function runAnsible(lab: Lab, work: string, options: { check: boole
   };
   const args = ['-i', lab.inventoryPath, ...(options.check ? ['--check', '--diff'] : []), '-f', String(options.forks), PLAYBOOK];
   // From the lab directory: Ansible resolves the inventory's relative key path against it.
-  const proc = await runProc('ansible-playbook', args, { cwd: lab.dir, env, timeoutMs: 3_600_000 });
+  const proc = await runProc('ansible-playbook', args, { cwd: lab.dir, env, timeoutMs: options.timeoutMs, group: true });
   await closeMasters(controlDir);
   rmSync(controlDir, { recursive: true, force: true });
   let hosts = 0;

@@ -29,10 +29,19 @@ function vmHwmMb(pid: number | undefined): number {
 }
 
 /** Runs a program to completion with a deadline. */
-export function runProc(cmd: string, args: string[], options: { cwd?: string; env?: NodeJS.ProcessEnv; timeoutMs: number }): Promise<Proc> {
+export function runProc(cmd: string, args: string[], options: { cwd?: string; env?: NodeJS.ProcessEnv; timeoutMs: number; group?: boolean }): Promise<Proc> {
   return new Promise((resolveRun) => {
     const t0 = performance.now();
-    const child = spawn(cmd, args, { cwd: options.cwd, env: options.env ?? process.env, stdio: ['ignore', 'pipe', 'pipe'] });
+    // `group`: its own process group, so a timeout stops its workers too (Ansible's forks).
+    const child = spawn(cmd, args, { cwd: options.cwd, env: options.env ?? process.env, stdio: ['ignore', 'pipe', 'pipe'], detached: options.group === true });
+    const kill = (signal: NodeJS.Signals): void => {
+      try {
+        if (options.group && child.pid) process.kill(-child.pid, signal);
+        else child.kill(signal);
+      } catch {
+        // already gone
+      }
+    };
     let stdout = '';
     let stderr = '';
     let timedOut = false;
@@ -40,8 +49,8 @@ export function runProc(cmd: string, args: string[], options: { cwd?: string; en
     const poll = setInterval(() => (peakRssMb = Math.max(peakRssMb, vmHwmMb(child.pid))), 100);
     const timer = setTimeout(() => {
       timedOut = true;
-      child.kill('SIGTERM');
-      setTimeout(() => child.kill('SIGKILL'), 5000).unref();
+      kill('SIGTERM');
+      setTimeout(() => kill('SIGKILL'), 5000).unref();
     }, options.timeoutMs);
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
     child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
