@@ -62,6 +62,9 @@ export class InputError extends RolloutError {
 /** A host could not be reached, authenticated, or became unusable. */
 export class ConnectError extends RolloutError {}
 
+/** The SSH handshake did not finish in time: a slow moment (ours or the host's) looks the same as a dead host. */
+export class ConnectTimeoutError extends ConnectError {}
+
 /** A command on a host failed or timed out. */
 export class RemoteCommandError extends RolloutError {}
 

@@ -8,7 +8,7 @@ import { readFile, appendFile } from 'node:fs/promises';
 import type { Duplex } from 'node:stream';
 import ssh2 from 'ssh2';
 import type { ClientChannel, ConnectConfig } from 'ssh2';
-import { ConnectError, HostChangedError, RemoteCommandError } from '../errors.js';
+import { ConnectError, ConnectTimeoutError, HostChangedError, RemoteCommandError } from '../errors.js';
 import { fingerprint, hostKeyName, knownHostsEntry, knownKeyTypes, parseKnownHosts, verifyHostKey, type HostKeyVerdict, type KnownHostLine } from './known-hosts.js';
 import { quote } from './shell.js';
 import { becomeCommand, becomeFailureOf } from './sudo.js';
@@ -158,7 +158,7 @@ function connectErrorOf(err: Error & { level?: string; code?: string }, target: 
   }
   const code = err.code ?? '';
   if (err.level === 'client-timeout' || code === 'ETIMEDOUT' || /timed out/i.test(err.message)) {
-    return new ConnectError(`${target.name} (${where}): timed out after ${timeoutMs / 1000} s connecting`, { place, hint: 'is the host up, and is ansible_host/ansible_port right?' });
+    return new ConnectTimeoutError(`${target.name} (${where}): timed out after ${timeoutMs / 1000} s connecting`, { place, hint: 'is the host up, and is ansible_host/ansible_port right? A busy host or a slow link: raise --connect-timeout' });
   }
   if (code === 'ECONNREFUSED') return new ConnectError(`${target.name} (${where}): connection refused`, { place, hint: 'is sshd running there, and is ansible_port right?' });
   if (code === 'EHOSTUNREACH' || code === 'ENETUNREACH') return new ConnectError(`${target.name} (${where}): host unreachable`, { place, hint: 'check ansible_host and the network path' });
