@@ -80,3 +80,30 @@ describe('the facts script', () => {
     expect(() => parseFacts('h', 'u', output.replace(sum, sha('something else')))).toThrow('changed while it was read');
   });
 });
+
+describe('what the facts script costs a host', () => {
+  // Every program started is a fork and an exec on the host (milliseconds of CPU each on a small
+  // VM, times every host): the script starts a fixed handful, however many files it reads. Each
+  // program it may use is a wrapper on PATH that logs its name, so a new one fails the run here.
+  const bin = join(dir, 'bin');
+  const log = join(dir, 'programs.log');
+  mkdirSync(bin);
+  for (const name of ['stat', 'sha256sum', 'grep', 'cat', 'base64', 'systemctl', 'hostname']) {
+    writeFileSync(join(bin, name), `#!/bin/sh\necho ${name} >> '${log}'\nexec /usr/bin/${name} "$@"\n`, { mode: 0o755 });
+  }
+  const programs = (paths: PathRequest[]): string[] => {
+    writeFileSync(log, '');
+    const output = execFileSync('/bin/sh', ['-c', factsScript(paths, [tls], 'no-such-unit')], { env: { PATH: bin } }).toString();
+    // The run was a real one: the facts still add up.
+    expect(Object.keys(parseFacts('h', 'no-such-unit', output).files).length).toBeGreaterThanOrEqual(paths.length);
+    return execFileSync('/usr/bin/cat', [log]).toString().trim().split('\n');
+  };
+
+  it('starts six programs for two files, and the same six for twenty', () => {
+    for (let i = 0; i < 20; i++) writeFileSync(join(dir, `many-${i}.yml`), `n: ${i}\n`);
+    const few = programs([{ path: join(dir, 'agent.yml'), want: 'content' }, { path: join(dir, 'tls/ca.pem'), want: 'content' }]);
+    const many = programs(Array.from({ length: 20 }, (_, i) => ({ path: join(dir, `many-${i}.yml`), want: 'content' as const })));
+    expect(few.sort()).toEqual(['base64', 'cat', 'grep', 'sha256sum', 'stat', 'systemctl']);
+    expect(many.sort()).toEqual(few);
+  });
+});

@@ -2,22 +2,23 @@
  * The one read-only shell script that gathers a host's facts in a single round trip, and the
  * parser of its output. Private keys are detected on the host and only their hash comes back.
  *
- * The script forks a handful of processes per host, whatever the number of files: one `stat`,
- * one `sha256sum` and one `grep` over every file at once, and the readable files' contents
- * concatenated through one `base64` (the controller cuts them apart by size and checks each piece
- * against its hash). A process per file and per field (the obvious script) costs ~100 forks per
- * host, which on 200 hosts is more CPU than everything else in a dry run.
+ * Every process the script starts costs the host a fork and an exec (2–6 ms of CPU on a small VM,
+ * and a lab runs 200 hosts on one machine), so it starts six, whatever the number of files: one
+ * `stat`, one `sha256sum` and one `grep` over every file at once, one `cat | base64` that carries
+ * the paths and the readable files' contents (the controller cuts them apart by size and checks
+ * each piece against its hash), and `systemctl show` (test/facts-script.test.ts holds it to that). The hostname, the kinds of paths and the
+ * per-file choices are shell builtins. A process per file and per field (the obvious script)
+ * costs ~100 forks per host.
  *
  * Output, one record per line:
  *   H <hostname>
- *   N <base64 of every path, NUL-terminated, in order>
  *   K <one letter per path: d directory, f file, o other, - missing>
  *   W <one letter per path: c content wanted, m meta only>
  *   T                       then one `stat` line per existing file or directory
  *   U                       then one `sha256sum` line per file
  *   P                       then one count of "PRIVATE KEY" lines per file
- *   B <base64 of the wanted, key-free files' contents, concatenated in order>
- *   S <systemctl show property>
+ *   B <base64 of every path, NUL-terminated, in order, then the wanted, key-free files' contents>
+ *   S                       then `systemctl show` lines (Key=Value)
  *   END
  */
 import { createHash } from 'node:crypto';
@@ -33,11 +34,13 @@ export interface PathRequest {
 
 // Each helper gets the path list as its arguments and keeps those it needs: `for p; do shift;
 // … set -- "$@" "$p"; done` filters the positional parameters in place, the one array sh has.
-const HELPERS = `kinds() { k=; for p; do if [ -d "$p" ]; then k="\${k}d"; elif [ -f "$p" ]; then k="\${k}f"; elif [ -e "$p" ]; then k="\${k}o"; else k="\${k}-"; fi; done; echo "K $k"; }
+const HELPERS = `NL='
+'
+kinds() { k=; for p; do if [ -d "$p" ]; then k="\${k}d"; elif [ -f "$p" ]; then k="\${k}f"; elif [ -e "$p" ]; then k="\${k}o"; else k="\${k}-"; fi; done; echo "K $k"; }
 stats() { for p; do shift; { [ -d "$p" ] || [ -f "$p" ]; } && set -- "$@" "$p"; done; [ $# -eq 0 ] || stat -c '%a %U %G %s' -- "$@"; }
 sums() { for p; do shift; [ -f "$p" ] && set -- "$@" "$p"; done; [ $# -eq 0 ] || sha256sum -- "$@"; }
 counts() { for p; do shift; [ -f "$p" ] && set -- "$@" "$p"; done; [ $# -eq 0 ] || grep -c -h -- 'PRIVATE KEY' "$@"; }
-contents() { c=$1; shift; w=$W; for p; do shift; x=\${w%"\${w#?}"}; w=\${w#?}; [ -f "$p" ] || continue; n=\${c%%' '*}; c=\${c#*' '}; [ "$x" = c ] && [ "$n" = 0 ] && set -- "$@" "$p"; done; printf 'B '; [ $# -eq 0 ] || cat -- "$@" | base64 -w0; echo; }`;
+contents() { c=$1; shift; [ $# -eq 0 ] || printf '%s\\0' "$@"; w=$W; for p; do shift; x=\${w%"\${w#?}"}; w=\${w#?}; [ -f "$p" ] || continue; n=\${c%%"$NL"*}; c=\${c#*"$NL"}; [ "$x" = c ] && [ "$n" = 0 ] && set -- "$@" "$p"; done; [ $# -eq 0 ] || cat -- "$@"; }`;
 
 /** Builds the facts script for one host (run with sudo). */
 export function factsScript(paths: readonly PathRequest[], listDirs: readonly string[], unit: string): string {
@@ -51,17 +54,16 @@ export function factsScript(paths: readonly PathRequest[], listDirs: readonly st
     lines.push(`if [ -d ${quote(d)} ]; then for x in ${quote(d)}/* ${quote(d)}/.[!.]*; do [ -e "$x" ] && set -- "$@" "$x" && W="\${W}c"; done; fi`);
   }
   lines.push(
-    // The kernel's hostname of this UTS namespace, without a fork; `hostname` where /proc lacks it.
-    'h=$(cat /proc/sys/kernel/hostname 2>/dev/null || hostname); echo "H $h"',
-    `printf 'N '; [ $# -eq 0 ] || printf '%s\\0' "$@" | base64 -w0; echo`,
+    // The kernel's hostname of this UTS namespace, read by a builtin; `hostname` where /proc lacks it.
+    '{ read -r h < /proc/sys/kernel/hostname; } 2>/dev/null || h=$(hostname); echo "H $h"',
     'kinds "$@"',
     'echo "W $W"',
     'echo T; stats "$@"',
     'echo U; sums "$@"',
     // Counts kept for `contents`: a file holding a private key is never read back.
-    'C=$(counts "$@" | tr "\\n" " "); echo P; for n in $C; do echo "$n"; done',
-    'contents "$C" "$@"',
-    `systemctl show -p LoadState,ActiveState,SubState,MainPID,NRestarts ${quote(unit)} 2>/dev/null | sed 's/^/S /'`,
+    'C=$(counts "$@"); echo P; [ -z "$C" ] || printf \'%s\\n\' "$C"',
+    `printf 'B '; contents "$C" "$@" | base64 -w0; echo`,
+    `echo S; systemctl show -p LoadState,ActiveState,SubState,MainPID,NRestarts ${quote(unit)} 2>/dev/null`,
     'echo END',
   );
   return lines.join('\n');
@@ -79,31 +81,39 @@ export function parseFacts(host: string, unit: string, output: string): HostFact
   };
   const service: Record<string, string> = {};
   const lines = output.split('\n');
-  let names: string[] = [];
   let kinds = '';
   let wants = '';
   let blob = Buffer.alloc(0);
-  const sections: Record<'T' | 'U' | 'P', string[]> = { T: [], U: [], P: [] };
+  const sections: Record<'T' | 'U' | 'P' | 'S', string[]> = { T: [], U: [], P: [], S: [] };
   let section: keyof typeof sections | undefined;
   let complete = false;
   for (const line of lines) {
     const tag = line.slice(0, line.indexOf(' ') >= 0 ? line.indexOf(' ') : line.length);
     const rest = line.slice(tag.length + 1);
-    if (tag === 'T' || tag === 'U' || tag === 'P') section = tag;
+    if (tag === 'T' || tag === 'U' || tag === 'P' || tag === 'S') section = tag;
     else if (tag === 'H') facts.hostname = rest.trim() || host;
-    else if (tag === 'N') names = rest ? Buffer.from(rest, 'base64').toString('utf8').split('\0').slice(0, -1) : [];
     else if (tag === 'K') kinds = rest;
     else if (tag === 'W') wants = rest;
     else if (tag === 'B') {
       section = undefined;
       blob = Buffer.from(rest, 'base64');
-    } else if (tag === 'S') {
-      const [k, ...v] = rest.split('=');
-      if (k) service[k] = v.join('=');
     } else if (tag === 'END') complete = true;
     else if (section && line !== '') sections[section].push(line);
   }
   if (!complete) throw new Error(`facts of ${host} were cut short`);
+  // The blob opens with every path, NUL-terminated (a path never holds a NUL), then the contents.
+  const names: string[] = [];
+  let offset = 0;
+  while (names.length < kinds.length) {
+    const end = blob.indexOf(0, offset);
+    if (end < 0) break;
+    names.push(blob.subarray(offset, end).toString('utf8'));
+    offset = end + 1;
+  }
+  for (const line of sections.S) {
+    const [k, ...v] = line.split('=');
+    if (k) service[k] = v.join('=');
+  }
   const existing = names.filter((_, i) => kinds[i] === 'd' || kinds[i] === 'f');
   const files = names.filter((_, i) => kinds[i] === 'f');
   if (names.length !== kinds.length || sections.T.length !== existing.length || sections.U.length !== files.length || sections.P.length !== files.length) {
@@ -111,7 +121,6 @@ export function parseFacts(host: string, unit: string, output: string): HostFact
   }
   const statOf = new Map(existing.map((p, i) => [p, sections.T[i] ?? '']));
   const fileIndex = new Map(files.map((p, i) => [p, i]));
-  let offset = 0;
   names.forEach((path, i) => {
     const kind = kinds[i];
     const fact: FileFact = { path, exists: kind !== '-' };
