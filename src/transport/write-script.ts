@@ -2,7 +2,9 @@
  * One shell script that makes several files and directories on a host, so a host's uploads cost
  * one command (one sudo) instead of one each. Each file is still written the careful way: checked
  * against what the plan saw, backed up, written to a temp file beside it, verified by hash, owned,
- * synced and renamed into place. The contents follow each other on stdin; `dd … iflag=fullblock`
+ * synced and renamed into place. Each program it starts is a fork and an exec on the host (a few
+ * ms of CPU each on a small VM): a new file costs four (dd, sha256sum, chown, mv), a replaced one
+ * seven (sha256sum, cp, sync besides). The contents follow each other on stdin; `dd … iflag=fullblock`
  * takes exactly each file's bytes (`head -c` would read ahead into the next file).
  *
  * The script stops at the first item that fails (set -e) and prints `rollout-done <i>` after each
@@ -10,7 +12,7 @@
  * ones after it. Exit 65: a file changed since the plan (nothing of that item written); exit 66:
  * an upload arrived incomplete (the temp file is removed, the file left as it was).
  */
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { quote } from './shell.js';
 
 /** Ownership and permission bits of what is written. */
@@ -54,7 +56,7 @@ export const EXIT_INCOMPLETE = 66;
 
 const octal = (mode: number): string => mode.toString(8).padStart(4, '0');
 
-function fileSection(item: FileWrite, i: number): string[] {
+function fileSection(item: FileWrite, i: number, nonce: string): string[] {
   const sha = createHash('sha256').update(item.content).digest('hex');
   const lines = [`p=${quote(item.path)}; d=\${p%/*}; b=\${p##*/}; s=`];
   if (item.expectSha256 === null) {
@@ -67,16 +69,21 @@ function fileSection(item: FileWrite, i: number): string[] {
     lines.push(`k=${quote(item.backupTo)}`);
     lines.push('if [ -e "$p" ]; then [ -d "${k%/*}" ] || mkdir -p -m 0700 "${k%/*}"; cp -a -- "$p" "$k"; s=$k; fi');
   }
+  const plainMode = (item.mode & ~0o666) === 0;
   lines.push(
-    't=$(mktemp "$d/.$b.rollout-XXXXXX")',
+    // The temp file is made by the shell itself (noclobber: O_EXCL, so never an existing file or a
+    // planted link), already with its final mode when the umask can give it: no mktemp, no chmod.
+    `t="$d/.$b.rollout-${nonce}-${i}"`,
     // Signals too: a dropped connection kills the script with SIGPIPE/SIGHUP, not at exit.
     `trap 'rm -f "$t"' EXIT; trap 'rm -f "$t"; exit 1' HUP INT PIPE TERM`,
-    item.content.length > 0 ? `dd bs=${item.content.length} count=1 iflag=fullblock status=none of="$t"` : ': > "$t"',
+    plainMode ? `umask ${octal(0o777 & ~item.mode)}; true > "$t"; umask 0077` : 'true > "$t"',
+    // conv=fsync: the new content is on disk before the rename, without a separate sync.
+    ...(item.content.length > 0 ? [`dd bs=${item.content.length} count=1 iflag=fullblock conv=fsync status=none of="$t"`] : []),
     // A connection lost mid-upload ends stdin early: never rename a truncated file into place.
     `set -- $(sha256sum < "$t"); [ "$1" = ${sha} ] || { echo "upload of $p arrived incomplete" >&2; exit ${EXIT_INCOMPLETE}; }`,
-    `chown ${quote(`${item.owner}:${item.group}`)} "$t"; chmod ${octal(item.mode)} "$t"`,
+    `chown ${quote(`${item.owner}:${item.group}`)} "$t"${plainMode ? '' : `; chmod ${octal(item.mode)} "$t"`}`,
     // The backup must be on disk before the file it saves is replaced.
-    'sync ${s:+"$s"} "$t"',
+    '[ -z "$s" ] || sync "$s"',
     'mv -f -- "$t" "$p"',
     'trap - EXIT HUP INT PIPE TERM',
     `echo ${DONE_MARK} ${i}`,
@@ -91,8 +98,11 @@ function dirSection(item: DirWrite, i: number): string[] {
 
 /** The script for `items`, in order, and its stdin. */
 export function writeScript(items: readonly WriteItem[]): WriteScript {
-  const lines = ['set -e'];
-  items.forEach((item, i) => lines.push(...(item.kind === 'file' ? fileSection(item, i) : dirSection(item, i))));
+  // noclobber: `true > "$t"` creates each temp file exclusively. umask 0077 until a file asks for
+  // its own: nothing the script makes is ever readable by others before its chown.
+  const lines = ['set -e -C', 'umask 0077'];
+  const nonce = randomBytes(6).toString('hex');
+  items.forEach((item, i) => lines.push(...(item.kind === 'file' ? fileSection(item, i, nonce) : dirSection(item, i))));
   // The renames themselves reach the disk with their directories, once for all of them.
   const dirs = [...new Set(items.filter((item) => item.kind === 'file').map((item) => item.path.slice(0, Math.max(1, item.path.lastIndexOf('/')))))];
   if (dirs.length > 0) lines.push(`sync -- ${dirs.map(quote).join(' ')} 2>/dev/null || true`);
