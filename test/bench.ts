@@ -162,6 +162,8 @@ interface SizeResult {
   labUpMs?: number;
   labError?: string;
   floor: number[];
+  /** The same with `sudo -n true`: one connection and one root command, what a dry run needs at least. */
+  floorSudo: number[];
   check: RolloutRun[];
   full?: RolloutRun;
   noop?: RolloutRun;
@@ -175,13 +177,13 @@ interface SizeResult {
 
 const ansibleKey = (check: boolean, forks: number): string => `${check ? 'dry' : 'real'}@${forks}`;
 
-async function floor(lab: Lab): Promise<number> {
+async function floor(lab: Lab, command = 'true'): Promise<number> {
   const t0 = performance.now();
   const results = await Promise.all(
     lab.state.hosts.map((h) =>
       // The key exchange rollout's SSH library negotiates: OpenSSH's default (sntrup761x25519) costs
       // the client ~3× the CPU, and 200 of them at once would measure that, not the hosts.
-      runProc('ssh', ['-F', '/dev/null', '-o', 'KexAlgorithms=curve25519-sha256', '-o', 'ControlMaster=no', '-o', 'ControlPath=none', '-o', 'BatchMode=yes', '-o', `UserKnownHostsFile=${lab.knownHostsPath}`, '-o', 'GlobalKnownHostsFile=/dev/null', '-o', 'StrictHostKeyChecking=yes', '-o', 'ConnectTimeout=60', '-i', lab.keyPath, '-p', String(h.sshPort), `${lab.state.loginUser}@${h.address}`, 'true'], { timeoutMs: 120_000 }),
+      runProc('ssh', ['-F', '/dev/null', '-o', 'KexAlgorithms=curve25519-sha256', '-o', 'ControlMaster=no', '-o', 'ControlPath=none', '-o', 'BatchMode=yes', '-o', `UserKnownHostsFile=${lab.knownHostsPath}`, '-o', 'GlobalKnownHostsFile=/dev/null', '-o', 'StrictHostKeyChecking=yes', '-o', 'ConnectTimeout=60', '-i', lab.keyPath, '-p', String(h.sshPort), `${lab.state.loginUser}@${h.address}`, command], { timeoutMs: 120_000 }),
     ),
   );
   const failed = results.filter((r) => r.code !== 0).length;
@@ -203,7 +205,7 @@ let activeDir: string | undefined;
 
 async function benchSize(size: Size, index: number, work: string, ansible: boolean): Promise<SizeResult> {
   const hosts = size.backends + size.agents;
-  const result: SizeResult = { size, hosts, floor: [], check: [], ansible: new Map(), failures: [], loads: [], idle: [] };
+  const result: SizeResult = { size, hosts, floor: [], floorSudo: [], check: [], ansible: new Map(), failures: [], loads: [], idle: [] };
   const net = freeNet(60 + index);
   const dir = join(work, `lab-${size.label}`);
   say(`${size.label}: starting the lab (${hosts} hosts on 127.${net}.0.0/16)…`);
@@ -238,9 +240,10 @@ async function benchSize(size: Size, index: number, work: string, ansible: boole
       if (rep > 0) await quiet(60_000);
       result.loads.push(loadavg()[0] ?? 0);
       result.floor.push(await floor(lab));
+      result.floorSudo.push(await floor(lab, 'sudo -n true'));
       const r = await rollout(lab, ['--check', '--diff'], stateDir, [5]);
       result.check.push(r);
-      say(`${size.label}: floor ${secs(result.floor.at(-1))} s, rollout --check --diff ${secs(r.proc.ms)} s${r.ok ? '' : ` FAILED (exit ${String(r.proc.code)})`}`);
+      say(`${size.label}: floor ${secs(result.floor.at(-1))} s (with sudo ${secs(result.floorSudo.at(-1))} s), rollout --check --diff ${secs(r.proc.ms)} s${r.ok ? '' : ` FAILED (exit ${String(r.proc.code)})`}`);
       if (!r.ok) result.failures.push(`${size.label} rollout --check --diff: exit ${String(r.proc.code)}\n${lastLines(r.proc.stderr)}`);
     }
 
@@ -313,11 +316,11 @@ function report(results: SizeResult[], header: string[]): string {
     return stopped.length > 0 ? { ms: Math.max(...stopped), bound: true } : undefined;
   };
   const vs = (b: { ms: number; bound: boolean } | undefined, ms: number | undefined): string => (b && ms ? `${b.bound ? '≥ ' : ''}${ratio(b.ms, ms)}` : '–');
-  const rows = [['fleet', 'hosts', 'floor', 'rollout dry', 'ansible dry -f5', 'ansible dry -fN', 'best ansible ÷ rollout', 'rollout real', 'ansible real -f5', 'ansible real -fN', 'best ansible ÷ rollout']];
+  const rows = [['fleet', 'hosts', 'floor', 'floor sudo', 'rollout dry', 'ansible dry -f5', 'ansible dry -fN', 'best ansible ÷ rollout', 'rollout real', 'ansible real -f5', 'ansible real -fN', 'best ansible ÷ rollout']];
   for (const r of results) {
     const dry = median(r.check.map((c) => c.proc.ms));
     rows.push([
-      r.size.label, String(r.hosts), secs(median(r.floor)), secs(dry), ams(a(r, true, 5)), ams(a(r, true, r.hosts)), vs(best([a(r, true, 5), a(r, true, r.hosts)]), dry),
+      r.size.label, String(r.hosts), secs(median(r.floor)), secs(median(r.floorSudo)), secs(dry), ams(a(r, true, 5)), ams(a(r, true, r.hosts)), vs(best([a(r, true, 5), a(r, true, r.hosts)]), dry),
       r.full ? secs(r.full.proc.ms) : '–', ams(a(r, false, 5)) === '–' && r.hosts > defaultForksMax ? 'not run' : ams(a(r, false, 5)), ams(a(r, false, r.hosts)), vs(best([a(r, false, 5), a(r, false, r.hosts)]), r.full?.proc.ms),
     ]);
   }
@@ -356,7 +359,7 @@ function report(results: SizeResult[], header: string[]): string {
     out.push(`  exactly 1 SSH connection per host: ${mark(conns)}`, '');
   }
   out.push(
-    'floor: system OpenSSH, `ssh host true` on every host at once, no connection sharing, curve25519-sha256 key exchange (as rollout).',
+    'floor: system OpenSSH, `ssh host true` on every host at once, no connection sharing, curve25519-sha256 key exchange (as rollout); floor sudo: `ssh host sudo -n true` the same way.',
     'rollout: stages and bytes from its own --stats; conns/host and sudo cmds/host from each host\'s sshd log and a sudo log the bench turns on.',
     'wait: wall time with a restart or health gate in flight; own work: the rest of the real run\'s change stage (uploads, patches, rendering).',
     'ansible: test/bench/ansible/secure.yml, test/bench/ansible/ansible.cfg (pipelining, ControlPersist, host keys checked); -f5 is its default forks, -fN forks = hosts.',
