@@ -6,7 +6,7 @@
 import { X509Certificate } from 'node:crypto';
 import { isIP } from 'node:net';
 import type { HostSpec } from '../inventory/types.js';
-import { commonName, extendedKeyUsages, parseSubjectAltNames } from './inspect.js';
+import { canonicalIp, commonName, extendedKeyUsages, parseSubjectAltNames } from './inspect.js';
 import { parseCertificates, parsePrivateKey } from './pem.js';
 
 const DAY_MS = 86_400_000;
@@ -29,15 +29,6 @@ export function hostSans(host: Pick<HostSpec, 'name' | 'address' | 'sensu'>): Ho
 /** `DNS:x` / `IP:y` labels, the form Node prints and messages use. */
 export function sanLabels(sans: HostSans): string[] {
   return [...sans.dnsNames.map((n) => `DNS:${n}`), ...sans.ipAddresses.map((ip) => `IP:${canonicalIp(ip)}`)];
-}
-
-function canonicalIp(ip: string): string {
-  if (!ip.includes(':')) return ip;
-  try {
-    return new URL(`http://[${ip}]/`).hostname.slice(1, -1);
-  } catch {
-    return ip;
-  }
 }
 
 /** What to do with the files already on disk for one host. */

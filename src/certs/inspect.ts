@@ -119,7 +119,7 @@ export function shortName(dn: string): string {
 }
 
 /** Compresses an IPv6 address (`0:0:0:0:0:0:0:1` → `::1`), as people write them. */
-function canonicalIp(ip: string): string {
+export function canonicalIp(ip: string): string {
   if (!ip.includes(':')) return ip;
   try {
     return new URL(`http://[${ip}]/`).hostname.slice(1, -1);
