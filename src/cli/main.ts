@@ -5,11 +5,9 @@
  */
 import { Command, CommanderError } from 'commander';
 import { ExitCode, InputError, RolloutError } from '../errors.js';
-import { runCerts, type CertsFlags } from './commands/certs.js';
-import { runCheck } from './commands/check.js';
-import { runRollback } from './commands/rollback.js';
-import { runSecure, type SecureFlags } from './commands/secure.js';
-import { runStatus, type StatusFlags } from './commands/status.js';
+import type { CertsFlags } from './commands/certs.js';
+import type { SecureFlags } from './commands/secure.js';
+import type { StatusFlags } from './commands/status.js';
 import { fleetOptions, positiveInt, type FleetFlags } from './context.js';
 import { Output } from './output.js';
 
@@ -25,6 +23,9 @@ Exit codes:
   5    --check found pending changes
   130  interrupted (Ctrl-C)`;
 
+// Each command's module is imported when it runs, not at start: the CLI's bundle splits them into
+// chunks, so `rollout secure --check` never loads the certificate generator (@peculiar/x509) and
+// `--help` loads none of them.
 function buildProgram(): Command {
   const program = new Command('rollout')
     .description('Secure a Sensu Go deployment over SSH: certificates, TLS on backends, agents switched\nfrom ws:// to wss:// in lockstep, health gates and automatic rollback.')
@@ -41,7 +42,7 @@ function buildProgram(): Command {
       .option('--json', 'print the result as JSON')
       .addHelpText('after', '\nExample:\n  rollout check -i inventory/prod.yml --limit backends\n'),
   ).action(async (flags: FleetFlags & { json?: boolean }) => {
-    process.exitCode = await runCheck(flags, out);
+    process.exitCode = await (await import('./commands/check.js')).runCheck(flags, out);
   });
   fleetOptions(
     program
@@ -77,7 +78,7 @@ Examples:
 `,
       ),
   ).action(async (flags: SecureFlags) => {
-    process.exitCode = await runSecure(flags, out);
+    process.exitCode = await (await import('./commands/secure.js')).runSecure(flags, out);
   });
   program
     .command('certs')
@@ -111,7 +112,7 @@ Then point the inventory at them (the command prints these lines):
 `,
     )
     .action(async (flags: CertsFlags) => {
-      process.exitCode = await runCerts(flags, out);
+      process.exitCode = await (await import('./commands/certs.js')).runCerts(flags, out);
     });
   fleetOptions(
     program
@@ -136,7 +137,7 @@ Examples:
 `,
       ),
   ).action(async (flags: StatusFlags) => {
-    process.exitCode = await runStatus(flags, out);
+    process.exitCode = await (await import('./commands/status.js')).runStatus(flags, out);
   });
   fleetOptions(
     program
@@ -145,7 +146,7 @@ Examples:
       .option('--json', 'print the result as JSON')
       .addHelpText('after', '\nEvery file the last run changed goes back byte-identical (owner and mode kept), files it created are\nremoved, services are restarted and the fleet is verified healthy. Exit 0 when verified, 4 when not.\n'),
   ).action(async (flags: FleetFlags & { json?: boolean }) => {
-    process.exitCode = await runRollback(flags, out);
+    process.exitCode = await (await import('./commands/rollback.js')).runRollback(flags, out);
   });
   return program;
 }

@@ -7,7 +7,7 @@ import type { ListrRendererValue } from 'listr2';
 import { ExitCode, InputError, PreflightError, RollbackFailedError, RolledBackError, InterruptedError } from '../../errors.js';
 import { lockFleet } from '../../execute/lock.js';
 import { fleetStateDir, Journal, newRunId } from '../../execute/journal.js';
-import { execute, type ExecuteResult } from '../../execute/run.js';
+import type { ExecuteResult } from '../../execute/run.js';
 import type { KeepaliveCheck } from '../../execute/gates.js';
 import type { ProbeTarget } from '../../execute/rollback.js';
 import { caBundle } from '../../certs/ca-bundle.js';
@@ -25,8 +25,6 @@ import type { Feature } from '../../playbook/schema.js';
 import { renderPlan, planSummary } from '../../ui/plan-view.js';
 import { isSecretKey, redact, sweepSecrets } from '../../ui/redact.js';
 import { askYesNo, canPrompt } from '../../ui/prompts.js';
-import { stepHooks } from '../../ui/step-prompt.js';
-import { StepRenderer } from '../../ui/step-renderer.js';
 import { loadFleet, type FleetFlags } from '../context.js';
 import { table, type Output } from '../output.js';
 import { RunStats, statsLines } from '../run-stats.js';
@@ -105,10 +103,10 @@ async function gather(hosts: readonly HostSpec[], open: (h: HostSpec) => Promise
   return { transports, facts, problems, closeAll: () => closeAll(connections) };
 }
 
-function rendererFor(flags: SecureFlags): ListrRendererValue {
+async function rendererFor(flags: SecureFlags): Promise<ListrRendererValue> {
   if (flags.json) return 'silent';
   // Step mode scrolls (one line per event): questions, diffs and gate results stay readable.
-  if (flags.step) return StepRenderer;
+  if (flags.step) return (await import('../../ui/step-renderer.js')).StepRenderer;
   return process.stdout.isTTY && !process.env.CI ? 'default' : 'simple';
 }
 
@@ -214,6 +212,9 @@ export async function runSecure(flags: SecureFlags, out: Output): Promise<number
     process.on('SIGINT', onSigint);
     let result: ExecuteResult;
     try {
+      // The executor (listr2) and step mode's prompts load only for a real run: a dry run skips them.
+      const { execute } = await import('../../execute/run.js');
+      const step = flags.step ? (await import('../../ui/step-prompt.js')).stepHooks({ color: out.color, secrets, columns: () => process.stdout.columns || 80 }) : undefined;
       result = await execute({
         plan,
         hosts: new Map(fleet.hosts.map((h) => [h.name, h])),
@@ -225,13 +226,13 @@ export async function runSecure(flags: SecureFlags, out: Output): Promise<number
         // Keepalives are read from any backend, rotated or not yet.
         keepalive: keepaliveCheck(fleet.hosts, trust),
         forks: flags.forks,
-        renderer: rendererFor(flags),
+        renderer: await rendererFor(flags),
         signal: controller.signal,
         probes: probesOf(fleet.hosts, plan),
         // With etcd TLS in the run, members mid-switch need their peers' certificates: one member at a time.
         serialBackends: flags.etcdTls === true,
         restartsBefore: new Map([...g.facts.entries()].map(([name, f]) => [name, f.service.nRestarts])),
-        ...(flags.step ? { step: stepHooks({ color: out.color, secrets, columns: () => process.stdout.columns || 80 }) } : {}),
+        ...(step ? { step } : {}),
       });
     } finally {
       process.off('SIGINT', onSigint);
