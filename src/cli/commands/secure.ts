@@ -98,6 +98,9 @@ async function gather(hosts: readonly HostSpec[], open: (h: HostSpec) => Promise
       problems.push({ host: name, message: e.message.replace(new RegExp(`^${name}: `), ''), ...(e.hint ? { fix: e.hint } : {}) });
     }
   });
+  // Hosts answered in any order: problems are listed in the inventory's.
+  const order = new Map(hosts.map((h, i) => [h.name, i]));
+  problems.sort((a, b) => (order.get(a.host) ?? 0) - (order.get(b.host) ?? 0));
   progress(`gathered facts from ${facts.size} hosts`);
   stats.end('facts');
   return { transports, facts, problems, closeAll: () => closeAll(connections) };
