@@ -2,7 +2,8 @@
  * `npm run bench`: rollout against Ansible on the same lab fleets, measured, never asserted.
  *
  * For each fleet (default 3+10, 3+50, 3+200; one lab at a time, 127.60–69.x.y) it measures:
- *   - the floor: one `ssh host true` per host, all at once, no connection sharing;
+ *   - the floor: one `ssh host true` per host, all at once, no connection sharing; the same with
+ *     `sudo -n true`; and `rollout check` (one connection, one sudo command per host, rollout's SSH);
  *   - `rollout secure --check --diff --stats` (median of --reps): wall time, its stages, SSH
  *     connections and commands per host as the hosts saw them (sshd log, sudo log), bytes sent,
  *     the controller's peak RSS and CPU time;
@@ -45,7 +46,7 @@ const { values: opts } = parseArgs({
 if (opts.help) {
   process.stdout.write(`npm run bench -- [options]
   --sizes 3+10,3+50,3+200        fleets (backends+agents), one lab at a time
-  --reps N                       repetitions of the floor and of rollout --check --diff (default 3)
+  --reps N                       repetitions of the floors and of rollout --check --diff (default 3)
   --no-full                      no real runs at all (rollout --yes and Ansible for real)
   --no-ansible                   leave Ansible out (it is installed from Debian when missing)
   --no-ansible-full              Ansible dry runs only
@@ -164,6 +165,8 @@ interface SizeResult {
   floor: number[];
   /** The same with `sudo -n true`: one connection and one root command, what a dry run needs at least. */
   floorSudo: number[];
+  /** `rollout check`: rollout's own SSH stack, one connection and one sudo command per host. */
+  rolloutCheck: number[];
   check: RolloutRun[];
   full?: RolloutRun;
   noop?: RolloutRun;
@@ -205,7 +208,7 @@ let activeDir: string | undefined;
 
 async function benchSize(size: Size, index: number, work: string, ansible: boolean): Promise<SizeResult> {
   const hosts = size.backends + size.agents;
-  const result: SizeResult = { size, hosts, floor: [], floorSudo: [], check: [], ansible: new Map(), failures: [], loads: [], idle: [] };
+  const result: SizeResult = { size, hosts, floor: [], floorSudo: [], rolloutCheck: [], check: [], ansible: new Map(), failures: [], loads: [], idle: [] };
   const net = freeNet(60 + index);
   const dir = join(work, `lab-${size.label}`);
   say(`${size.label}: starting the lab (${hosts} hosts on 127.${net}.0.0/16)…`);
@@ -241,9 +244,12 @@ async function benchSize(size: Size, index: number, work: string, ansible: boole
       result.loads.push(loadavg()[0] ?? 0);
       result.floor.push(await floor(lab));
       result.floorSudo.push(await floor(lab, 'sudo -n true'));
+      const c = await runProc(process.execPath, [BIN, 'check', '-i', lab.inventoryPath, '--known-hosts', lab.knownHostsPath], { env: { ...process.env, NO_COLOR: '1' }, timeoutMs: 600_000 });
+      result.rolloutCheck.push(c.ms);
+      if (c.code !== 0) result.failures.push(`${size.label} rollout check: exit ${String(c.code)}\n${lastLines(c.stdout + c.stderr)}`);
       const r = await rollout(lab, ['--check', '--diff'], stateDir, [5]);
       result.check.push(r);
-      say(`${size.label}: floor ${secs(result.floor.at(-1))} s (with sudo ${secs(result.floorSudo.at(-1))} s), rollout --check --diff ${secs(r.proc.ms)} s${r.ok ? '' : ` FAILED (exit ${String(r.proc.code)})`}`);
+      say(`${size.label}: floor ${secs(result.floor.at(-1))} s (with sudo ${secs(result.floorSudo.at(-1))} s), rollout check ${secs(result.rolloutCheck.at(-1))} s, rollout --check --diff ${secs(r.proc.ms)} s${r.ok ? '' : ` FAILED (exit ${String(r.proc.code)})`}`);
       if (!r.ok) result.failures.push(`${size.label} rollout --check --diff: exit ${String(r.proc.code)}\n${lastLines(r.proc.stderr)}`);
     }
 
@@ -316,11 +322,11 @@ function report(results: SizeResult[], header: string[]): string {
     return stopped.length > 0 ? { ms: Math.max(...stopped), bound: true } : undefined;
   };
   const vs = (b: { ms: number; bound: boolean } | undefined, ms: number | undefined): string => (b && ms ? `${b.bound ? '≥ ' : ''}${ratio(b.ms, ms)}` : '–');
-  const rows = [['fleet', 'hosts', 'floor', 'floor sudo', 'rollout dry', 'ansible dry -f5', 'ansible dry -fN', 'best ansible ÷ rollout', 'rollout real', 'ansible real -f5', 'ansible real -fN', 'best ansible ÷ rollout']];
+  const rows = [['fleet', 'hosts', 'floor', 'floor sudo', 'rollout check', 'rollout dry', 'ansible dry -f5', 'ansible dry -fN', 'best ansible ÷ rollout', 'rollout real', 'ansible real -f5', 'ansible real -fN', 'best ansible ÷ rollout']];
   for (const r of results) {
     const dry = median(r.check.map((c) => c.proc.ms));
     rows.push([
-      r.size.label, String(r.hosts), secs(median(r.floor)), secs(median(r.floorSudo)), secs(dry), ams(a(r, true, 5)), ams(a(r, true, r.hosts)), vs(best([a(r, true, 5), a(r, true, r.hosts)]), dry),
+      r.size.label, String(r.hosts), secs(median(r.floor)), secs(median(r.floorSudo)), secs(median(r.rolloutCheck)), secs(dry), ams(a(r, true, 5)), ams(a(r, true, r.hosts)), vs(best([a(r, true, 5), a(r, true, r.hosts)]), dry),
       r.full ? secs(r.full.proc.ms) : '–', ams(a(r, false, 5)) === '–' && r.hosts > defaultForksMax ? 'not run' : ams(a(r, false, 5)), ams(a(r, false, r.hosts)), vs(best([a(r, false, 5), a(r, false, r.hosts)]), r.full?.proc.ms),
     ]);
   }
@@ -359,7 +365,7 @@ function report(results: SizeResult[], header: string[]): string {
     out.push(`  exactly 1 SSH connection per host: ${mark(conns)}`, '');
   }
   out.push(
-    'floor: system OpenSSH, `ssh host true` on every host at once, no connection sharing, curve25519-sha256 key exchange (as rollout); floor sudo: `ssh host sudo -n true` the same way.',
+    'floor: system OpenSSH, `ssh host true` on every host at once, no connection sharing, curve25519-sha256 key exchange (as rollout); floor sudo: `ssh host sudo -n true` the same way; rollout check: `rollout check`, one connection and one sudo command per host through rollout\'s own SSH library.',
     'rollout: stages and bytes from its own --stats; conns/host and sudo cmds/host from each host\'s sshd log and a sudo log the bench turns on.',
     'wait: wall time with a restart or health gate in flight; own work: the rest of the real run\'s change stage (uploads, patches, rendering).',
     'ansible: test/bench/ansible/secure.yml, test/bench/ansible/ansible.cfg (pipelining, ControlPersist, host keys checked); -f5 is its default forks, -fN forks = hosts.',
