@@ -20,8 +20,14 @@ describe('rollout secure', () => {
     expect(r.code).toBe(5);
     expect(r.stdout).toContain('-api-url: "http://127.43.0.1:8080"');
     expect(r.stdout).toContain('+api-url: "https://127.43.0.1:8080"');
-    expect(r.stdout).toContain('+cert-file: "/etc/sensu/tls/backend-2.pem"');
+    expect(r.stdout).toContain('+cert-file: "/etc/sensu/tls/backend-1.pem"');
     expect(r.stdout).toContain('+  - "wss://backend-3:8081"');
+    // Hosts whose change differs only by their own name and address share one diff.
+    expect(r.stdout).toContain('  ── backend-1 and 2 more, the same change with their own name and address:\n     backend-2, backend-3\n    --- backend-1:/etc/sensu/backend.yml');
+    expect(r.stdout).toContain('  ── agent-01 and 4 more, the same change with their own name and address:\n     agent-02, agent-03, agent-04, agent-05\n    --- agent-01:/etc/sensu/agent.yml');
+    expect(r.stdout.match(/^ {4}--- agent-\d+:\/etc\/sensu\/agent\.yml$/gm)).toHaveLength(1);
+    // Each backend's own certificate differs: its upload is shown on its own.
+    for (const b of ['backend-1', 'backend-2', 'backend-3']) expect(r.stdout).toContain(`  ── ${b}\n    + /etc/sensu/tls/  0750 sensu:sensu`);
     expect(r.stdout).toMatch(/\+ \/etc\/sensu\/tls\/backend-1\.key {2}sha256 [0-9a-f]{8}… {2}private key \(content never shown\) {2}0400 sensu:sensu/);
     expect(r.stdout).toMatch(/\+ \/etc\/sensu\/tls\/backend-1\.pem .*CN=backend-1 .*expires \d{4}-\d\d-\d\d {2}0644 sensu:sensu/);
     expect(r.stdout).toContain('8 host(s), 8 to change');

@@ -60,7 +60,7 @@ export interface StepQuestion {
   batch: number;
   batches: number;
   /** The hosts the task changes in this batch. */
-  hosts: { name: string; role: string }[];
+  hosts: { name: string; role: string; address: string }[];
   /** The steps the answer is about, each changing something (what "diff" shows). */
   steps: Step[];
   /** Whether "no" may skip it here, and what goes with it. */
@@ -323,7 +323,7 @@ export async function execute(options: ExecuteOptions): Promise<ExecuteResult> {
         task: first.task,
         batch: batchIndex + 1,
         batches: phase.batches.length,
-        hosts: hosts.map((name) => ({ name, role: options.hosts.get(name)?.role ?? 'host' })),
+        hosts: hosts.map((name) => ({ name, role: options.hosts.get(name)?.role ?? 'host', address: options.hosts.get(name)?.address ?? '' })),
         steps: live,
         skip: skipRule(plan, phase, live, { applied, skipped: new Set(skipped.keys()), skippedWaves, roleOf: (h) => options.hosts.get(h)?.role }),
       };

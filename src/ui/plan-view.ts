@@ -1,9 +1,11 @@
 /**
  * The Plan as an operator reads it: per phase, what changes on how many hosts; with --diff, per
  * host, a unified diff of each config and one summary line per certificate or key. Private keys
- * show as a fingerprint, mode and owner only. Returns text; the CLI prints it.
+ * show as a fingerprint, mode and owner only. Hosts whose changes differ only by their own name
+ * and address (200 agents getting the same edit) are shown once, with the others listed.
+ * Returns text; the CLI prints it.
  */
-import type { DirStep, FileStep, Plan, Step } from '../plan/types.js';
+import type { DirStep, FileStep, GateStep, Plan, Step } from '../plan/types.js';
 import { renderDiff } from './diff.js';
 
 /** How to render. */
@@ -12,6 +14,8 @@ export interface ViewOptions {
   color: boolean;
   /** Values that must never appear (become passwords, API keys), redacted from diffs. */
   secrets: readonly string[];
+  /** Each host's address (inventory name → address), so hosts alike but for it share a section. */
+  addresses?: ReadonlyMap<string, string>;
 }
 
 const paint = (on: boolean, code: string, text: string): string => (on ? `\x1b[${code}m${text}\x1b[0m` : text);
@@ -98,12 +102,64 @@ export function renderPlan(plan: Plan, options: ViewOptions): string {
     const batches = phase.batches.length;
     if (batches > 1) lines.push(paint(options.color, '2', `  in ${batches} batches of up to ${Math.max(...phase.batches.map((b) => b.hosts.length))} host(s)`));
     if (!options.diff) continue;
-    for (const host of [...hosts]) {
-      lines.push(paint(options.color, '1', `  ── ${host}`));
-      for (const s of steps.filter((x) => x.host === host)) for (const l of stepLines(s, options)) lines.push(...l.split('\n').map((x) => `    ${x}`));
-    }
+    lines.push(...hostSections(steps, hosts, options).map((l) => `  ${l}`));
   }
   return lines.join('\n');
+}
+
+/**
+ * A host's text with its own name and addresses blanked, each by a placeholder no text holds:
+ * two hosts with the same shape have the same change, each with its own identifiers, exactly.
+ */
+function shapeOf(text: string, identifiers: readonly string[]): string {
+  let shape = text;
+  identifiers.forEach((id, i) => {
+    if (id !== '') shape = shape.replaceAll(id, `\u0000${i}\u0000`);
+  });
+  return shape;
+}
+
+/** Names after the first of a group, wrapped to fit a terminal. */
+function nameLines(names: readonly string[], width = 76): string[] {
+  const out: string[] = [];
+  let line = '';
+  for (const [i, name] of names.entries()) {
+    const word = i < names.length - 1 ? `${name},` : name;
+    if (line && line.length + 1 + word.length > width) {
+      out.push(line);
+      line = word;
+    } else line = line ? `${line} ${word}` : word;
+  }
+  if (line) out.push(line);
+  return out;
+}
+
+/**
+ * One section per host (a `── host` line, then its steps), except that hosts whose steps render
+ * the same but for their own name and addresses share the first one's section: on 200 agents a
+ * dry run shows one diff and 199 names, not 200 diffs.
+ */
+function hostSections(steps: readonly Step[], hosts: Iterable<string>, options: ViewOptions): string[] {
+  const groups = new Map<string, { lines: string[]; hosts: string[] }>();
+  for (const host of hosts) {
+    const own = steps.filter((x) => x.host === host);
+    const lines = own.flatMap((s) => stepLines(s, options)).flatMap((l) => l.split('\n'));
+    const probe = own.find((s): s is GateStep => s.kind === 'gate')?.probe.address ?? '';
+    const shape = shapeOf(lines.join('\n'), [host, options.addresses?.get(host) ?? '', probe]);
+    const group = groups.get(shape);
+    if (group) group.hosts.push(host);
+    else groups.set(shape, { lines, hosts: [host] });
+  }
+  const out: string[] = [];
+  for (const { lines, hosts: [first, ...others] } of groups.values()) {
+    if (others.length === 0) out.push(paint(options.color, '1', `── ${first ?? ''}`));
+    else {
+      out.push(paint(options.color, '1', `── ${first ?? ''} and ${others.length} more, the same change with their own name and address:`));
+      out.push(...nameLines(others).map((l) => paint(options.color, '2', `   ${l}`)));
+    }
+    out.push(...lines.map((l) => `  ${l}`));
+  }
+  return out;
 }
 
 /**
@@ -111,12 +167,7 @@ export function renderPlan(plan: Plan, options: ViewOptions): string {
  * --diff` shows them: config diffs, certificate and key summary lines, restarts and gates.
  */
 export function renderSteps(steps: readonly Step[], options: Omit<ViewOptions, 'diff'>): string {
-  const lines: string[] = [];
-  for (const host of new Set(steps.map((s) => s.host))) {
-    lines.push(paint(options.color, '1', `── ${host}`));
-    for (const s of steps.filter((x) => x.host === host)) for (const l of stepLines(s, { ...options, diff: true })) lines.push(...l.split('\n').map((x) => `  ${x}`));
-  }
-  return lines.join('\n');
+  return hostSections(steps, new Set(steps.map((s) => s.host)), { ...options, diff: true }).join('\n');
 }
 
 /** The closing line of a dry run or plan display. */

@@ -139,7 +139,7 @@ async function ask(view: StepView, q: StepQuestion, io: StepIO): Promise<StepAns
       throw err;
     }
     if (choice === 'diff') {
-      io.show(renderSteps(q.steps, { color: view.color, secrets: view.secrets }));
+      io.show(renderSteps(q.steps, { color: view.color, secrets: view.secrets, addresses: new Map(q.hosts.map((h) => [h.name, h.address])) }));
       continue;
     }
     if (choice === 'skip' && !q.skip.allowed) {

@@ -185,7 +185,7 @@ export async function runSecure(flags: SecureFlags, out: Output): Promise<number
       // Config texts go through the same redaction as diffs; keys never enter the plan at all.
       out.line(JSON.stringify({ plan: redactPlan(plan, secrets), hosts: fleet.hosts.length }, null, 2));
     } else {
-      out.line(renderPlan(plan, { diff: flags.diff ?? false, color: out.color, secrets }));
+      out.line(renderPlan(plan, { diff: flags.diff ?? false, color: out.color, secrets, addresses: new Map(fleet.hosts.map((h) => [h.name, h.address])) }));
       out.line();
     }
     if (plan.problems.length > 0) {
