@@ -119,8 +119,8 @@ function shapeOf(text: string, identifiers: readonly string[]): string {
   return shape;
 }
 
-/** Names after the first of a group, wrapped to fit a terminal. */
-function nameLines(names: readonly string[], width = 76): string[] {
+/** Names after the first of a group, wrapped to fit 80 columns with the indents they get. */
+function nameLines(names: readonly string[], width = 72): string[] {
   const out: string[] = [];
   let line = '';
   for (const [i, name] of names.entries()) {
