@@ -7,6 +7,7 @@
  */
 import type { DirStep, FileStep, GateStep, Plan, Step } from '../plan/types.js';
 import { renderDiff } from './diff.js';
+import { wrap } from './wrap.js';
 
 /** How to render. */
 export interface ViewOptions {
@@ -119,21 +120,6 @@ function shapeOf(text: string, identifiers: readonly string[]): string {
   return shape;
 }
 
-/** Names after the first of a group, wrapped to fit 80 columns with the indents they get. */
-function nameLines(names: readonly string[], width = 72): string[] {
-  const out: string[] = [];
-  let line = '';
-  for (const [i, name] of names.entries()) {
-    const word = i < names.length - 1 ? `${name},` : name;
-    if (line && line.length + 1 + word.length > width) {
-      out.push(line);
-      line = word;
-    } else line = line ? `${line} ${word}` : word;
-  }
-  if (line) out.push(line);
-  return out;
-}
-
 /**
  * One section per host (a `── host` line, then its steps), except that hosts whose steps render
  * the same but for their own name and addresses share the first one's section: on 200 agents a
@@ -155,7 +141,8 @@ function hostSections(steps: readonly Step[], hosts: Iterable<string>, options: 
     if (others.length === 0) out.push(paint(options.color, '1', `── ${first ?? ''}`));
     else {
       out.push(paint(options.color, '1', `── ${first ?? ''} and ${others.length} more, the same change with their own name and address:`));
-      out.push(...nameLines(others).map((l) => paint(options.color, '2', `   ${l}`)));
+      // Wrapped at 72: with the indents they get, the lines stay within 80 columns.
+      out.push(...wrap(others.join(', '), 72).split('\n').map((l) => paint(options.color, '2', `   ${l}`)));
     }
     out.push(...lines.map((l) => `  ${l}`));
   }

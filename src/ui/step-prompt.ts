@@ -20,6 +20,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { expand } from '@inquirer/prompts';
 import type { GateSeen, StepAnswer, StepHooks, StepIO, StepQuestion } from '../execute/run.js';
 import { renderSteps } from './plan-view.js';
+import { wrap } from './wrap.js';
 
 /** How step mode shows things. */
 export interface StepView {
@@ -46,21 +47,6 @@ export function questionText(q: Pick<StepQuestion, 'task' | 'hosts' | 'batch' | 
 function fit(text: string, width: number): string {
   const w = Math.max(20, width);
   return text.length <= w ? text : `${text.slice(0, w - 1)}…`;
-}
-
-/** Wraps prose at `width` on spaces (words longer than a line stay whole). */
-export function wrap(text: string, width: number): string {
-  const w = Math.max(20, width);
-  const out: string[] = [];
-  let line = '';
-  for (const word of text.split(/\s+/)) {
-    if (line && line.length + 1 + word.length > w) {
-      out.push(line);
-      line = word;
-    } else line = line ? `${line} ${word}` : word;
-  }
-  if (line) out.push(line);
-  return out.join('\n');
 }
 
 function choicesFor(q: StepQuestion, width: number): { key: 'y' | 'n' | 'd' | 'c' | 'a'; name: string; value: Choice }[] {
