@@ -50,7 +50,7 @@ describe('dashboard TLS', () => {
     expect(check.code).toBe(5);
     expect(check.stdout).toContain('+dashboard-cert-file: "/etc/sensu/tls/backend-1-dashboard.pem"');
     expect(check.stdout).toContain('+dashboard-key-file: "/etc/sensu/tls/backend-1-dashboard.key"');
-    expect(check.stdout).toMatch(/\/etc\/sensu\/tls\/backend-2-dashboard\.key {2}sha256 [0-9a-f]{8}… {2}private key \(content never shown\) {2}0400 sensu:sensu/);
+    expect(check.stdout).toMatch(/\/etc\/sensu\/tls\/backend-2-dashboard\.key {2}sha256 [0-9a-f]{8}… {2}private key \(content never shown\) {2}0440 root:sensu/);
     expect(check.stdout).not.toContain('PRIVATE KEY');
 
     const r = await rollout([...args(), '--yes']);

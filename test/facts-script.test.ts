@@ -4,11 +4,11 @@
  * that does not add up is refused rather than misread.
  */
 import { execFileSync } from 'node:child_process';
-import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createHash, generateKeyPairSync } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { factsScript, parseFacts, type PathRequest } from '../src/facts/script.js';
+import { factsScript, firstInvalidUtf8, MAX_READ_BYTES, parseFacts, type PathRequest } from '../src/facts/script.js';
 import { scratchDir } from './helpers/scratch.js';
 
 const dir = scratchDir('rollout-facts-');
@@ -81,6 +81,54 @@ describe('the facts script', () => {
   });
 });
 
+describe('what root does not read', () => {
+  const sensu = Number(execFileSync('id', ['-u', 'sensu']).toString().trim());
+  const hostile = join(dir, 'hostile');
+  mkdirSync(join(hostile, 'sensu-owned'), { recursive: true });
+  chmodSync(hostile, 0o755);
+  writeFileSync(join(hostile, 'sensu-owned', 'ca.pem'), 'planted\n');
+  chownSync(join(hostile, 'sensu-owned'), sensu, sensu);
+  mkdirSync(join(hostile, 'group-writable'), { mode: 0o775 });
+  chmodSync(join(hostile, 'group-writable'), 0o775);
+  chownSync(join(hostile, 'group-writable'), 0, sensu);
+  writeFileSync(join(hostile, 'group-writable', 'agent.yml'), 'name: x\n');
+  writeFileSync(join(hostile, 'secret'), 'root:$6$hash:19000:0:99999:7:::\n', { mode: 0o600 });
+  symlinkSync(join(hostile, 'secret'), join(hostile, 'linked.yml'));
+  symlinkSync(join(hostile, 'secret'), join(hostile, 'sensu-owned', 'link.pem'));
+  writeFileSync(join(hostile, 'latin1.yml'), Buffer.concat([Buffer.from('name: "caf'), Buffer.from([0xe9]), Buffer.from('"\n')]));
+  writeFileSync(join(hostile, 'big.pem'), Buffer.alloc(MAX_READ_BYTES + 1, 0x41));
+  const { output, facts } = gather(
+    ['sensu-owned/ca.pem', 'sensu-owned/missing.pem', 'group-writable/agent.yml', 'linked.yml', 'latin1.yml', 'big.pem'].map((f) => ({ path: join(hostile, f), want: 'content' as const })),
+    [join(hostile, 'sensu-owned')],
+  );
+
+  it('reads nothing in a directory another user owns or can write, and does not list it', () => {
+    expect(facts.files[join(hostile, 'sensu-owned/ca.pem')]).toEqual({ path: join(hostile, 'sensu-owned/ca.pem'), exists: true, untrusted: true });
+    expect(facts.files[join(hostile, 'sensu-owned/missing.pem')]).toEqual({ path: join(hostile, 'sensu-owned/missing.pem'), exists: false });
+    expect(facts.files[join(hostile, 'group-writable/agent.yml')]).toMatchObject({ exists: true, untrusted: true });
+    expect(facts.files[join(hostile, 'sensu-owned/link.pem')]).toBeUndefined();
+    expect(output).not.toContain(Buffer.from('planted').toString('base64').slice(0, 8));
+  });
+
+  it('never follows a link: its target is not read', () => {
+    expect(facts.files[join(hostile, 'linked.yml')]).toEqual({ path: join(hostile, 'linked.yml'), exists: true, kind: 'link' });
+    expect(Buffer.from(output.split('\nB ')[1] ?? '', 'base64').toString()).not.toContain('$6$hash');
+  });
+
+  it('keeps no text of a file that is not UTF-8, and says where the first bad byte is', () => {
+    expect(facts.files[join(hostile, 'latin1.yml')]).toMatchObject({ kind: 'file', notUtf8At: 10 });
+    expect(facts.files[join(hostile, 'latin1.yml')]?.text).toBeUndefined();
+    expect(firstInvalidUtf8(Buffer.from('ok ü'))).toBeUndefined();
+    expect(firstInvalidUtf8(Buffer.from([0x61, 0xe2, 0x82]))).toBe(1);
+  });
+
+  it('hashes a file larger than any certificate but does not bring it back', () => {
+    expect(facts.files[join(hostile, 'big.pem')]).toMatchObject({ kind: 'file', size: MAX_READ_BYTES + 1, tooLarge: true });
+    expect(facts.files[join(hostile, 'big.pem')]?.text).toBeUndefined();
+    expect(output.length).toBeLessThan(MAX_READ_BYTES);
+  });
+});
+
 describe('what the facts script costs a host', () => {
   // Every program started is a fork and an exec on the host (milliseconds of CPU each on a small
   // VM, times every host): the script starts a fixed handful, however many files it reads. Each
@@ -99,11 +147,13 @@ describe('what the facts script costs a host', () => {
     return execFileSync('/usr/bin/cat', [log]).toString().trim().split('\n');
   };
 
-  it('starts six programs for two files, and the same six for twenty', () => {
+  // Seven: `stat` twice, once for the directories above the files (root reads nothing through a
+  // directory another user can change), once for the files themselves.
+  it('starts seven programs for two files, and the same seven for twenty', () => {
     for (let i = 0; i < 20; i++) writeFileSync(join(dir, `many-${i}.yml`), `n: ${i}\n`);
     const few = programs([{ path: join(dir, 'agent.yml'), want: 'content' }, { path: join(dir, 'tls/ca.pem'), want: 'content' }]);
     const many = programs(Array.from({ length: 20 }, (_, i) => ({ path: join(dir, `many-${i}.yml`), want: 'content' as const })));
-    expect(few.sort()).toEqual(['base64', 'cat', 'grep', 'sha256sum', 'stat', 'systemctl']);
+    expect(few.sort()).toEqual(['base64', 'cat', 'grep', 'sha256sum', 'stat', 'stat', 'systemctl']);
     expect(many.sort()).toEqual(few);
   });
 });

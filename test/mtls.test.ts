@@ -151,7 +151,7 @@ describe('agent mTLS', () => {
     }
     for (const a of agents(lab)) {
       expect(lab.readFile(a.name, '/etc/sensu/agent.yml')).toContain(`cert-file: "/etc/sensu/tls/${a.name}.pem"`);
-      expect((await lab.exec(a.name, 'stat', ['-c', '%a %U', `/etc/sensu/tls/${a.name}.key`])).stdout.trim()).toBe('400 sensu');
+      expect((await lab.exec(a.name, 'stat', ['-c', '%a %U', `/etc/sensu/tls/${a.name}.key`])).stdout.trim()).toBe('440 root');
       expect(await agentHealthz(lab, a.name)).toBe(200);
       expect(await keepaliveSeconds(lab, 'backend-1', a.name, 'https')).toBeGreaterThanOrEqual(t0 - 1);
       // Down only for its own restart and failover, never for a whole backend switch.

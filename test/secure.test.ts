@@ -27,9 +27,9 @@ describe('rollout secure', () => {
     expect(r.stdout).toContain('  ── agent-01 and 4 more, the same change with their own name and address:\n     agent-02, agent-03, agent-04, agent-05\n    --- agent-01:/etc/sensu/agent.yml');
     expect(r.stdout.match(/^ {4}--- agent-\d+:\/etc\/sensu\/agent\.yml$/gm)).toHaveLength(1);
     // Each backend's own certificate differs: its upload is shown on its own.
-    for (const b of ['backend-1', 'backend-2', 'backend-3']) expect(r.stdout).toContain(`  ── ${b}\n    + /etc/sensu/tls/  0750 sensu:sensu`);
-    expect(r.stdout).toMatch(/\+ \/etc\/sensu\/tls\/backend-1\.key {2}sha256 [0-9a-f]{8}… {2}private key \(content never shown\) {2}0400 sensu:sensu/);
-    expect(r.stdout).toMatch(/\+ \/etc\/sensu\/tls\/backend-1\.pem .*CN=backend-1 .*expires \d{4}-\d\d-\d\d {2}0644 sensu:sensu/);
+    for (const b of ['backend-1', 'backend-2', 'backend-3']) expect(r.stdout).toContain(`  ── ${b}\n    + /etc/sensu/tls/  0750 root:sensu`);
+    expect(r.stdout).toMatch(/\+ \/etc\/sensu\/tls\/backend-1\.key {2}sha256 [0-9a-f]{8}… {2}private key \(content never shown\) {2}0440 root:sensu/);
+    expect(r.stdout).toMatch(/\+ \/etc\/sensu\/tls\/backend-1\.pem .*CN=backend-1 .*expires \d{4}-\d\d-\d\d {2}0640 root:sensu/);
     expect(r.stdout).toContain('8 host(s), 8 to change');
     expect(r.stdout).not.toContain('PRIVATE KEY');
     expect(r.stdout + r.stderr).not.toContain(lab.state.admin?.password ?? '-');
@@ -74,7 +74,7 @@ describe('rollout secure', () => {
       expect(cfg).toContain('# backend api configuration');
       expect(cfg).toContain('labels: {environment: lab, team: ops}');
       const key = await lab.exec(b.name, 'stat', ['-c', '%a %U', `/etc/sensu/tls/${b.name}.key`]);
-      expect(key.stdout.trim()).toBe('400 sensu');
+      expect(key.stdout.trim()).toBe('440 root');
     }
     for (const a of lab.state.hosts.filter((h) => h.role === 'agent')) {
       const cfg = lab.readFile(a.name, '/etc/sensu/agent.yml');

@@ -3,10 +3,11 @@
  * before it is made, and the backup and the write are one command on the host.
  */
 import { readFile } from 'node:fs/promises';
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { HostChangedError, RemoteCommandError } from '../errors.js';
 import type { DirStep, FileStep } from '../plan/types.js';
 import { quote } from '../transport/shell.js';
+import { EXIT_UNTRUSTED, TRUSTED_DIR_FN } from '../transport/trusted-dir.js';
 import type { Transport } from '../transport/transport.js';
 import type { WriteItem } from '../transport/write-script.js';
 import { backupPath, type Journal, type JournalChange } from './journal.js';
@@ -67,7 +68,9 @@ export async function applyWrites(steps: readonly WriteStep[], ctx: ApplyContext
       mode: step.after.mode,
       owner: step.after.owner,
       group: step.after.group,
-      expectSha256: step.before.exists ? (step.before.sha256 ?? null) : null,
+      // A file replaced unread (its directory was another user's until this run) has no hash to
+      // hold it to; it is still never followed if it is a link.
+      ...(step.before.unread ? {} : { expectSha256: step.before.exists ? (step.before.sha256 ?? null) : null }),
       ...(backup ? { backupTo: backup } : {}),
     });
     entries.push({
@@ -103,36 +106,65 @@ export async function restartUnit(transport: Transport, unit: string): Promise<v
 
 /** Undoes one journaled change; returns a problem line when it could not. */
 export async function undoChange(change: JournalChange, transport: Transport): Promise<string | undefined> {
-  const p = quote(change.path);
-  let script: string;
+  const r = await transport.run(undoScript(change), { sudo: true });
+  return r.code === 0 ? undefined : `${change.path}: ${r.stderr.toString().trim() || `exit status ${String(r.code)}`}`;
+}
+
+/**
+ * The command that undoes one change. Like the writes, it acts only in directories that are root's
+ * alone (src/transport/trusted-dir.ts), never through a link, and restores through a temp file
+ * whose name no one can guess: a rollback is when a host's sensu user would most like root to
+ * follow a planted link.
+ */
+export function undoScript(change: JournalChange): string {
+  const nonce = randomBytes(6).toString('hex');
+  const head = [
+    'set -e -C',
+    'umask 0077',
+    TRUSTED_DIR_FN,
+    `p=${quote(change.path)}; d=\${p%/*}; d=\${d:-/}; b=\${p##*/}`,
+    `trusted_dir "$d" || exit ${EXIT_UNTRUSTED}`,
+  ];
+  const notFile = `if [ -L "$p" ] || { [ -e "$p" ] && [ ! -f "$p" ]; }; then echo "$p is not a regular file (a symbolic link?): left alone" >&2; exit ${EXIT_UNTRUSTED}; fi`;
+  const notDir = `if [ -L "$p" ] || [ ! -d "$p" ]; then echo "$p is not a directory (a symbolic link?): left alone" >&2; exit ${EXIT_UNTRUSTED}; fi`;
+  // Temp files of an upload cut short by a killed controller go too (the write script names them so).
+  const leftovers = 'for x in "$d/.$b.rollout-"*; do [ ! -e "$x" ] && [ ! -L "$x" ] || rm -f -- "$x"; done';
+  let body: string[];
   switch (change.action) {
     case 'replaced': {
-      if (!change.backup) return `${change.path}: no backup recorded`;
-      const b = quote(change.backup);
+      if (!change.backup) return `echo ${quote(`${change.path}: no backup recorded`)} >&2; exit 1`;
       // A run killed between journaling and writing never made the backup, nor the change: the
       // file still has its old content, and that is all a restore could give back.
-      const unchanged = change.before?.sha256 ? `[ -e ${p} ] && [ "$(sha256sum < ${p} | cut -d' ' -f1)" = ${quote(change.before.sha256)} ]` : 'false';
-      // Copy the backup beside the file, then rename: the restore is atomic too, owner and mode kept.
-      const restore = `t=$(dirname -- ${p})/.$(basename -- ${p}).rollout-restore; cp -a -- ${b} "$t"; sync "$t"; mv -f -- "$t" ${p}`;
-      script = `set -e; if [ -e ${b} ]; then ${restore}; elif ${unchanged}; then :; else echo "backup ${change.backup} is missing" >&2; exit 1; fi`;
+      const unchanged = change.before?.sha256 ? `[ -f "$p" ] && set -- $(sha256sum < "$p") && [ "$1" = ${quote(change.before.sha256)} ]` : 'false';
+      body = [
+        notFile,
+        // The backup is read only from root's own directory, and only when it is a plain file.
+        `k=${quote(change.backup)}; if [ -e "\${k%/*}" ] || [ -L "\${k%/*}" ]; then trusted_dir "\${k%/*}" || exit ${EXIT_UNTRUSTED}; fi`,
+        'if [ -f "$k" ] && [ ! -L "$k" ]; then',
+        // Copy the backup beside the file, then rename: the restore is atomic too, owner and mode kept.
+        `  t="$d/.$b.rollout-restore-${nonce}"; trap 'rm -f "$t"' EXIT`,
+        '  cp -a -T -- "$k" "$t"; sync "$t"; mv -f -T -- "$t" "$p"; trap - EXIT',
+        `elif ${unchanged}; then :`,
+        `else echo ${quote(`backup ${change.backup} is missing`)} >&2; exit 1; fi`,
+        leftovers,
+      ];
       break;
     }
     case 'created':
-      script = `rm -f -- ${p}`;
+      body = [notFile, 'rm -f -- "$p"', leftovers];
       break;
     case 'dir-created':
       // Only when empty: anything the operator put there meanwhile stays.
-      script = `rmdir -- ${p} 2>/dev/null || true`;
+      body = ['[ -L "$p" ] || rmdir -- "$p" 2>/dev/null || true'];
       break;
     case 'dir-changed':
-      script = change.before ? `chown ${quote(`${change.before.owner}:${change.before.group}`)} ${p}; chmod ${change.before.mode.toString(8).padStart(4, '0')} ${p}` : 'true';
+      body = change.before
+        ? [notDir, `chown -h ${quote(`${change.before.owner}:${change.before.group}`)} "$p"`, `chmod ${(change.before.mode & 0o7777).toString(8).padStart(4, '0')} "$p"`]
+        : ['true'];
       break;
     case 'etcd-member-updated':
       // Not a file: rollback undoes it through the etcd API (src/execute/etcd-member.ts).
-      return `${change.path}: an etcd member change, not a file`;
+      return `echo ${quote(`${change.path}: an etcd member change, not a file`)} >&2; exit 1`;
   }
-  // Temp files of an upload cut short by a killed controller go too (the write script names them so).
-  const leftovers = change.action === 'replaced' || change.action === 'created' ? `; rm -f -- "$(dirname -- ${p})/.$(basename -- ${p}).rollout-"??????` : '';
-  const r = await transport.run(`${script}${leftovers}`, { sudo: true });
-  return r.code === 0 ? undefined : `${change.path}: ${r.stderr.toString().trim() || `exit status ${String(r.code)}`}`;
+  return [...head, ...body].join('\n');
 }

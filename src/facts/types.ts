@@ -8,7 +8,8 @@ import type { EtcdMember } from '../sensu/etcd-gateway.js';
 export interface FileFact {
   path: string;
   exists: boolean;
-  kind?: 'file' | 'dir';
+  /** What lstat saw: a link is never followed, `other` is a device, socket or pipe. */
+  kind?: 'file' | 'dir' | 'link' | 'other';
   /** Permission bits, e.g. 0o640. */
   mode?: number;
   owner?: string;
@@ -22,6 +23,15 @@ export interface FileFact {
   text?: string;
   /** True when the file holds a private key (its content was not read). */
   secret?: boolean;
+  /**
+   * True when the path lies in a directory root must not read through (owned by or writable by
+   * another user, or reached through a link): it exists, and nothing else of it was looked at.
+   */
+  untrusted?: boolean;
+  /** Larger than any config or certificate can be (src/facts/script.ts MAX_READ_BYTES): hashed, not read. */
+  tooLarge?: boolean;
+  /** Not UTF-8: the offset of the first bad byte (the content was not kept). */
+  notUtf8At?: number;
 }
 
 /** A systemd unit as `systemctl show` reports it. */
@@ -50,6 +60,8 @@ export interface HostFacts {
   /** The host's own hostname (an agent's default entity name). */
   hostname: string;
   files: Record<string, FileFact>;
+  /** Directories above the files that another user owns or can write (their files are `untrusted`). */
+  untrustedDirs?: string[];
   service: ServiceFact;
   health?: HealthFact;
   /** Backends, with `--etcd-tls`: the etcd cluster's members. */

@@ -11,6 +11,7 @@ import { patchConfig, type ConfigEdit } from '../sensu/config-patch.js';
 import { effectiveConfig, patchEnvFile, type EffectiveSetting, type EnvEdit } from '../sensu/effective-config.js';
 import { backendUrlProblem, parseListenAddress } from '../sensu/urls.js';
 import { isSet } from './host-vars.js';
+import { unsafeFile } from './unsafe-files.js';
 import type { TaskContext } from './plan.js';
 import type { EffectiveEndpoints, FileStep } from './types.js';
 
@@ -65,6 +66,13 @@ export function planConfigSteps(ctx: TaskContext): FileStep[] {
   const envPath = envCandidates.find((p) => ctx.facts.files[p]?.exists) ?? envCandidates[0] ?? '';
   const yamlFact = ctx.facts.files[yamlPath];
   const envFact = ctx.facts.files[envPath];
+  for (const [path, fact] of [[yamlPath, yamlFact], [envPath, envFact]] as const) {
+    const unsafe = unsafeFile(path, fact, { untrustedDirs: ctx.facts.untrustedDirs ?? [] });
+    if (unsafe) {
+      ctx.problem(unsafe.message, unsafe.fix);
+      return [];
+    }
+  }
   if (yamlFact?.exists && yamlFact.text === undefined) {
     ctx.problem(`${yamlPath} could not be read as text`, 'check that it is a plain YAML file');
     return [];

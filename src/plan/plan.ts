@@ -8,6 +8,7 @@ import type { HostSpec } from '../inventory/types.js';
 import { renderTemplate } from '../inventory/template.js';
 import type { FileFact, HostFacts } from '../facts/types.js';
 import type { Feature, Phase, Playbook, Task } from '../playbook/schema.js';
+import { unsafeFile } from './unsafe-files.js';
 import { caBundle, certCount } from '../certs/ca-bundle.js';
 import { agentIdentity } from '../sensu/agent-identity.js';
 import { backendUrlTarget } from '../sensu/urls.js';
@@ -63,6 +64,8 @@ export interface TaskContext {
   /** Every agent of the run as the backends know it (gates that wait for every agent's keepalive). */
   agents: readonly { name: string; namespace: string }[];
   gateTimeoutMs: number | undefined;
+  /** Directories the playbook makes root's on this host (files in them may be replaced unread). */
+  managedDirs: readonly string[];
   problem(message: string, fix?: string): void;
 }
 
@@ -78,6 +81,8 @@ function planDirectory(ctx: TaskContext): DirStep {
   const { path, mode, owner, group } = ctx.args as { path: string; mode: string; owner: string; group: string };
   const fact = ctx.facts.files[path] ?? { path, exists: false };
   const after = { mode: parseInt(mode, 8), owner, group };
+  const unsafe = unsafeFile(path, fact, { untrustedDirs: ctx.facts.untrustedDirs ?? [] });
+  if (unsafe) ctx.problem(unsafe.message, unsafe.fix);
   const base = { id: ctx.id, host: ctx.host.name, phase: ctx.phase.name, task: ctx.task.name, module: ctx.task.module, kind: 'dir' as const, path, after };
   const before = { exists: fact.exists, ...(fact.mode !== undefined ? { mode: fact.mode, owner: fact.owner ?? '', group: fact.group ?? '' } : {}) };
   if (!fact.exists) return { ...base, before, status: 'change', reason: `create ${path} ${mode} ${owner}:${group}` };
@@ -99,6 +104,18 @@ function planCopy(ctx: TaskContext): FileStep | undefined {
     return undefined;
   }
   const fact = ctx.facts.files[dest] ?? { path: dest, exists: false };
+  // A file in a directory this run takes back from another user is replaced unread (reading it
+  // could follow a link that user planted); anything else root cannot act on safely stops the run.
+  const managed = ctx.managedDirs.some((d) => dest.startsWith(`${d}/`));
+  const unsafe = unsafeFile(dest, fact, { untrustedOk: managed, untrustedDirs: ctx.facts.untrustedDirs ?? [] });
+  if (unsafe) {
+    ctx.problem(unsafe.message, unsafe.fix);
+    return undefined;
+  }
+  if (fact.untrusted && keep && readByUnit(ctx, dest)) {
+    ctx.problem(`${dest} is in use and lies in a directory the sensu user could write, so its certificates cannot be read and kept`, `make ${dest.slice(0, dest.lastIndexOf('/'))} root's (chown root:sensu; chmod 0750) and run again`);
+    return undefined;
+  }
   // A CA file keeps what the host trusts besides the new CA: see playbooks/secure.yml.
   const bundled = keep && local.text !== undefined ? caBundle(local.text, fact.text) : undefined;
   const bundle = bundled !== undefined && bundled !== local.text ? bundled : undefined;
@@ -107,6 +124,7 @@ function planCopy(ctx: TaskContext): FileStep | undefined {
   const after = { exists: true, mode: parseInt(mode, 8), owner, group, sha256, ...(text !== undefined && !secret ? { text } : {}) };
   const before = {
     exists: fact.exists,
+    ...(fact.untrusted ? { unread: true } : {}),
     ...(fact.sha256 ? { sha256: fact.sha256 } : {}),
     ...(fact.mode !== undefined ? { mode: fact.mode, owner: fact.owner ?? '', group: fact.group ?? '' } : {}),
     ...(fact.text !== undefined && !secret ? { text: fact.text } : {}),
@@ -116,6 +134,7 @@ function planCopy(ctx: TaskContext): FileStep | undefined {
     path: dest, before, after, source: src, secret: secret || local.secret, ...(local.cert ? { cert: local.cert } : {}),
   };
   if (!fact.exists) return { ...base, status: 'change', reason: `upload ${dest}` };
+  if (fact.untrusted) return { ...base, status: 'change', reason: `replace ${dest} unread (its directory was not root's)` };
   const kept = bundle !== undefined ? `, still trusting ${certCount(bundle) - certCount(local.text ?? '')} certificate(s) of the old file` : '';
   if (fact.sha256 !== sha256) return { ...base, status: 'change', reason: `replace ${dest} (content differs${kept})` };
   if (fact.mode !== after.mode || fact.owner !== owner || fact.group !== group) {
@@ -198,6 +217,15 @@ function agentsOf(input: PlanInput): { name: string; namespace: string }[] {
   });
 }
 
+/** The directories the playbook's `directory` tasks make on a host. */
+function managedDirsOf(playbook: Playbook, host: HostSpec): string[] {
+  return playbook.phases.flatMap((p) => p.tasks).flatMap((t) => {
+    if (t.module !== 'directory' || (t.when && t.when !== host.role)) return [];
+    const r = renderArgs(t.args, host);
+    return r.ok && typeof r.value.path === 'string' ? [r.value.path] : [];
+  });
+}
+
 /** Plans a run. */
 export function plan(input: PlanInput): Plan {
   const problems: PlanProblem[] = [...input.preflight];
@@ -234,7 +262,7 @@ export function plan(input: PlanInput): Plan {
           }
           const facts = withPlanned(gathered, files);
           const pending = unrestarted.get(host.name) ?? [];
-          const ctx: TaskContext = { id: `${phase.name}/${index}/${host.name}`, host, facts, phase, task, args: rendered.value, local: input.local, earlier, unrestarted: pending, written, agents, gateTimeoutMs: input.gateTimeoutMs, problem };
+          const ctx: TaskContext = { id: `${phase.name}/${index}/${host.name}`, host, facts, phase, task, args: rendered.value, local: input.local, earlier, unrestarted: pending, written, agents, gateTimeoutMs: input.gateTimeoutMs, managedDirs: managedDirsOf(input.playbook, host), problem };
           const steps = planTask(ctx);
           for (const step of steps) {
             if (step.status !== 'change') continue;

@@ -17,6 +17,8 @@ export interface FileState extends Partial<Ownership> {
   sha256?: string;
   /** Text content when it may be shown (configs, certificates); never for private keys. */
   text?: string;
+  /** It exists in a directory that was not root's alone, so it was not read (replaced unread). */
+  unread?: boolean;
 }
 
 /** A certificate summary line for display. */

@@ -10,10 +10,12 @@
  * The script stops at the first item that fails (set -e) and prints `rollout-done <i>` after each
  * item it finished, so the caller knows what was made: the items before the failure, never the
  * ones after it. Exit 65: a file changed since the plan (nothing of that item written); exit 66:
- * an upload arrived incomplete (the temp file is removed, the file left as it was).
+ * an upload arrived incomplete (the temp file is removed, the file left as it was); exit 67: a
+ * directory another user can write, or a link where a file belongs (nothing of that item done).
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { quote } from './shell.js';
+import { EXIT_UNTRUSTED, TRUSTED_DIR_FN } from './trusted-dir.js';
 
 /** Ownership and permission bits of what is written. */
 export interface Ownership {
@@ -56,9 +58,20 @@ export const EXIT_INCOMPLETE = 66;
 
 const octal = (mode: number): string => mode.toString(8).padStart(4, '0');
 
+/**
+ * Before root acts on `$p` (set by the caller) in directory `$d`: the directory is trusted (only
+ * root can change its entries, src/transport/trusted-dir.ts) and `$p` is a regular file or
+ * missing, never a link: a link there could only have been put there by root, but a link is not
+ * what rollout manages, and following it is how root gets tricked into writing elsewhere.
+ */
+const GUARD_FILE = [
+  `[ "$d" = "$td" ] || { trusted_dir "$d" || exit ${EXIT_UNTRUSTED}; td=$d; }`,
+  `if [ -L "$p" ] || { [ -e "$p" ] && [ ! -f "$p" ]; }; then echo "$p is not a regular file (a symbolic link, a directory or a device): not replaced" >&2; exit ${EXIT_UNTRUSTED}; fi`,
+];
+
 function fileSection(item: FileWrite, i: number, nonce: string): string[] {
   const sha = createHash('sha256').update(item.content).digest('hex');
-  const lines = [`p=${quote(item.path)}; d=\${p%/*}; b=\${p##*/}; s=`];
+  const lines = [`p=${quote(item.path)}; d=\${p%/*}; d=\${d:-/}; b=\${p##*/}; s=`, ...GUARD_FILE];
   if (item.expectSha256 === null) {
     lines.push(`if [ -e "$p" ]; then echo "$p appeared since the plan was made" >&2; exit ${EXIT_CHANGED}; fi`);
   } else if (item.expectSha256 !== undefined) {
@@ -66,25 +79,35 @@ function fileSection(item: FileWrite, i: number, nonce: string): string[] {
     lines.push(`[ "$1" = ${quote(item.expectSha256)} ] || { echo "$p changed since the plan was made" >&2; exit ${EXIT_CHANGED}; }`);
   }
   if (item.backupTo) {
+    // Backups live in a directory of root's own (0700), itself checked like any other: a backup of
+    // a private key must never land where another user can read or redirect it.
     lines.push(`k=${quote(item.backupTo)}`);
-    lines.push('if [ -e "$p" ]; then [ -d "${k%/*}" ] || mkdir -p -m 0700 "${k%/*}"; cp -a -- "$p" "$k"; s=$k; fi');
+    // Each level is made only once the one above it is known to be root's alone.
+    lines.push(
+      `if [ -e "$p" ]; then kd=\${k%/*}; kb=\${kd%/*}`,
+      `  [ "$kd" = "$tk" ] || { trusted_dir "\${kb%/*}" || exit ${EXIT_UNTRUSTED}; [ -d "$kb" ] || mkdir -m 0700 -- "$kb"; trusted_dir "$kb" || exit ${EXIT_UNTRUSTED}; [ -d "$kd" ] || mkdir -m 0700 -- "$kd"; trusted_dir "$kd" || exit ${EXIT_UNTRUSTED}; tk=$kd; }`,
+      `  if [ -e "$k" ] || [ -L "$k" ]; then echo "backup $k exists already" >&2; exit ${EXIT_UNTRUSTED}; fi`,
+      '  cp -a -- "$p" "$k"; s=$k',
+      'fi',
+    );
   }
   const plainMode = (item.mode & ~0o666) === 0;
   lines.push(
     // The temp file is made by the shell itself (noclobber: O_EXCL, so never an existing file or a
-    // planted link), already with its final mode when the umask can give it: no mktemp, no chmod.
+    // planted link) under a name no one can guess, already with its final mode when the umask can
+    // give it: no mktemp, no chmod. The directory is root's alone, so nothing swaps it afterwards.
     `t="$d/.$b.rollout-${nonce}-${i}"`,
     // Signals too: a dropped connection kills the script with SIGPIPE/SIGHUP, not at exit.
     `trap 'rm -f "$t"' EXIT; trap 'rm -f "$t"; exit 1' HUP INT PIPE TERM`,
     plainMode ? `umask ${octal(0o777 & ~item.mode)}; true > "$t"; umask 0077` : 'true > "$t"',
     // conv=fsync: the new content is on disk before the rename, without a separate sync.
-    ...(item.content.length > 0 ? [`dd bs=${item.content.length} count=1 iflag=fullblock conv=fsync status=none of="$t"`] : []),
+    ...(item.content.length > 0 ? [`dd bs=${item.content.length} count=1 iflag=fullblock oflag=nofollow conv=fsync status=none of="$t"`] : []),
     // A connection lost mid-upload ends stdin early: never rename a truncated file into place.
     `set -- $(sha256sum < "$t"); [ "$1" = ${sha} ] || { echo "upload of $p arrived incomplete" >&2; exit ${EXIT_INCOMPLETE}; }`,
-    `chown ${quote(`${item.owner}:${item.group}`)} "$t"${plainMode ? '' : `; chmod ${octal(item.mode)} "$t"`}`,
+    `chown -h ${quote(`${item.owner}:${item.group}`)} "$t"${plainMode ? '' : `; chmod ${octal(item.mode)} "$t"`}`,
     // The backup must be on disk before the file it saves is replaced.
     '[ -z "$s" ] || sync "$s"',
-    'mv -f -- "$t" "$p"',
+    'mv -f -T -- "$t" "$p"',
     'trap - EXIT HUP INT PIPE TERM',
     `echo ${DONE_MARK} ${i}`,
   );
@@ -92,15 +115,22 @@ function fileSection(item: FileWrite, i: number, nonce: string): string[] {
 }
 
 function dirSection(item: DirWrite, i: number): string[] {
-  const p = quote(item.path);
-  return [`mkdir -p -- ${p}; chown ${quote(`${item.owner}:${item.group}`)} ${p}; chmod ${octal(item.mode)} ${p}; echo ${DONE_MARK} ${i}`];
+  // The parent must be root's alone; the directory itself is made or taken over (a directory the
+  // sensu user owned becomes root's, so nothing in it can be swapped from then on).
+  return [
+    `p=${quote(item.path)}; d=\${p%/*}; d=\${d:-/}; td=`,
+    `trusted_dir "$d" || exit ${EXIT_UNTRUSTED}`,
+    `if [ -L "$p" ] || { [ -e "$p" ] && [ ! -d "$p" ]; }; then echo "$p is not a directory (a symbolic link or a file): not used" >&2; exit ${EXIT_UNTRUSTED}; fi`,
+    `[ -d "$p" ] || mkdir -m 0700 -- "$p"; chown -h ${quote(`${item.owner}:${item.group}`)} "$p"; chmod ${octal(item.mode)} "$p"; echo ${DONE_MARK} ${i}`,
+  ];
 }
 
 /** The script for `items`, in order, and its stdin. */
 export function writeScript(items: readonly WriteItem[]): WriteScript {
   // noclobber: `true > "$t"` creates each temp file exclusively. umask 0077 until a file asks for
-  // its own: nothing the script makes is ever readable by others before its chown.
-  const lines = ['set -e -C', 'umask 0077'];
+  // its own: nothing the script makes is ever readable by others before its chown. `td` caches the
+  // last directory found trusted (a directory step clears it: its owner just changed).
+  const lines = ['set -e -C', 'umask 0077', TRUSTED_DIR_FN, 'td=; tk='];
   const nonce = randomBytes(6).toString('hex');
   items.forEach((item, i) => lines.push(...(item.kind === 'file' ? fileSection(item, i, nonce) : dirSection(item, i))));
   // The renames themselves reach the disk with their directories, once for all of them.
