@@ -394,3 +394,44 @@ describe('secrets never appear in messages', () => {
   });
 });
 
+
+describe('names and paths that reach a host as root', () => {
+  it('refuses host names that are not host names: slashes, .., a leading dot', async () => {
+    const found = await problems(yaml`
+      all:
+        children:
+          backends:
+            hosts:
+              ../../x:
+              "a/b":
+              .hidden:
+              good-1.example.com:
+          agents:
+            hosts:
+              "2001:db8::1":
+    `);
+    expect(found.filter((p) => p.includes('is not a host name'))).toHaveLength(3);
+    expect(found.join('\n')).toContain('"../../x" is not a host name');
+    expect(found.join('\n')).not.toContain('good-1.example.com');
+    expect(found.join('\n')).not.toContain('2001:db8::1');
+  });
+
+  it('refuses a config path with .. or outside /etc unless the host says so', async () => {
+    const found = await problems(yaml`
+      all:
+        children:
+          backends:
+            hosts:
+              backend-1:
+                sensu_backend_config: /etc/sensu/../shadow
+              backend-2:
+                sensu_backend_config: /opt/sensu/backend.yml
+              backend-3:
+                sensu_backend_config: /opt/sensu/backend.yml
+                rollout_config_outside_etc: true
+    `);
+    expect(found.some((p) => /backend-1\.sensu_backend_config: must not contain \.\./.test(p))).toBe(true);
+    expect(found.some((p) => /backend-2\.sensu_backend_config: must be under \/etc\//.test(p))).toBe(true);
+    expect(found.join('\n')).not.toContain('backend-3');
+  });
+});

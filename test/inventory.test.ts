@@ -300,6 +300,7 @@ describe('sensu settings and paths', () => {
               agent-1:
                 ansible_ssh_private_key_file: ${join(ws.dir, 'keys/ops')}
                 sensu_agent_config: /opt/sensu/agent.yml
+                rollout_config_outside_etc: true
                 sensu_entity_name: agent-one
     `,
       { checkFiles: true },

@@ -6,7 +6,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { rollout } from './helpers/cli.js';
-import { fileSnapshot, startCounts } from './helpers/fleet.js';
+import { credentialedRequests, fileSnapshot, startCounts } from './helpers/fleet.js';
 import { useLab } from './helpers/lab-fixture.js';
 
 const getLab = useLab({ backends: 2, agents: 2, net: 47 });
@@ -37,7 +37,10 @@ describe('rollout status', () => {
     expect(doc.secured).toBe(false);
     expect(doc.backends.map((b) => b.api.probe.kind)).toEqual(['plain', 'plain']);
     expect(doc.agents.map((a) => a.schemes)).toEqual([['ws'], ['ws']]);
-    expect(doc.agents.every((a) => a.healthy && a.keepaliveAgeSeconds !== undefined)).toBe(true);
+    // The API is plain http: the keepalive stays unknown rather than the credentials sent in the clear.
+    expect(doc.agents.every((a) => a.healthy && a.keepaliveAgeSeconds === undefined)).toBe(true);
+    expect(r.stdout).toContain('unknown (API not on verified TLS: credentials not sent)');
+    expect(credentialedRequests(lab)).toEqual([]);
     expect(await fileSnapshot(lab)).toEqual(before);
     expect(startCounts(lab)).toEqual(starts);
   });
@@ -70,5 +73,9 @@ describe('rollout status', () => {
       expect(a).toMatchObject({ schemes: ['wss'], healthy: true, secured: true });
       expect(a.keepaliveAgeSeconds).toBeLessThan(120);
     }
+    // The secure run's gates and this status read keepalives with credentials: over TLS only.
+    const sent = credentialedRequests(lab);
+    expect(sent.length).toBeGreaterThan(0);
+    expect(sent.filter((s) => !s.tls)).toEqual([]);
   });
 });

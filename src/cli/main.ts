@@ -60,6 +60,8 @@ function buildProgram(): Command {
       .option('--playbook <name|file>', 'playbook to run', 'secure')
       .option('--gate-timeout <seconds>', 'how long each health gate waits before it fails the wave (default: the playbook\'s, 90 s for backends, 60 s for agents)', positiveInt('--gate-timeout'))
       .option('--min-validity <days>', 'refuse certificates that expire within this many days', positiveInt('--min-validity'), 30)
+      .option('--keep-backups <runs>', 'on-host backups (under /etc/sensu/.rollout-backups/) of how many runs to keep, this one included; older ones, old private keys among them, are removed when a run first backs up a file on the host', positiveInt('--keep-backups'), 5)
+      .option('--force-unlock', 'take the fleet lock even if another rollout seems to hold it (only when you know none is running: a lock from another machine is never taken over otherwise)')
       .addHelpText(
         'after',
         `
@@ -144,8 +146,9 @@ Examples:
       .command('rollback')
       .description("undo the last run on this fleet from its journal (also after the controller was killed mid-run)")
       .option('--json', 'print the result as JSON')
+      .option('--force-unlock', 'take the fleet lock even if another rollout seems to hold it (only when you know none is running)')
       .addHelpText('after', '\nEvery file the last run changed goes back byte-identical (owner and mode kept), files it created are\nremoved, services are restarted and the fleet is verified healthy. Exit 0 when verified, 4 when not.\n'),
-  ).action(async (flags: FleetFlags & { json?: boolean }) => {
+  ).action(async (flags: FleetFlags & { json?: boolean; forceUnlock?: boolean }) => {
     process.exitCode = await (await import('./commands/rollback.js')).runRollback(flags, out);
   });
   return program;

@@ -19,7 +19,12 @@ export interface ApplyContext {
   runId: string;
   /** Unit that reads this step's file, restarted when the change is undone. */
   unitOf(step: FileStep): string | undefined;
+  /** Backups of how many runs a host keeps (this one included); default 5. */
+  keepBackups?: number;
 }
+
+/** How many runs' backups a host keeps when nothing says otherwise. */
+export const DEFAULT_KEEP_BACKUPS = 5;
 
 /** A step that writes a file or makes a directory. */
 export type WriteStep = FileStep | DirStep;
@@ -71,7 +76,7 @@ export async function applyWrites(steps: readonly WriteStep[], ctx: ApplyContext
       // A file replaced unread (its directory was another user's until this run) has no hash to
       // hold it to; it is still never followed if it is a link.
       ...(step.before.unread ? {} : { expectSha256: step.before.exists ? (step.before.sha256 ?? null) : null }),
-      ...(backup ? { backupTo: backup } : {}),
+      ...(backup ? { backupTo: backup, keepRuns: ctx.keepBackups ?? DEFAULT_KEEP_BACKUPS } : {}),
     });
     entries.push({
       type: 'change',
@@ -145,6 +150,7 @@ export function undoScript(change: JournalChange): string {
         `  t="$d/.$b.rollout-restore-${nonce}"; trap 'rm -f "$t"' EXIT`,
         '  cp -a -T -- "$k" "$t"; sync "$t"; mv -f -T -- "$t" "$p"; trap - EXIT',
         `elif ${unchanged}; then :`,
+        `elif [ ! -e "\${k%/*}" ]; then echo ${quote(`the backups of this run are gone from the host (${change.backup.slice(0, change.backup.lastIndexOf('/'))}): hosts keep the last runs' backups only (--keep-backups), so ${change.path} cannot be restored`)} >&2; exit 1`,
         `else echo ${quote(`backup ${change.backup} is missing`)} >&2; exit 1; fi`,
         leftovers,
       ];

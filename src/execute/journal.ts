@@ -5,11 +5,14 @@
  * appended and fsynced per event, so a crash loses at most the line being written.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { closeSync, existsSync, fsync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, fsync, fsyncSync, ftruncateSync, mkdirSync, openSync, readdirSync, readFileSync, realpathSync, writeSync } from 'node:fs';
 import { promisify } from 'node:util';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
+import { z } from 'zod';
+import { InputError } from '../errors.js';
 import type { Ownership } from '../plan/types.js';
+import { assertPrivate } from './state-dir.js';
 
 /** A change the run is about to make (or made) on a host. */
 export interface JournalChange {
@@ -59,9 +62,18 @@ export function changesOf(entries: readonly JournalEntry[]): JournalChange[] {
   return entries.filter((e): e is JournalChange => e.type === 'change' && !refused.has(`${e.host}\0${e.stepId}`));
 }
 
-/** Where rollout keeps state for one fleet (keyed by the inventory's absolute path). */
+/**
+ * Where rollout keeps state for one fleet: keyed by the inventory's real path, so the same file
+ * reached through a link or another relative path shares one lock and one journal.
+ */
 export function fleetStateDir(inventoryFile: string, base = process.env.ROLLOUT_STATE_DIR ?? join(process.env.XDG_STATE_HOME ?? join(homedir(), '.local', 'state'), 'rollout')): string {
-  const id = createHash('sha256').update(inventoryFile).digest('hex').slice(0, 16);
+  let real = inventoryFile;
+  try {
+    real = realpathSync(inventoryFile);
+  } catch {
+    // Not there (a test's name for a fleet): the name itself.
+  }
+  const id = createHash('sha256').update(real).digest('hex').slice(0, 16);
   return join(base, id);
 }
 
@@ -82,8 +94,14 @@ export class Journal {
     readonly runId: string,
   ) {
     mkdirSync(dir, { recursive: true, mode: 0o700 });
+    assertPrivate(dir, 'directory');
     this.file = join(dir, `run-${runId}.jsonl`);
     this.fd = openSync(this.file, 'a', 0o600);
+    // Appending to a journal whose last line was torn by a crash: that line never reached the disk
+    // whole, so what it would have said was never acted on (a change is made only once its line
+    // is synced). Drop it, so the marker appended now starts a line and every line reads.
+    const text = readFileSync(this.file);
+    if (text.length > 0 && text[text.length - 1] !== 0x0a) ftruncateSync(this.fd, text.lastIndexOf(0x0a) + 1);
   }
 
   /** Appends one entry and fsyncs it. */
@@ -141,16 +159,72 @@ export class Journal {
   private nextSync: Promise<void> | undefined;
 }
 
-/** Reads a run's journal (tolerating a torn last line from a crash). */
-export function readJournal(file: string): JournalEntry[] {
+const absolutePath = z.string().regex(/^\/[^\0]*$/, 'an absolute path').refine((p) => !p.split('/').includes('..'), 'no .. in paths');
+const name = z.string().regex(/^[A-Za-z0-9_][A-Za-z0-9_.-]{0,31}\$?$/, 'a user or group name');
+const ownership = z.strictObject({ mode: z.number().int().min(0).max(0o7777), owner: name, group: name, sha256: z.string().regex(/^[0-9a-f]{64}$/).optional() });
+const hostName = z.string().min(1).max(253);
+const stepId = z.string().min(1).max(1000);
+const etcd = z.strictObject({
+  member: z.string(),
+  memberId: z.string().regex(/^[0-9a-f]{1,16}$/i),
+  before: z.array(z.string()),
+  after: z.array(z.string()),
+  endpoints: z.array(z.strictObject({ address: z.string(), port: z.number().int().min(1).max(65535), scheme: z.enum(['http', 'https']) })),
+});
+const fileChange = z.strictObject({
+  type: z.literal('change'),
+  stepId,
+  host: hostName,
+  path: absolutePath,
+  action: z.enum(['replaced', 'created', 'dir-created', 'dir-changed']),
+  backup: absolutePath.refine((p) => p.startsWith('/etc/sensu/.rollout-backups/'), 'a backup under /etc/sensu/.rollout-backups/').optional(),
+  before: ownership.optional(),
+  unit: z.enum(['sensu-backend', 'sensu-agent']).optional(),
+});
+const memberChange = z.strictObject({ type: z.literal('change'), stepId, host: hostName, path: z.string(), action: z.literal('etcd-member-updated'), unit: z.enum(['sensu-backend', 'sensu-agent']).optional(), etcd });
+const otherStep = z.strictObject({ type: z.enum(['not-made', 'done']), stepId, host: hostName });
+const runEvent = z.strictObject({ type: z.enum(['start', 'finished', 'rolled-back', 'rollback-failed']), runId: z.string().regex(/^[0-9A-Za-z-]+$/), at: z.string(), inventory: z.string().optional() });
+
+/** The schema a line must match, chosen by its type (so the error names the field that is wrong). */
+function schemaOf(value: unknown): z.ZodType {
+  const v = (typeof value === 'object' && value !== null ? value : {}) as { type?: unknown; action?: unknown };
+  if (v.type === 'change') return v.action === 'etcd-member-updated' ? memberChange : fileChange;
+  return v.type === 'not-made' || v.type === 'done' ? otherStep : runEvent;
+}
+
+/**
+ * Reads a run's journal. Every line is checked (a rollback runs its paths and modes as root on
+ * the hosts): the only line allowed to be bad is a torn last one, left by a crash mid-write.
+ * Anything else is refused with its line number rather than half replayed.
+ */
+export function readJournal(file: string, runId?: string): JournalEntry[] {
+  assertPrivate(file, 'file');
+  const text = readFileSync(file, 'utf8');
+  const lines = text.split('\n');
   const out: JournalEntry[] = [];
-  for (const line of readFileSync(file, 'utf8').split('\n')) {
+  for (const [index, line] of lines.entries()) {
     if (!line.trim()) continue;
+    const torn = index === lines.length - 1; // no newline after it: it was being written
+    let value: unknown;
     try {
-      out.push(JSON.parse(line) as JournalEntry);
+      value = JSON.parse(line);
     } catch {
-      break;
+      if (torn) break;
+      throw new InputError(`the journal ${file} is damaged at line ${index + 1}: not JSON`, [], { hint: 'rollout will not replay part of a run; look at that line, or undo the run by hand from the backups under /etc/sensu/.rollout-backups/' });
     }
+    const parsed = schemaOf(value).safeParse(value);
+    if (!parsed.success) {
+      if (torn) break;
+      const issue = parsed.error.issues[0];
+      throw new InputError(`the journal ${file} is damaged at line ${index + 1}: ${issue ? `${issue.path.join('.') || 'entry'}: ${issue.message}` : 'not a journal entry'}`, [], {
+        hint: 'rollout will not replay a journal it did not write; look at that line, or undo the run by hand from the backups under /etc/sensu/.rollout-backups/',
+      });
+    }
+    const entry = parsed.data as JournalEntry;
+    if (runId && entry.type === 'change' && entry.backup && !entry.backup.startsWith(`/etc/sensu/.rollout-backups/${runId}/`)) {
+      throw new InputError(`the journal ${file} is damaged at line ${index + 1}: a backup outside this run's directory (${entry.backup})`);
+    }
+    out.push(entry);
   }
   return out;
 }
@@ -162,7 +236,8 @@ export function lastRun(dir: string): { runId: string; file: string; entries: Jo
   const last = runs.at(-1);
   if (!last) return undefined;
   const file = join(dir, last);
-  return { runId: last.slice(4, -6), file, entries: readJournal(file) };
+  const runId = last.slice(4, -6);
+  return { runId, file, entries: readJournal(file, runId) };
 }
 
 /** Where a file's backup goes on the host: beside Sensu's own files, per run. */

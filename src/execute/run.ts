@@ -109,6 +109,8 @@ export interface ExecuteOptions {
   transports: ReadonlyMap<string, Transport>;
   journal: Journal;
   runId: string;
+  /** Backups of how many runs each host keeps (`--keep-backups`). */
+  keepBackups?: number;
   ca: string | undefined;
   /**
    * What rollback verifies against: the inventory CA plus whatever the hosts trusted before the run
@@ -203,7 +205,7 @@ export async function execute(options: ExecuteOptions): Promise<ExecuteResult> {
   /** A host's consecutive file and directory steps, as one command on the host. */
   async function runWrites(host: string, steps: readonly WriteStep[], t: Transport): Promise<void> {
     if (steps.length === 0) return;
-    const ctx: ApplyContext = { transport: t, journal, runId: options.runId, unitOf: (s) => unitOf(s, options.hosts) };
+    const ctx: ApplyContext = { transport: t, journal, runId: options.runId, unitOf: (s) => unitOf(s, options.hosts), ...(options.keepBackups ? { keepBackups: options.keepBackups } : {}) };
     const outcome = await applyWrites(steps, ctx);
     for (const step of steps.slice(0, outcome.done)) made(step);
     if (outcome.failed) {

@@ -145,8 +145,19 @@ export interface Keepalive {
   output: string;
 }
 
+/**
+ * Credentials go only to an endpoint whose certificate verifies against the inventory's CA: never
+ * over plain http (a fleet not secured yet is exactly where someone may be listening), never
+ * against the system's CAs or a CA a host supplied. Throws, naming why, before anything is sent.
+ */
+export function assertCredentialsMayGo(baseUrl: string, ca: string | undefined): void {
+  if (new URL(baseUrl).protocol !== 'https:') throw new Error(`not sending API credentials to ${baseUrl}: it is not TLS`);
+  if (!ca) throw new Error(`not sending API credentials to ${baseUrl}: no sensu_ca_file in the inventory to verify it against`);
+}
+
 /** Authorization header for the Sensu API, logging in with basic auth when needed. */
 export async function apiAuthorization(baseUrl: string, creds: ApiCredentials, ca: string | undefined): Promise<string> {
+  assertCredentialsMayGo(baseUrl, ca);
   if ('apiKey' in creds) return `Key ${creds.apiKey.reveal()}`;
   const basic = Buffer.from(`${creds.user}:${creds.password.reveal()}`).toString('base64');
   const answer = await get({ url: `${baseUrl}/auth`, headers: { authorization: `Basic ${basic}` }, timeoutMs: 5000, ...(ca ? { ca } : {}) });
@@ -158,6 +169,7 @@ export async function apiAuthorization(baseUrl: string, creds: ApiCredentials, c
 
 /** The keepalive event the backend holds for an entity, or undefined when there is none. */
 export async function keepaliveOf(baseUrl: string, namespace: string, entity: string, authorization: string, ca: string | undefined): Promise<Keepalive | undefined> {
+  assertCredentialsMayGo(baseUrl, ca);
   const answer = await get({
     url: `${baseUrl}/api/core/v2/namespaces/${encodeURIComponent(namespace)}/events/${encodeURIComponent(entity)}/keepalive`,
     headers: { authorization },

@@ -2,6 +2,7 @@
  * Host keys as Ansible reads them: `agent-[01:20]`, `db-[a:f]`, `web[1:10:2]`, several ranges in
  * one key, and a `name:port` suffix (`10.0.0.5:2222`, `[2001:db8::1]:2222`).
  */
+import { isIP } from 'node:net';
 
 /** A host key expanded: the host names, and the port if the key carried one. */
 export type HostPatternResult =
@@ -16,6 +17,20 @@ const LETTERS = 'abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ';
 
 class PatternError extends Error {}
 
+/**
+ * Why a name cannot be an inventory host, if it cannot. Names become parts of paths on the hosts
+ * (`/etc/sensu/tls/<name>.pem`) and of files on this machine, so only what a host name or an
+ * address may hold: letters, digits, `-`, `_`, `.` (no `..`, no leading `.`), or an IPv6 address.
+ */
+export function hostNameProblem(name: string): string | undefined {
+  if (isIP(name) === 6) return undefined;
+  if (!/^[A-Za-z0-9_][A-Za-z0-9_.-]*$/.test(name) || name.includes('..')) {
+    return `"${name}" is not a host name: use letters, digits, -, _ and . only (it becomes part of file names on the hosts)`;
+  }
+  if (name.length > 253) return `"${name.slice(0, 20)}…" is longer than a host name can be (253)`;
+  return undefined;
+}
+
 /** Expands one host key of a `hosts:` mapping. Never throws: a bad key gives `ok: false`. */
 export function expandHostPattern(key: string): HostPatternResult {
   try {
@@ -23,6 +38,10 @@ export function expandHostPattern(key: string): HostPatternResult {
     if (name === '') throw new PatternError('empty host name');
     if (/\s/.test(name)) throw new PatternError('a host name cannot contain spaces');
     const hosts = expandRanges(name);
+    for (const host of hosts) {
+      const problem = hostNameProblem(host);
+      if (problem) throw new PatternError(problem);
+    }
     return port === undefined ? { ok: true, hosts } : { ok: true, hosts, port };
   } catch (e) {
     if (e instanceof PatternError) return { ok: false, message: e.message };

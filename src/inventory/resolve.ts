@@ -103,6 +103,13 @@ export function resolveHost(name: string, entries: readonly HostEntry[], ctx: Re
   const keyFileKey = vars.ansible_private_key_file !== undefined ? 'ansible_private_key_file' : 'ansible_ssh_private_key_file';
   const privateKeyFile = keyFile === undefined ? undefined : localFile(keyFileKey);
 
+  // Root edits these files: where a host's configuration lives, unless the inventory says so.
+  for (const key of ['sensu_backend_config', 'sensu_agent_config'] as const) {
+    const path = vars[key];
+    if (path !== undefined && !path.startsWith('/etc/') && vars.rollout_config_outside_etc !== true) {
+      ctx.problems.add(source(key), 'must be under /etc/ (root edits this file); set rollout_config_outside_etc: true for the host if it really lives elsewhere');
+    }
+  }
   checkPairs(vars, source, ctx);
   checkHostKeyChecking(merged, ctx);
   const ssh = sshSettings(vars, source, ctx);

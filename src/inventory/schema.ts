@@ -60,9 +60,10 @@ const userName = text('a user name').regex(/^\S*$/, { error: 'must not contain s
 const port = z.preprocess(digitsToNumber, z.int({ error: PORT }).min(1, { error: PORT }).max(65535, { error: PORT }));
 const integer = z.preprocess(digitsToNumber, z.int({ error: 'expected an integer' }));
 const localPath = text('a file path');
-const remotePath = text('an absolute path on the host').refine((v) => v.startsWith('/'), {
-  error: 'must be an absolute path on the host (starting with /)',
-});
+const remotePath = text('an absolute path on the host')
+  .refine((v) => v.startsWith('/'), { error: 'must be an absolute path on the host (starting with /)' })
+  .refine((v) => !v.split('/').includes('..') && !v.includes('\0'), { error: 'must not contain .. (root edits this file: name it plainly)' });
+
 // No trim and no echo: a secret is taken exactly as written.
 const secret = z.string({ error: 'expected a string (quote it in YAML)' }).min(1, { error: 'must not be empty' });
 const boolish = z.preprocess(
@@ -126,6 +127,7 @@ export const hostVarsSchema = z
     sensu_client_key_file: localPath,
     sensu_backend_config: remotePath,
     sensu_agent_config: remotePath,
+    rollout_config_outside_etc: boolish,
     sensu_api_key: secret,
     sensu_api_user: userName,
     sensu_api_password: secret,

@@ -33,6 +33,11 @@ export interface FileWrite extends Ownership {
   backupTo?: string;
   /** Refuse unless the current file has this sha256, or, when null, unless there is none. */
   expectSha256?: string | null;
+  /**
+   * Keep the backups of this many runs (this one included): older run directories beside the
+   * backup's are removed when it is first made. Old private keys must not pile up on hosts.
+   */
+  keepRuns?: number;
 }
 
 /** A directory to create (or whose owner and mode to fix). */
@@ -85,7 +90,7 @@ function fileSection(item: FileWrite, i: number, nonce: string): string[] {
     // Each level is made only once the one above it is known to be root's alone.
     lines.push(
       `if [ -e "$p" ]; then kd=\${k%/*}; kb=\${kd%/*}`,
-      `  [ "$kd" = "$tk" ] || { trusted_dir "\${kb%/*}" || exit ${EXIT_UNTRUSTED}; [ -d "$kb" ] || mkdir -m 0700 -- "$kb"; trusted_dir "$kb" || exit ${EXIT_UNTRUSTED}; [ -d "$kd" ] || mkdir -m 0700 -- "$kd"; trusted_dir "$kd" || exit ${EXIT_UNTRUSTED}; tk=$kd; }`,
+      `  [ "$kd" = "$tk" ] || { trusted_dir "\${kb%/*}" || exit ${EXIT_UNTRUSTED}; [ -d "$kb" ] || mkdir -m 0700 -- "$kb"; trusted_dir "$kb" || exit ${EXIT_UNTRUSTED}; [ -d "$kd" ] || mkdir -m 0700 -- "$kd"; trusted_dir "$kd" || exit ${EXIT_UNTRUSTED}; tk=$kd${item.keepRuns ? `; ${pruneRuns(item.keepRuns)}` : ''}; }`,
       `  if [ -e "$k" ] || [ -L "$k" ]; then echo "backup $k exists already" >&2; exit ${EXIT_UNTRUSTED}; fi`,
       '  cp -a -- "$p" "$k"; s=$k',
       'fi',
@@ -112,6 +117,14 @@ function fileSection(item: FileWrite, i: number, nonce: string): string[] {
     `echo ${DONE_MARK} ${i}`,
   );
   return lines;
+}
+
+/**
+ * Removes the oldest run directories in `$kb` (run ids sort by time) until `keep` are left, this
+ * run's `$kd` always among them. `$kb` was just found trusted: rm never follows a link in it.
+ */
+function pruneRuns(keep: number): string {
+  return `set -- "$kb"/*; n=$#; for x; do [ $n -gt ${Math.max(1, Math.floor(keep))} ] || break; [ "$x" = "$kd" ] || { rm -rf -- "$x"; n=$((n - 1)); }; done`;
 }
 
 function dirSection(item: DirWrite, i: number): string[] {

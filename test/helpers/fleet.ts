@@ -91,3 +91,32 @@ export async function eventually(what: string, ms: number, probe: () => boolean 
   }
   throw new Error(`timed out waiting for ${what}`);
 }
+
+/** One request that carried credentials, as a lab backend logged it (stand-in only). */
+export interface CredentialedRequest {
+  host: string;
+  scheme: string;
+  tls: boolean;
+  path: string;
+}
+
+/** Every request that reached a lab backend's API with credentials, and whether it came over TLS. */
+export function credentialedRequests(lab: Lab): CredentialedRequest[] {
+  return lab.state.hosts
+    .filter((h) => h.role === 'backend')
+    .flatMap((h) => {
+      let text = '';
+      try {
+        text = lab.readFile(h.name, '/var/log/sensu/sensu-backend.log');
+      } catch {
+        return [];
+      }
+      return text
+        .split('\n')
+        .filter((l) => l.includes('lab: request carried credentials'))
+        .map((l) => {
+          const e = JSON.parse(l) as { scheme: string; tls: boolean; path: string };
+          return { host: h.name, scheme: e.scheme, tls: e.tls, path: e.path };
+        });
+    });
+}

@@ -28,11 +28,11 @@ async function probeOf(host: HostSpec, t: Transport | undefined): Promise<ProbeT
 }
 
 /** Runs `rollout rollback`; returns the exit code or throws. */
-export async function runRollback(flags: FleetFlags & { json?: boolean }, out: Output): Promise<number> {
+export async function runRollback(flags: FleetFlags & { json?: boolean; forceUnlock?: boolean }, out: Output): Promise<number> {
   const fleet = await loadFleet(flags);
   for (const w of fleet.inventory.warnings) out.note(out.style('yellow', `warning: ${w}`));
   const dir = fleetStateDir(fleet.inventory.file);
-  const lock = lockFleet(dir, 'rollback');
+  const lock = lockFleet(dir, 'rollback', { force: flags.forceUnlock === true });
   try {
     const last = lastRun(dir);
     if (!last) {

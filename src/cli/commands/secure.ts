@@ -49,6 +49,10 @@ export interface SecureFlags extends FleetFlags {
   dropOldCa?: boolean;
   /** `--stats`: report where the time went and what the run cost. */
   stats?: boolean;
+  /** `--force-unlock`: take the fleet lock whoever holds it. */
+  forceUnlock?: boolean;
+  /** `--keep-backups`: on-host backups of how many runs to keep (older ones go after a successful run). */
+  keepBackups?: number;
 }
 
 /** The playbook's optional parts this run turns on. */
@@ -149,7 +153,7 @@ export async function runSecure(flags: SecureFlags, out: Output): Promise<number
   const progress = (line: string): void => {
     if (!flags.json) out.note(out.style('dim', line));
   };
-  const lock = flags.check ? undefined : lockFleet(fleetStateDir(fleet.inventory.file), 'secure');
+  const lock = flags.check ? undefined : lockFleet(fleetStateDir(fleet.inventory.file), 'secure', { force: flags.forceUnlock === true });
   if (lock?.tookOverStale) out.note(out.style('yellow', 'a previous run on this fleet did not finish (its lock was left behind); if it was interrupted mid-wave, run `rollout rollback` first'));
   const ca = await caText(fleet.hosts).catch(() => undefined);
   const g = await gather(fleet.hosts, fleet.open, flags.forks, playbook, ca, progress, stats);
@@ -224,10 +228,12 @@ export async function runSecure(flags: SecureFlags, out: Output): Promise<number
         transports: g.transports,
         journal,
         runId,
+        ...(flags.keepBackups ? { keepBackups: flags.keepBackups } : {}),
         ca,
         trust,
-        // Keepalives are read from any backend, rotated or not yet.
-        keepalive: keepaliveCheck(fleet.hosts, trust),
+        // Keepalive reads carry the API credentials: verified against the inventory's CA alone, never
+        // a CA a host's files added (by the time agents are gated, every backend serves the new CA's).
+        keepalive: keepaliveCheck(fleet.hosts, ca),
         forks: flags.forks,
         renderer: await rendererFor(flags),
         signal: controller.signal,

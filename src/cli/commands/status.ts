@@ -66,17 +66,19 @@ export async function runStatus(flags: StatusFlags, out: Output): Promise<number
     let keepalives: KeepaliveSource | undefined;
     const creds = credentialsOf(fleet.hosts);
     const api = backends.find((b): b is BackendStatus => !('error' in b) && b.api.probe.kind !== 'down');
-    if (creds && api) {
+    // Credentials only over TLS that verifies against the inventory's CA: on a fleet not secured
+    // yet, keepalives are reported unknown rather than the password sent in the clear.
+    const apiCa = api ? await readCa(byName.get(api.host)?.sensu.caFile, cas) : undefined;
+    if (creds && api && api.api.probe.kind === 'tls' && api.api.probe.authorized && apiCa) {
       const host = api.api.address.includes(':') ? `[${api.api.address}]` : api.api.address;
-      const scheme = api.api.probe.kind === 'tls' ? 'https' : 'http';
-      keepalives = keepaliveSource(`${scheme}://${host}:${api.api.port}`, creds, await readCa(byName.get(api.host)?.sensu.caFile, cas));
+      keepalives = keepaliveSource(`https://${host}:${api.api.port}`, creds, apiCa);
     }
     const agents: (AgentStatus | UnreachableStatus)[] = await forEachLimited(
       read.filter((r) => r.host.role === 'agent'),
       flags.forks,
       async (r) => ('error' in r || !r.transport ? unreachable(r.host, r.error ?? 'unreachable') : agentStatus(r.host, r.settings, r.facts, r.transport, keepalives)),
     );
-    return { backends, agents, keepaliveFrom: keepalives && api ? api.host : undefined };
+    return { backends, agents, keepaliveFrom: keepalives && api ? api.host : undefined, credentialsWithheld: creds !== undefined && keepalives === undefined };
   });
 
   const all = [...rows.backends, ...rows.agents];
@@ -120,7 +122,7 @@ export async function runStatus(flags: StatusFlags, out: Output): Promise<number
           continue;
         }
         const schemes = a.schemes.map((s) => `${s}://`).join(' + ') || 'none';
-        const keepalive = a.keepaliveAgeSeconds !== undefined ? `${a.keepaliveAgeSeconds} s ago` : rows.keepaliveFrom ? 'unknown' : '- (no API credentials)';
+        const keepalive = a.keepaliveAgeSeconds !== undefined ? `${a.keepaliveAgeSeconds} s ago` : rows.keepaliveFrom ? 'unknown' : rows.credentialsWithheld ? 'unknown (API not on verified TLS: credentials not sent)' : '- (no API credentials)';
         lines.push([a.host, a.schemes.length > 0 && a.schemes.every((s) => s === 'wss') ? ok(schemes) : bad(schemes), a.healthy ? ok('yes') : bad(`no: ${a.healthDetail}`), keepalive, a.secured ? ok('secured') : bad(a.problems.join('; ')), a.clientCert ? 'client cert' : 'password']);
       }
       out.line(table(lines));

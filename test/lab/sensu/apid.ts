@@ -137,6 +137,12 @@ export function apiHandler(ctx: BackendContext): RequestListener {
   return (req, res) => {
     const url = new URL(req.url ?? '/', 'http://backend');
     const path = url.pathname;
+    // Lab only (Sensu logs no such line): every request that carried credentials, and whether it
+    // came over TLS, so tests can prove rollout never sends them in the clear.
+    const authorization = req.headers.authorization;
+    if (authorization) {
+      ctx.log.with({ component: 'apid' }).info('lab: request carried credentials', { scheme: authorization.split(' ')[0] ?? '', tls: (req.socket as { encrypted?: boolean }).encrypted === true, path });
+    }
     const work = async (): Promise<void> => {
       if (path === '/health' && req.method === 'GET') return handleHealth(ctx, url, res);
       if (path === '/ready' && req.method === 'GET') return handleReady(ctx, res, 'Service Unavailable');
