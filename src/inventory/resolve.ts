@@ -104,6 +104,7 @@ export function resolveHost(name: string, entries: readonly HostEntry[], ctx: Re
   const privateKeyFile = keyFile === undefined ? undefined : localFile(keyFileKey);
 
   checkPairs(vars, source, ctx);
+  checkBecome(name, vars, source, ctx);
   checkHostKeyChecking(merged, ctx);
   const ssh = sshSettings(vars, source, ctx);
 
@@ -285,6 +286,23 @@ function checkPairs(vars: HostVars, source: (key: string) => Path, ctx: ResolveC
     const hasB = vars[b] !== undefined;
     if (hasA && !hasB) ctx.problems.add(source(a), `set without ${b}: ${why}`);
     if (hasB && !hasA) ctx.problems.add(source(b), `set without ${a}: ${why}`);
+  }
+}
+
+/**
+ * rollout needs root on every host: it runs each command through sudo as root, and what it writes
+ * (root-owned keys and configs, service restarts) needs root. Another become user, or no become,
+ * would mean running as someone else than the inventory says; refused, never ignored.
+ */
+function checkBecome(name: string, vars: HostVars, source: (key: string) => Path, ctx: ResolveContext): void {
+  if (vars.ansible_become_user !== undefined && vars.ansible_become_user !== 'root') {
+    ctx.problems.add(
+      source('ansible_become_user'),
+      `host ${name}: become user "${vars.ansible_become_user}" is not supported: rollout runs every command as root (sudo to root); remove ansible_become_user or set it to root`,
+    );
+  }
+  if (vars.ansible_become === false) {
+    ctx.problems.add(source('ansible_become'), `host ${name}: ansible_become is false, but rollout needs root on every host and always uses sudo to root; remove it or set it to true`);
   }
 }
 
