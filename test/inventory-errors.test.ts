@@ -242,6 +242,27 @@ describe('variables', () => {
     expect(inv.ignoredHosts).toEqual(['win-1']);
   });
 
+  it('refuses a become user other than root, and become switched off, naming the host and where it is set', async () => {
+    expect(
+      await problems(yaml`
+        backends:
+          vars:
+            ansible_become_user: deploy
+          hosts:
+            backend-1:
+            backend-2:
+              ansible_become: false
+            backend-3:
+              ansible_become_user: root
+              ansible_become: "yes"
+      `),
+    ).toEqual([
+      'prod.yml:3: backends.vars.ansible_become_user: host backend-1: become user "deploy" is not supported: rollout runs every command as root (sudo to root); remove ansible_become_user or set it to root',
+      'prod.yml:3: backends.vars.ansible_become_user: host backend-2: become user "deploy" is not supported: rollout runs every command as root (sudo to root); remove ansible_become_user or set it to root',
+      'prod.yml:7: backends.hosts.backend-2.ansible_become: host backend-2: ansible_become is false, but rollout needs root on every host and always uses sudo to root; remove it or set it to true',
+    ]);
+  });
+
   it('types the variables rollout reads', async () => {
     expect(
       await problems(yaml`

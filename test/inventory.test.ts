@@ -233,13 +233,13 @@ describe('connection settings', () => {
             ansible_ssh_host: 10.0.0.2
             ansible_ssh_port: 2200
             ansible_ssh_user: legacy
-            ansible_become: "no"
+            ansible_become: "yes"
     `);
     const b1 = host(inv, 'backend-1');
     expect(b1).toMatchObject({ address: '10.0.0.1', port: 2222, user: 'ops', become: true, becomeUser: 'root' });
     expect(b1.becomePassword).toBeInstanceOf(Secret);
     expect(b1.becomePassword?.reveal()).toBe('hunter2-sudo');
-    expect(host(inv, 'backend-2')).toMatchObject({ address: '10.0.0.2', port: 2200, user: 'legacy', become: false });
+    expect(host(inv, 'backend-2')).toMatchObject({ address: '10.0.0.2', port: 2200, user: 'legacy', become: true });
   });
 
   it('lets the first alias win, as current Ansible does, and warns about the other', async () => {
@@ -273,7 +273,7 @@ describe('connection settings', () => {
     expect(host(inv, 'backend-2').proxyJump).toEqual([{ user: 'ops', host: '2001:db8::1', port: 22 }]);
     expect(host(inv, 'backend-3').proxyJump).toBeUndefined();
     expect(inv.warnings).toEqual([
-      'prod.yml:6: backends.hosts.backend-2.ansible_ssh_common_args: ignored, rollout reads only -J / ProxyJump here: -o StrictHostKeyChecking=no -C (host keys are always checked against known_hosts)',
+      'prod.yml:6: backends.hosts.backend-2.ansible_ssh_common_args: ignored, rollout reads only -J / ProxyJump and the known_hosts options here: -o StrictHostKeyChecking=no -C (host keys are always checked against known_hosts)',
     ]);
   });
 });

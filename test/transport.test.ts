@@ -5,15 +5,18 @@
  */
 import { execFile, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { promisify } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ConnectError, HostChangedError, RemoteCommandError } from '../src/errors.js';
 import { Secret } from '../src/secret.js';
+import { loadInventory } from '../src/inventory/index.js';
 import { connect, type SshSettings, type SshTarget } from '../src/transport/ssh.js';
+import { sshTargetOf } from '../src/transport/targets.js';
 import type { FileWrite } from '../src/transport/write-script.js';
 import { useLab } from './helpers/lab-fixture.js';
+import { killSshd, startSshd } from './lab/host-faults.js';
 
 const run = promisify(execFile);
 // Port 2222 so known_hosts holds `[address]:port` entries.
@@ -83,6 +86,99 @@ describe('host keys', () => {
     expect(err.message).toContain(`${file}:1`);
   });
 
+  it('pins a key trusted with --trust-new-host-keys: after a reconnect, another key is refused as changed', async () => {
+    const lab = getLab();
+    const file = `${lab.dir}/pinned_known_hosts`;
+    writeFileSync(file, '');
+    const trusting = settings({ knownHostsFiles: [file], trustNewHostKeys: true, reconnectMs: 5000 });
+    const t = await connect(target('agent-02'), trusting);
+    expect((await t.run('hostname')).stdout.toString().trim()).toBe('agent-02');
+    // The host comes back with another key, as a machine in the middle would present.
+    const h = lab.host('agent-02');
+    const otherKey = `${lab.dir}/other_host_key`;
+    await run('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', 'impostor', '-f', otherKey]);
+    const otherConfig = `${lab.dir}/sshd_config_other_key`;
+    writeFileSync(otherConfig, readFileSync(`${h.dir}/sshd_config`, 'utf8').replace(/^HostKey .*$/m, `HostKey ${otherKey}`));
+    await killSshd(lab, 'agent-02');
+    await startSshd(lab, 'agent-02', otherConfig);
+    try {
+      const err = await failure(t.run('hostname'));
+      expect(err).toBeInstanceOf(ConnectError);
+      expect(err.message).toMatch(/^agent-02: the SSH connection was lost and could not be reopened .*HOST KEY CHANGED/);
+      expect(err.message).toContain(`${file} (trusted earlier in this run)`);
+      // A new connection in the same run is refused too, and the file still holds the first key only.
+      const again = await failure(connect(target('agent-02'), trusting));
+      expect(again.message).toMatch(/HOST KEY CHANGED/);
+      expect(readFileSync(file, 'utf8').trim().split('\n')).toHaveLength(1);
+    } finally {
+      await t.close();
+      await killSshd(lab, 'agent-02');
+      await startSshd(lab, 'agent-02');
+    }
+  });
+
+  it('writes a trusted key hashed when the known_hosts file is hashed, in a form OpenSSH finds', async () => {
+    const lab = getLab();
+    const file = `${lab.dir}/hashed_trust_known_hosts`;
+    // Every host but backend-1, hashed.
+    writeFileSync(file, readFileSync(lab.knownHostsPath, 'utf8').split('\n').filter((l) => !l.startsWith('[127.42.0.1]')).join('\n'));
+    await run('ssh-keygen', ['-H', '-f', file]);
+    const t = await connect(target('backend-1'), settings({ knownHostsFiles: [file], trustNewHostKeys: true }));
+    await t.close();
+    const added = readFileSync(file, 'utf8').trim().split('\n').pop() ?? '';
+    expect(added).toMatch(/^\|1\|[^ ]+ ssh-ed25519 /);
+    expect(readFileSync(file, 'utf8')).not.toContain('127.42.');
+    const found = await run('ssh-keygen', ['-F', '[127.42.0.1]:2222', '-f', file]);
+    expect(found.stdout).toContain(added.split(' ')[2]);
+  });
+
+  it('says that host certificates are not supported when only a @cert-authority line covers the host, even with --trust-new-host-keys', async () => {
+    const lab = getLab();
+    const file = `${lab.dir}/ca_known_hosts`;
+    const caKey = `${lab.dir}/host_ca`;
+    await run('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', caKey]);
+    writeFileSync(file, `@cert-authority [127.42.0.*]:2222 ${readFileSync(`${caKey}.pub`, 'utf8').split(' ').slice(0, 2).join(' ')}\n`);
+    for (const trust of [false, true]) {
+      const err = await failure(connect(target('backend-1'), settings({ knownHostsFiles: [file], trustNewHostKeys: trust })));
+      expect(err.message).toMatch(/^backend-1 \(127\.42\.0\.1:2222\): host key SHA256:\S+ is not in known_hosts, and host certificates \(@cert-authority, .*ca_known_hosts:1\) are not supported$/);
+    }
+    expect(readFileSync(file, 'utf8').trim().split('\n')).toHaveLength(1);
+  });
+
+  it('reads the known_hosts file an inventory names with -o UserKnownHostsFile, relative to the inventory', async () => {
+    const lab = getLab();
+    const dir = `${lab.dir}/kh-inventory`;
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(`${dir}/hosts_known`, readFileSync(lab.knownHostsPath));
+    writeFileSync(
+      `${dir}/inventory.yml`,
+      [
+        'backends:',
+        '  hosts:',
+        '    agent-01:',
+        `      ansible_host: ${lab.host('agent-01').address}`,
+        `      ansible_port: ${lab.host('agent-01').sshPort}`,
+        `      ansible_user: ${lab.state.loginUser}`,
+        `      ansible_ssh_private_key_file: ${lab.keyPath}`,
+        '      ansible_ssh_common_args: "-o UserKnownHostsFile=hosts_known -o StrictHostKeyChecking=yes"',
+        '',
+      ].join('\n'),
+    );
+    const inv = await loadInventory(`${dir}/inventory.yml`);
+    const host = inv.hosts[0];
+    if (!host) throw new Error('no host');
+    const tgt = sshTargetOf(host, undefined);
+    expect(tgt.knownHosts).toEqual({ user: [`${dir}/hosts_known`] });
+    // The run's default file is empty: only the inventory's file can make this connect.
+    writeFileSync(`${lab.dir}/default_empty_known_hosts`, '');
+    const t = await connect(tgt, settings({ knownHostsFiles: [`${lab.dir}/default_empty_known_hosts`] }));
+    expect((await t.run('hostname')).stdout.toString().trim()).toBe('agent-01');
+    await t.close();
+    // Files named on the command line win.
+    const err = await failure(connect(tgt, settings({ knownHostsFiles: [`${lab.dir}/default_empty_known_hosts`], knownHostsExplicit: true })));
+    expect(err.message).toMatch(/is not in known_hosts/);
+  });
+
   it('refuses a revoked key even when it is also listed as known', async () => {
     const lab = getLab();
     const file = `${lab.dir}/revoked_known_hosts`;
@@ -141,6 +237,38 @@ describe('authentication', () => {
     // The target's sshd saw the connection come from the jump host's side (a forwarded channel).
     const log = readFileSync(`${lab.host('agent-01').dir}/sshd.log`, 'utf8');
     expect(log).toMatch(/Accepted publickey for labops/);
+  });
+
+  it('reaches a host through two jump hosts: each hop dialled from the one before, only the last to the target', async () => {
+    const lab = getLab();
+    const [j1, j2, dest] = [lab.host('backend-1'), lab.host('agent-01'), lab.host('agent-02')];
+    const t = await connect(target('agent-02', { proxyJump: [{ host: j1.address, port: j1.sshPort }, { host: j2.address, port: j2.sshPort }] }), settings());
+    try {
+      expect((await t.run('hostname')).stdout.toString().trim()).toBe('agent-02');
+      // Who holds the TCP connections: the one to the second hop belongs to the first hop's sshd,
+      // the one to the target to the second hop's sshd (hosts share the network, not the mounts).
+      const ownersOf = async (h: { address: string; sshPort: number }): Promise<string[]> => {
+        const out = (await run('ss', ['-Htnp', 'state', 'established', 'dst', `${h.address}:${h.sshPort}`])).stdout;
+        return [...out.matchAll(/pid=(\d+)/g)].map((m) => readlinkSync(`/proc/${m[1] ?? ''}/ns/mnt`));
+      };
+      const mnt = (pid: number): string => readlinkSync(`/proc/${pid}/ns/mnt`);
+      expect(await ownersOf(j2)).toEqual([mnt(j1.holderPid)]);
+      expect(await ownersOf(dest)).toEqual([mnt(j2.holderPid)]);
+    } finally {
+      await t.close();
+    }
+  });
+
+  it('verifies the host key of every jump host', async () => {
+    const lab = getLab();
+    const [j1, j2] = [lab.host('backend-1'), lab.host('agent-01')];
+    const file = `${lab.dir}/jump_changed_known_hosts`;
+    const wrong = readFileSync(`${lab.host('backend-1').dir}/ssh_host_ed25519_key.pub`, 'utf8').split(' ').slice(0, 2).join(' ');
+    // The second hop (agent-01) listed with backend-1's key.
+    writeFileSync(file, readFileSync(lab.knownHostsPath, 'utf8').replace(/^\[127\.42\.1\.1\]:2222 .*$/m, `[127.42.1.1]:2222 ${wrong}`));
+    expect(j2.address).toBe('127.42.1.1');
+    const err = await failure(connect(target('agent-02', { proxyJump: [{ host: j1.address, port: j1.sshPort }, { host: j2.address, port: j2.sshPort }] }), settings({ knownHostsFiles: [file] })));
+    expect(err.message).toMatch(/^agent-02 via jump host 127\.42\.1\.1 \(127\.42\.1\.1:2222\): HOST KEY CHANGED/);
   });
 
   it('names the host and the user when authentication fails', async () => {
@@ -277,6 +405,52 @@ describe('failures are one plain line', () => {
     await new Promise<void>((r) => server.listen(2222, '127.42.99.98', r));
     const err = await failure(connect({ name: 'mute', address: '127.42.99.98', port: 2222, user: 'x', privateKeyFile: getLab().keyPath }, settings({ connectTimeoutMs: 1000 })));
     expect(err.message).toBe('mute (127.42.99.98:2222): timed out after 1 s connecting');
+  });
+
+  it('stops a command whose output passes the limit, on stdout or stderr, and the connection goes on', async () => {
+    const lab = getLab();
+    const t = await connect(target('agent-01'), settings({ maxOutputBytes: 1024 * 1024 }));
+    const out = await failure(t.run('head -c 5000000 /dev/zero'));
+    expect(out).toBeInstanceOf(RemoteCommandError);
+    expect(out.message).toBe('agent-01: a command sent more than 1 MiB of output; it was stopped');
+    const err = await failure(t.run('head -c 5000000 /dev/zero >&2', { sudo: true }));
+    expect(err.message).toBe('agent-01: a command sent more than 1 MiB of output; it was stopped');
+    // A command that would print forever is ended on the host: its pipe closes under it.
+    const nonce = randomBytes(4).toString('hex');
+    // `[r]` so that pgrep's own shell, whose command line holds the pattern, does not match it.
+    const pattern = `[r]ollout-flood-${nonce}`;
+    const flood = await failure(t.run(`exec sh -c 'while :; do echo xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx; done' rollout-flood-${nonce}`));
+    expect(flood.message).toBe('agent-01: a command sent more than 1 MiB of output; it was stopped');
+    let left = '';
+    for (let i = 0; i < 50; i++) {
+      left = (await lab.exec('agent-01', '/bin/sh', ['-c', `pgrep -f '${pattern}' || true`])).stdout.trim();
+      if (left === '') break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    if (left !== '') await lab.exec('agent-01', '/bin/sh', ['-c', `pkill -f '${pattern}' || true`]);
+    expect(left).toBe('');
+    expect((await t.run('echo still here')).stdout.toString()).toBe('still here\n');
+    // Under the limit, all of it arrives.
+    expect((await t.run('head -c 1000000 /dev/zero')).stdout.length).toBe(1_000_000);
+    await t.close();
+  });
+
+  it('shows a host\'s stderr with its control characters escaped', async () => {
+    const lab = getLab();
+    const dir = '/etc/sensu/\x1b[2J\x1b]0;owned\x07dir';
+    await lab.exec('agent-01', 'mkdir', ['-p', dir]);
+    const t = await connect(target('agent-01'), settings());
+    try {
+      const err = await failure(t.readFile(dir));
+      expect(err).toBeInstanceOf(RemoteCommandError);
+      // eslint-disable-next-line no-control-regex
+      expect(err.message).not.toMatch(/[\x00-\x08\x0a-\x1f\x7f]/);
+      expect(err.message).toContain('/etc/sensu/^[[2J^[]0;owned^Gdir');
+      expect(err.message).toMatch(/Is a directory/);
+    } finally {
+      await lab.exec('agent-01', 'rmdir', [dir]);
+      await t.close();
+    }
   });
 
   it('command timeout', async () => {

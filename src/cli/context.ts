@@ -74,6 +74,7 @@ export async function loadFleet(flags: FleetFlags): Promise<Fleet> {
   }
   const settings: SshSettings = {
     knownHostsFiles: (flags.knownHosts ?? [join(homedir(), '.ssh', 'known_hosts')]).map((f) => resolve(f)),
+    knownHostsExplicit: flags.knownHosts !== undefined,
     trustNewHostKeys: flags.trustNewHostKeys ?? false,
     connectTimeoutMs: flags.connectTimeout * 1000,
     commandTimeoutMs: flags.commandTimeout * 1000,

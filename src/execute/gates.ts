@@ -9,6 +9,7 @@ import { agentHealthz, apiAuthorization, backendHealth, keepaliveOf, type ApiCre
 import { probeTls } from '../facts/tls-probe.js';
 import type { GateStep } from '../plan/types.js';
 import type { Transport } from '../transport/transport.js';
+import { printable } from '../terminal-text.js';
 
 /** What a gate saw: shown in step mode and in failures. */
 export interface GateResult {
@@ -53,7 +54,8 @@ export async function unitTrouble(transport: Transport, unit: string, restartsBe
     .run(`tail -n 20 /var/log/sensu/${unit}.log 2>/dev/null || journalctl -u ${unit} -n 20 --no-pager -o cat 2>/dev/null`, { sudo: true })
     .catch(() => undefined);
   const fatal = (log?.stdout.toString() ?? '').split('\n').reverse().find((l) => /"level":"fatal"|fatal|error/i.test(l));
-  const why = fatal ? `; it logged: ${fatal.trim().slice(0, 300)}` : '';
+  // The log line is the host's text: escaped, so it cannot drive the terminal it is printed on.
+  const why = fatal ? `; it logged: ${printable(fatal.trim().slice(0, 300))}` : '';
   return state === 'failed' ? `${unit} keeps crashing and systemd gave up (failed, start limit hit)${why}` : `${unit} is crash-looping (${restarts - restartsBefore} automatic restarts)${why}`;
 }
 

@@ -13,6 +13,7 @@ import { agentHealthz, apiAuthorization, keepaliveOf, type ApiCredentials } from
 import { factsScript, parseFacts } from './script.js';
 import { probeTls, probeVerifies, type TlsProbe } from './tls-probe.js';
 import type { HostFacts } from './types.js';
+import { printable } from '../terminal-text.js';
 
 /** One backend's listeners. */
 export interface BackendStatus {
@@ -76,7 +77,7 @@ export async function readSettings(host: HostSpec, transport: Transport): Promis
   const unit = unitOf(host);
   const paths = [configPathOf(host), ...envFilesOf(host)].map((path) => ({ path, want: 'content' as const }));
   const r = await transport.run(factsScript(paths, [], unit), { sudo: true });
-  if (r.code !== 0) throw new Error(`reading the config failed: ${r.stderr.toString().trim().split('\n').pop() ?? `exit ${String(r.code)}`}`);
+  if (r.code !== 0) throw new Error(`reading the config failed: ${printable(r.stderr.toString().trim().split('\n').pop() ?? `exit ${String(r.code)}`)}`);
   const facts = parseFacts(host.name, unit, r.stdout.toString());
   const yamlFile = configPathOf(host);
   const envFile = envFilesOf(host).find((p) => facts.files[p]?.exists) ?? envFilesOf(host)[0];

@@ -13,6 +13,7 @@ import { RemoteCommandError } from '../errors.js';
 import type { Transport } from '../transport/transport.js';
 import { factsScript, parseFacts, type PathRequest } from './script.js';
 import type { HostFacts } from './types.js';
+import { printable } from '../terminal-text.js';
 
 /** The unit a host of this role runs. */
 export function unitOf(host: HostSpec): 'sensu-backend' | 'sensu-agent' {
@@ -64,7 +65,7 @@ export async function gatherHostFacts(host: HostSpec, transport: Transport, play
   const { paths, dirs } = factRequests(host, playbook);
   const unit = unitOf(host);
   const r = await transport.run(factsScript(paths, dirs, unit), { sudo: true });
-  if (r.code !== 0) throw new RemoteCommandError(`${host.name}: gathering facts failed: ${r.stderr.toString().trim().split('\n').pop() ?? ''}`, { place: { host: host.name } });
+  if (r.code !== 0) throw new RemoteCommandError(`${host.name}: gathering facts failed: ${printable(r.stderr.toString().trim().split('\n').pop() ?? '')}`, { place: { host: host.name } });
   return parseFacts(host.name, unit, r.stdout.toString());
 }
 

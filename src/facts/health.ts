@@ -10,6 +10,7 @@ import { isIP } from 'node:net';
 import type { Duplex } from 'node:stream';
 import tls from 'node:tls';
 import type { Secret } from '../secret.js';
+import { printable } from '../terminal-text.js';
 
 /** One member of the etcd cluster as /health reports it. */
 export interface MemberHealth {
@@ -110,7 +111,8 @@ export async function backendHealth(address: string, port: number, scheme: 'http
       : members.length === 0
         ? 'no etcd members reported'
         : `unhealthy: ${sick.map((m) => `${m.name}${m.err ? ` (${m.err})` : ''}`).join(', ')}`;
-    return { ok, scheme, members, detail };
+    // Member names and errors are the backend's text.
+    return { ok, scheme, members, detail: printable(detail) };
   } catch {
     return { ok: false, scheme, members: [], detail: `${url}: /health did not return JSON` };
   }
@@ -126,7 +128,8 @@ export interface AgentHealth {
 export async function agentHealthz(socket: Duplex, apiHost: string, apiPort: number, timeoutMs = 5000): Promise<AgentHealth> {
   try {
     const answer = await get({ url: `http://${apiHost}:${apiPort}/healthz`, socket, timeoutMs });
-    const text = answer.body.trim();
+    // The body is whatever answers on that port: escaped before it reaches a message.
+    const text = printable(answer.body.trim());
     return { ok: answer.status === 200, detail: `/healthz ${answer.status} ${text}` };
   } catch (err) {
     socket.destroy();

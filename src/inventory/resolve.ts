@@ -16,7 +16,7 @@ import { pathKey, VAULT_MESSAGE } from './source.js';
 import { parseSshArgs } from './ssh-args.js';
 import { renderTemplate } from './template.js';
 import type { VarLookup } from './template.js';
-import type { HostSpec, ProxyHop, Role, SensuSettings } from './types.js';
+import type { HostSpec, KnownHostsFiles, ProxyHop, Role, SensuSettings } from './types.js';
 
 /** The groups that give a host its role. */
 export const ROLE_GROUPS: Readonly<Record<string, Role>> = { backends: 'backend', agents: 'agent' };
@@ -111,6 +111,7 @@ export function resolveHost(name: string, entries: readonly HostEntry[], ctx: Re
     }
   }
   checkPairs(vars, source, ctx);
+  checkBecome(name, vars, source, ctx);
   checkHostKeyChecking(merged, ctx);
   const ssh = sshSettings(vars, source, ctx);
 
@@ -144,6 +145,8 @@ export function resolveHost(name: string, entries: readonly HostEntry[], ctx: Re
     ...optional('become', vars.ansible_become),
     ...optional('becomeUser', vars.ansible_become_user),
     ...optional('proxyJump', ssh.proxyJump),
+    ...optional('knownHosts', ssh.knownHosts),
+    ...optional('hashKnownHosts', ssh.hashKnownHosts),
     ...optional('sshCommonArgs', ssh.raw),
     sensu,
     vars: publicVars(merged, rendered),
@@ -293,6 +296,23 @@ function checkPairs(vars: HostVars, source: (key: string) => Path, ctx: ResolveC
   }
 }
 
+/**
+ * rollout needs root on every host: it runs each command through sudo as root, and what it writes
+ * (root-owned keys and configs, service restarts) needs root. Another become user, or no become,
+ * would mean running as someone else than the inventory says; refused, never ignored.
+ */
+function checkBecome(name: string, vars: HostVars, source: (key: string) => Path, ctx: ResolveContext): void {
+  if (vars.ansible_become_user !== undefined && vars.ansible_become_user !== 'root') {
+    ctx.problems.add(
+      source('ansible_become_user'),
+      `host ${name}: become user "${vars.ansible_become_user}" is not supported: rollout runs every command as root (sudo to root); remove ansible_become_user or set it to root`,
+    );
+  }
+  if (vars.ansible_become === false) {
+    ctx.problems.add(source('ansible_become'), `host ${name}: ansible_become is false, but rollout needs root on every host and always uses sudo to root; remove it or set it to true`);
+  }
+}
+
 function checkHostKeyChecking(merged: ReadonlyMap<string, Sourced>, ctx: ResolveContext): void {
   for (const key of ['ansible_host_key_checking', 'ansible_ssh_host_key_checking']) {
     const v = merged.get(key);
@@ -302,20 +322,47 @@ function checkHostKeyChecking(merged: ReadonlyMap<string, Sourced>, ctx: Resolve
   }
 }
 
-/** Jump hosts from the SSH args; other options are kept as text and reported as ignored. */
-function sshSettings(vars: HostVars, source: (key: string) => Path, ctx: ResolveContext): { proxyJump?: ProxyHop[]; raw?: string } {
+/** What the SSH args set that rollout honours. */
+interface SshSettings {
+  proxyJump?: ProxyHop[];
+  knownHosts?: KnownHostsFiles;
+  hashKnownHosts?: boolean;
+  raw?: string;
+}
+
+/**
+ * Jump hosts and known_hosts files from the SSH args; other options are kept as text and reported
+ * as ignored. Ansible puts common args before extra args, and ssh keeps the first value of an
+ * option, so the first setting wins here too.
+ */
+function sshSettings(vars: HostVars, source: (key: string) => Path, ctx: ResolveContext): SshSettings {
   let proxyJump: ProxyHop[] | undefined;
   let jumpFrom: string | undefined;
+  const knownHosts: KnownHostsFiles = {};
+  let hashKnownHosts: boolean | undefined;
   const raw: string[] = [];
+  const files = (written: string[], key: string): string[] => {
+    const out: string[] = [];
+    for (const w of written) {
+      // Relative to the inventory, like every other local path in it (ssh would use its cwd).
+      const r = resolveLocalPath(w, ctx.dir, ctx.home);
+      if (r.ok) out.push(r.path);
+      else ctx.problems.add(source(key), `${w}: ${r.message}`);
+    }
+    return out;
+  };
   for (const key of ['ansible_ssh_common_args', 'ansible_ssh_extra_args'] as const) {
     const written = vars[key];
     if (written === undefined || written.trim() === '') continue;
     raw.push(written.trim());
     const parsed = parseSshArgs(written);
     for (const e of parsed.errors) ctx.problems.add(source(key), e);
+    if (parsed.userKnownHostsFiles && !knownHosts.user) knownHosts.user = files(parsed.userKnownHostsFiles, key);
+    if (parsed.globalKnownHostsFiles && !knownHosts.global) knownHosts.global = files(parsed.globalKnownHostsFiles, key);
+    hashKnownHosts ??= parsed.hashKnownHosts;
     if (parsed.ignored.length > 0) {
       const notes = parsed.notes.length > 0 ? ` (${[...new Set(parsed.notes)].join('; ')})` : '';
-      ctx.warnings.add(source(key), `ignored, rollout reads only -J / ProxyJump here: ${parsed.ignored.join(' ')}${notes}`);
+      ctx.warnings.add(source(key), `ignored, rollout reads only -J / ProxyJump and the known_hosts options here: ${parsed.ignored.join(' ')}${notes}`);
     }
     if (parsed.proxyJump === undefined) continue;
     if (jumpFrom !== undefined) {
@@ -327,6 +374,8 @@ function sshSettings(vars: HostVars, source: (key: string) => Path, ctx: Resolve
   }
   return {
     ...optional('proxyJump', proxyJump && proxyJump.length > 0 ? proxyJump : undefined),
+    ...optional('knownHosts', knownHosts.user || knownHosts.global ? knownHosts : undefined),
+    ...optional('hashKnownHosts', hashKnownHosts),
     ...optional('raw', raw.length > 0 ? raw.join(' ') : undefined),
   };
 }

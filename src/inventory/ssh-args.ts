@@ -1,7 +1,8 @@
 /**
- * Reads `ansible_ssh_common_args` the way ssh would, for the one thing rollout can honour: jump
- * hosts (`-J a,b`, `-o ProxyJump=a,b`). Everything else is reported back so the user can be told
- * it is ignored: rollout speaks SSH itself and does not run the ssh binary.
+ * Reads `ansible_ssh_common_args` the way ssh would, for what rollout can honour: jump hosts
+ * (`-J a,b`, `-o ProxyJump=a,b`) and where host keys are kept (`-o UserKnownHostsFile=`,
+ * `GlobalKnownHostsFile=`, `HashKnownHosts=`). Everything else is reported back so the user can
+ * be told it is ignored: rollout speaks SSH itself and does not run the ssh binary.
  */
 import type { ProxyHop } from './types.js';
 
@@ -9,6 +10,12 @@ import type { ProxyHop } from './types.js';
 export interface SshArgs {
   /** Jump hosts in order; an empty list for an explicit `ProxyJump none`; absent when not set. */
   proxyJump?: ProxyHop[];
+  /** `-o UserKnownHostsFile=a b` as written (not yet resolved); empty for `none`. */
+  userKnownHostsFiles?: string[];
+  /** `-o GlobalKnownHostsFile=…` as written; empty for `none`. */
+  globalKnownHostsFiles?: string[];
+  /** `-o HashKnownHosts=yes|no`. */
+  hashKnownHosts?: boolean;
   /** Options that rollout ignores, as written (`-o StrictHostKeyChecking=no`). */
   ignored: string[];
   /** Notes on ignored options that matter (host key checking, ProxyCommand). */
@@ -83,12 +90,44 @@ function handleOption(option: string, result: SshArgs, setJump: (spec: string, w
     setJump(value, `-o ProxyJump=${value}`);
     return;
   }
+  if (key === 'userknownhostsfile' || key === 'globalknownhostsfile') {
+    const field = key === 'userknownhostsfile' ? 'userKnownHostsFiles' : 'globalKnownHostsFiles';
+    // ssh takes the first value given for an option; later ones change nothing.
+    if (result[field] !== undefined) return;
+    const files = knownHostsFileList(value);
+    if (typeof files === 'string') result.errors.push(`-o ${option}: ${files}`);
+    else result[field] = files;
+    return;
+  }
+  if (key === 'hashknownhosts') {
+    if (/^(yes|no)$/i.test(value)) result.hashKnownHosts ??= value.toLowerCase() === 'yes';
+    else result.errors.push(`-o ${option}: expected yes or no`);
+    return;
+  }
   result.ignored.push(`-o ${option}`);
   if (key === 'proxycommand') {
     result.notes.push('ProxyCommand cannot be honoured: use -J / ProxyJump for jump hosts');
-  } else if (key === 'stricthostkeychecking' || key === 'userknownhostsfile') {
+  } else if (key === 'stricthostkeychecking') {
     result.notes.push('host keys are always checked against known_hosts');
   }
+}
+
+/**
+ * The files of a UserKnownHostsFile / GlobalKnownHostsFile value: whitespace-separated, `none` for
+ * no file. ssh's `%` tokens are refused rather than read as part of a name.
+ */
+export function knownHostsFileList(value: string): string[] | string {
+  let files: string[];
+  try {
+    files = shellWords(value);
+  } catch (e) {
+    return e instanceof Error ? e.message : String(e);
+  }
+  if (files.length === 0) return 'no file given';
+  if (files.length === 1 && files[0]?.toLowerCase() === 'none') return [];
+  const token = files.find((f) => /%[^%]/.test(f));
+  if (token !== undefined) return `"${token}": % tokens are not supported here; write the path out`;
+  return files.map((f) => f.replace(/%%/g, '%'));
 }
 
 /** Parses a ProxyJump value: `[user@]host[:port]` hops separated by commas, or `none`. */

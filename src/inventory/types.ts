@@ -18,6 +18,14 @@ export interface ProxyHop {
   port?: number;
 }
 
+/** known_hosts files from `-o UserKnownHostsFile=` / `GlobalKnownHostsFile=` in the SSH args, absolute. */
+export interface KnownHostsFiles {
+  /** Replace the default user files (`~/.ssh/known_hosts`); new keys are added to the first. */
+  user?: string[];
+  /** Read as well, never written. */
+  global?: string[];
+}
+
 /** Sensu-specific settings of one host (the `sensu_*` vars). Local paths are absolute. */
 export interface SensuSettings {
   /** CA bundle on the controller (`sensu_ca_file`). */
@@ -74,6 +82,10 @@ export interface HostSpec {
   becomeUser?: string;
   /** Jump hosts, in order, from `-J a,b` or `-o ProxyJump=a,b` in the SSH args. */
   proxyJump?: ProxyHop[];
+  /** known_hosts files named in the SSH args. */
+  knownHosts?: KnownHostsFiles;
+  /** `-o HashKnownHosts=` in the SSH args. */
+  hashKnownHosts?: boolean;
   /** `ansible_ssh_common_args` (and `ansible_ssh_extra_args`) as written, for messages. */
   sshCommonArgs?: string;
   /** The `sensu_*` settings. */

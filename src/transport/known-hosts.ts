@@ -1,7 +1,9 @@
 /**
  * OpenSSH known_hosts, read the way ssh reads it: plain and hashed (`|1|salt|hmac`) host
- * patterns, `[host]:port` for non-default ports, wildcards and negation, `@revoked` keys.
- * `@cert-authority` lines are skipped (rollout does not do host certificates).
+ * patterns, `[host]:port` for non-default ports, wildcards and negation, `@revoked` keys, names
+ * lower-cased before matching and hashing (as ssh does). `@cert-authority` lines are parsed but
+ * never trusted: ssh2 cannot verify host certificates, so a host known only through a CA is
+ * refused with a message that says so, rather than treated as unknown.
  * No well-kept npm package covers hashed entries and markers, so this is ours; it is small.
  */
 import { createHash, createHmac, randomBytes } from 'node:crypto';
@@ -23,7 +25,8 @@ export type HostKeyVerdict =
   | { status: 'match' }
   | { status: 'revoked'; where: string }
   | { status: 'changed'; where: string; knownTypes: string[] }
-  | { status: 'unknown' };
+  /** `certAuthority`: a `@cert-authority` line covers the host, which rollout cannot use. */
+  | { status: 'unknown'; certAuthority?: string };
 
 /** Parses known_hosts text; unparseable lines are ignored, as ssh does. */
 export function parseKnownHosts(text: string, file: string): KnownHostLine[] {
@@ -44,9 +47,13 @@ export function parseKnownHosts(text: string, file: string): KnownHostLine[] {
   return lines;
 }
 
-/** The name ssh looks up: `host` for port 22, `[host]:port` otherwise. */
+/**
+ * The name ssh looks up: `host` for port 22, `[host]:port` otherwise, lower-cased as ssh does
+ * before it matches or hashes (a hashed entry for `Web-1` is the HMAC of `web-1`).
+ */
 export function hostKeyName(host: string, port: number): string {
-  return port === 22 ? host : `[${host}]:${port}`;
+  const name = host.toLowerCase();
+  return port === 22 ? name : `[${name}]:${port}`;
 }
 
 function globToRegExp(pattern: string): RegExp {
@@ -57,7 +64,7 @@ function globToRegExp(pattern: string): RegExp {
 function hashedMatches(entry: string, name: string): boolean {
   const [, kind, salt, hash] = entry.split('|');
   if (kind !== '1' || !salt || !hash) return false;
-  const mac = createHmac('sha1', Buffer.from(salt, 'base64')).update(name).digest('base64');
+  const mac = createHmac('sha1', Buffer.from(salt, 'base64')).update(name.toLowerCase()).digest('base64');
   return mac === hash;
 }
 
@@ -94,7 +101,8 @@ export function verifyHostKey(lines: readonly KnownHostLine[], names: readonly s
   // Known only with other key types: ssh treats this as a mismatch too (a downgrade or a new key).
   const first = forHost[0];
   if (first) return { status: 'changed', where: first.where, knownTypes: forHost.map((l) => l.keyType) };
-  return { status: 'unknown' };
+  const ca = lines.find((l) => l.marker === '@cert-authority' && names.some((n) => linePatternsMatch(l.patterns, n)));
+  return ca ? { status: 'unknown', certAuthority: ca.where } : { status: 'unknown' };
 }
 
 /** Key types known for a host, in file order: offered first so the server picks one we can check. */
@@ -109,8 +117,18 @@ export function fingerprint(keyBlob: Buffer): string {
 
 /** A known_hosts line for a newly trusted key, hashed like `ssh-keyscan -H` when asked. */
 export function knownHostsEntry(name: string, keyType: string, keyBase64: string, hashed: boolean): string {
-  if (!hashed) return `${name} ${keyType} ${keyBase64}`;
+  if (!hashed) return `${name.toLowerCase()} ${keyType} ${keyBase64}`;
   const salt = randomBytes(20);
-  const mac = createHmac('sha1', salt).update(name).digest('base64');
+  const mac = createHmac('sha1', salt).update(name.toLowerCase()).digest('base64');
   return `|1|${salt.toString('base64')}|${mac} ${keyType} ${keyBase64}`;
+}
+
+/**
+ * Whether new entries of a file should be hashed: ssh's HashKnownHosts when given, else the
+ * file's own habit (every entry hashed), so a hashed file never gains a readable host name.
+ */
+export function shouldHash(linesOfFile: readonly KnownHostLine[], hashKnownHosts: boolean | undefined): boolean {
+  if (hashKnownHosts !== undefined) return hashKnownHosts;
+  const entries = linesOfFile.filter((l) => l.marker === '');
+  return entries.length > 0 && entries.every((l) => l.patterns.every((p) => p.startsWith('|1|')));
 }

@@ -9,7 +9,8 @@ import type { Duplex } from 'node:stream';
 import ssh2 from 'ssh2';
 import type { ClientChannel, ConnectConfig } from 'ssh2';
 import { ConnectError, ConnectTimeoutError, HostChangedError, RemoteCommandError } from '../errors.js';
-import { fingerprint, hostKeyName, knownHostsEntry, knownKeyTypes, parseKnownHosts, verifyHostKey, type HostKeyVerdict, type KnownHostLine } from './known-hosts.js';
+import { printable } from '../terminal-text.js';
+import { fingerprint, hostKeyName, knownHostsEntry, knownKeyTypes, parseKnownHosts, shouldHash, verifyHostKey, type HostKeyVerdict, type KnownHostLine } from './known-hosts.js';
 import { quote } from './shell.js';
 import { becomeCommand, becomeFailureOf } from './sudo.js';
 import type { RemoteStat, RunOptions, RunResult, Transport, TransportStats, WriteOutcome } from './transport.js';
@@ -39,12 +40,22 @@ export interface SshTarget {
   privateKeyFile?: string;
   becomePassword?: SecretValue;
   proxyJump?: JumpHost[];
+  /**
+   * known_hosts files for this host, from ssh config or `-o UserKnownHostsFile=` in the inventory:
+   * `user` replaces the run's default files (new keys go to its first), `global` is read too.
+   * Ignored when the files were given on the command line (`SshSettings.knownHostsExplicit`).
+   */
+  knownHosts?: { user?: string[]; global?: string[] };
+  /** ssh's HashKnownHosts for this host; unset: hash when the file's entries are all hashed. */
+  hashKnownHosts?: boolean;
 }
 
 /** Run-wide SSH settings. */
 export interface SshSettings {
   /** known_hosts files to read (missing ones are skipped). */
   knownHostsFiles: string[];
+  /** The files were named on the command line: they win over ssh config and inventory. */
+  knownHostsExplicit?: boolean;
   /** Add unknown host keys to the first known_hosts file instead of failing (opt-in). */
   trustNewHostKeys?: boolean;
   /** ssh-agent socket ($SSH_AUTH_SOCK). */
@@ -53,6 +64,8 @@ export interface SshSettings {
   commandTimeoutMs?: number;
   /** How long to keep trying to reopen a connection that dropped (default 30 s). */
   reconnectMs?: number;
+  /** Most bytes of stdout and stderr together one command may send back (default 64 MiB). */
+  maxOutputBytes?: number;
   /** Asked once per encrypted key file; the answer is kept for the run, never printed. */
   askPassphrase?: (keyFile: string) => Promise<string>;
 }
@@ -60,11 +73,22 @@ export interface SshSettings {
 const DEFAULT_CONNECT_TIMEOUT = 10_000;
 const DEFAULT_COMMAND_TIMEOUT = 60_000;
 const DEFAULT_RECONNECT = 30_000;
+/** Far above any config, certificate or facts output; a host cannot fill the controller's memory. */
+export const DEFAULT_MAX_OUTPUT_BYTES = 64 * 1024 * 1024;
 
-/** Known hosts are read once per run, and new keys appended under a lock-free single writer. */
+/**
+ * Known hosts are read once per run. A key trusted with --trust-new-host-keys joins the loaded set
+ * at once (pinned: a reconnect that meets another key is refused as a changed key) and is appended
+ * to the first user file, hashed when that file is.
+ */
 class KnownHosts {
   private lines: Promise<KnownHostLine[]> | undefined;
-  constructor(private readonly files: string[]) {}
+  private firstFile: KnownHostLine[] = [];
+  constructor(
+    private readonly files: string[],
+    /** Where new keys are written (ssh writes to the first UserKnownHostsFile only). */
+    private readonly writeTo: string | undefined,
+  ) {}
   load(): Promise<KnownHostLine[]> {
     this.lines ??= Promise.all(
       this.files.map(async (f) => {
@@ -75,22 +99,36 @@ class KnownHosts {
           throw new ConnectError(`cannot read known_hosts file ${f}: ${(err as Error).message}`);
         }
       }),
-    ).then((all) => all.flat());
+    ).then((all) => {
+      this.firstFile = this.writeTo === undefined ? [] : (all[this.files.indexOf(this.writeTo)] ?? []);
+      // One array for the run: trust() adds to it, and every later check sees the addition.
+      return all.flat();
+    });
     return this.lines;
   }
-  async add(entry: string): Promise<void> {
-    const file = this.files[0];
+  /** Pins a newly trusted key in memory (synchronously, before any other check) and appends it. */
+  async trust(lines: KnownHostLine[], name: string, keyType: string, keyBase64: string, hashKnownHosts: boolean | undefined): Promise<void> {
+    const where = `${this.writeTo ?? 'memory'} (trusted earlier in this run)`;
+    const pinned: KnownHostLine = { marker: '', patterns: [name], keyType, key: keyBase64, where };
+    lines.push(pinned);
+    const file = this.writeTo;
     if (!file) return;
+    const entry = knownHostsEntry(name, keyType, keyBase64, shouldHash(this.firstFile, hashKnownHosts));
+    this.firstFile.push(parseKnownHosts(entry, file)[0] ?? pinned);
     await appendFile(file, `${entry}\n`, { mode: 0o600 });
   }
 }
 
 const knownHostsCache = new Map<string, KnownHosts>();
-function knownHostsFor(files: string[]): KnownHosts {
-  const key = files.join('\0');
+/** The known_hosts of one target: its own files when ssh config or the inventory names them. */
+function knownHostsFor(target: SshTarget, settings: SshSettings): KnownHosts {
+  const own = settings.knownHostsExplicit ? undefined : target.knownHosts;
+  const user = own?.user ?? settings.knownHostsFiles;
+  const files = [...user, ...(own?.global ?? [])];
+  const key = `${user.join('\0')}\n${files.join('\0')}`;
   let kh = knownHostsCache.get(key);
   if (!kh) {
-    kh = new KnownHosts(files);
+    kh = new KnownHosts(files, user[0]);
     knownHostsCache.set(key, kh);
   }
   return kh;
@@ -142,6 +180,12 @@ async function loadPrivateKey(file: string, settings: SshSettings, target: SshTa
 function connectErrorOf(err: Error & { level?: string; code?: string }, target: SshTarget, where: string, timeoutMs: number, verdict: HostKeyVerdict | undefined, fp: string | undefined): ConnectError {
   const place = { host: target.name };
   if (verdict && verdict.status !== 'match') {
+    if (verdict.status === 'unknown' && verdict.certAuthority) {
+      return new ConnectError(`${target.name} (${where}): host key ${fp ?? ''} is not in known_hosts, and host certificates (@cert-authority, ${verdict.certAuthority}) are not supported`, {
+        place,
+        hint: `rollout's SSH library cannot verify host certificates: add the host's own key to known_hosts (ssh-keyscan -p ${target.port} ${target.address}, after checking its fingerprint)`,
+      });
+    }
     if (verdict.status === 'unknown') {
       return new ConnectError(`${target.name} (${where}): host key ${fp ?? ''} is not in known_hosts`, {
         place,
@@ -172,18 +216,19 @@ function connectErrorOf(err: Error & { level?: string; code?: string }, target: 
   if (code === 'ECONNRESET' || /closed|reset/i.test(err.message)) {
     return new ConnectError(`${target.name} (${where}): the connection was closed by the host`, { place, hint: 'check sshd logs on the host (MaxStartups, AllowUsers, banned address)' });
   }
-  return new ConnectError(`${target.name} (${where}): ${err.message}`, { place });
+  // ssh2's own messages can quote what the server sent (its version line, a disconnect reason).
+  return new ConnectError(`${target.name} (${where}): ${printable(err.message)}`, { place });
 }
 
 type Client = InstanceType<typeof Client>;
 
-/** Opens one SSH client to a target, through `sock` when tunnelled. */
-async function openClient(target: SshTarget, settings: SshSettings, sock?: Duplex): Promise<Client> {
+/** Opens one SSH client to a target, through `sock` when tunnelled; `keyNames` are the names its key is looked up by. */
+async function openClient(target: SshTarget, settings: SshSettings, sock?: Duplex, keyNames?: string[]): Promise<Client> {
   const timeoutMs = settings.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT;
   const where = `${target.address}:${target.port}`;
-  const knownHosts = knownHostsFor(settings.knownHostsFiles);
+  const knownHosts = knownHostsFor(target, settings);
   const lines = await knownHosts.load();
-  const names = [hostKeyName(target.address, target.port), ...(target.name !== target.address ? [hostKeyName(target.name, target.port)] : [])];
+  const names = keyNames ?? [hostKeyName(target.address, target.port), ...(target.name !== target.address ? [hostKeyName(target.name, target.port)] : [])];
   const preferred = knownKeyTypes(lines, names);
   const auth = target.privateKeyFile ? await loadPrivateKey(target.privateKeyFile, settings, target) : undefined;
   let verdict: HostKeyVerdict | undefined;
@@ -205,9 +250,10 @@ async function openClient(target: SshTarget, settings: SshSettings, sock?: Duple
       fp = fingerprint(blob);
       verdict = verifyHostKey(lines, names, type, b64);
       if (verdict.status === 'match') return accept(true);
-      if (verdict.status === 'unknown' && settings.trustNewHostKeys) {
+      // A host known only through a CA is not "new": trusting its key would bypass the CA.
+      if (verdict.status === 'unknown' && !verdict.certAuthority && settings.trustNewHostKeys) {
         verdict = { status: 'match' };
-        knownHosts.add(knownHostsEntry(names[0] ?? target.address, type, b64, false)).then(
+        knownHosts.trust(lines, names[0] ?? hostKeyName(target.address, target.port), type, b64, target.hashKnownHosts).then(
           () => accept(true),
           () => accept(false),
         );
@@ -242,13 +288,16 @@ async function openClient(target: SshTarget, settings: SshSettings, sock?: Duple
   });
 }
 
-/** Collects an exec channel's output, driving the become protocol when `become` is set. */
-function execChannel(client: Client, target: SshTarget, line: string, options: RunOptions, become?: { prompt: string; marker: string }): Promise<RunResult> {
+/**
+ * Collects an exec channel's output, driving the become protocol when `become` is set. Output past
+ * `maxBytes` (stdout and stderr together, sudo's own included) ends the command and fails it.
+ */
+function execChannel(client: Client, target: SshTarget, line: string, options: RunOptions, maxBytes: number, become?: { prompt: string; marker: string }): Promise<RunResult> {
   const timeoutMs = options.timeoutMs ?? DEFAULT_COMMAND_TIMEOUT;
   return new Promise<RunResult>((resolve, reject) => {
     client.exec(line, (err, stream: ClientChannel) => {
       if (err) {
-        reject(new ConnectError(`${target.name}: the connection is no longer usable (${err.message})`, { place: { host: target.name }, hint: 'the host may have rebooted or dropped the connection: run again' }));
+        reject(new ConnectError(`${target.name}: the connection is no longer usable (${printable(err.message)})`, { place: { host: target.name }, hint: 'the host may have rebooted or dropped the connection: run again' }));
         return;
       }
       const out: Buffer[] = [];
@@ -258,6 +307,8 @@ function execChannel(client: Client, target: SshTarget, line: string, options: R
       let errText = '';
       let prompts = 0;
       let failure: ReturnType<typeof becomeFailureOf>;
+      let received = 0;
+      let overflowed = false;
       const password = target.becomePassword;
       const sendStdin = (): void => {
         if (options.stdin !== undefined) stream.end(options.stdin);
@@ -267,7 +318,29 @@ function execChannel(client: Client, target: SshTarget, line: string, options: R
         stream.close();
         reject(new RemoteCommandError(`${target.name}: command did not finish within ${timeoutMs / 1000} s`, { place: { host: target.name }, hint: 'the host may be overloaded; raise --command-timeout' }));
       }, timeoutMs);
+      /** Counts a chunk; false (and the command ended, the run failed) once the limit is passed. */
+      const within = (chunk: Buffer): boolean => {
+        if (overflowed) return false;
+        received += chunk.length;
+        if (received <= maxBytes) return true;
+        overflowed = true;
+        clearTimeout(timer);
+        out.length = 0;
+        errChunks.length = 0;
+        // Closing the channel closes the command's pipes: it dies of SIGPIPE on its next write.
+        // (A "signal" request would be firmer, but sshd refuses it from its unprivileged
+        // session process, and what bounds the controller's memory is that nothing more is kept.)
+        stream.close();
+        reject(
+          new RemoteCommandError(`${target.name}: a command sent more than ${formatBytes(maxBytes)} of output; it was stopped`, {
+            place: { host: target.name },
+            hint: 'rollout reads configs, certificates and short outputs: a file or a log this large on the host is not expected there',
+          }),
+        );
+        return false;
+      };
       stream.on('data', (chunk: Buffer) => {
+        if (!within(chunk)) return;
         if (started) {
           out.push(chunk);
           return;
@@ -283,6 +356,7 @@ function execChannel(client: Client, target: SshTarget, line: string, options: R
         }
       });
       stream.stderr.on('data', (chunk: Buffer) => {
+        if (!within(chunk)) return;
         if (started || !become) {
           errChunks.push(chunk);
           return;
@@ -304,6 +378,7 @@ function execChannel(client: Client, target: SshTarget, line: string, options: R
       });
       stream.on('close', (code: number | null) => {
         clearTimeout(timer);
+        if (overflowed) return;
         if (!started && become) {
           failure ??= becomeFailureOf(errText, prompts, password !== undefined);
           const msg =
@@ -313,7 +388,7 @@ function execChannel(client: Client, target: SshTarget, line: string, options: R
                 ? `${target.name}: sudo rejected the become password`
                 : failure === 'not-allowed'
                   ? `${target.name}: user ${target.user} may not run commands as root with sudo`
-                  : `${target.name}: sudo failed: ${errText.trim().split('\n')[0] ?? 'no output'}`;
+                  : `${target.name}: sudo failed: ${printable(errText.trim().split('\n')[0] ?? 'no output')}`;
           const hint =
             failure === 'needs-password'
               ? 'pass --ask-become-pass, or set ansible_become_password for this host'
@@ -328,6 +403,13 @@ function execChannel(client: Client, target: SshTarget, line: string, options: R
       if (!become) sendStdin();
     });
   });
+}
+
+/** `64 MiB`, `512 KiB`, `100 bytes`: limits as people write them. */
+function formatBytes(n: number): string {
+  if (n >= 1024 * 1024 && n % (1024 * 1024) === 0) return `${n / (1024 * 1024)} MiB`;
+  if (n >= 1024 && n % 1024 === 0) return `${n / 1024} KiB`;
+  return `${n} bytes`;
 }
 
 /** The TCP socket under a client (ssh2 keeps it as `_sock`), for its byte counters. */
@@ -415,7 +497,7 @@ class SshTransport implements Transport {
     const become = options.sudo ? becomeCommand(commandLine) : undefined;
     let r: RunResult;
     try {
-      r = await execChannel(client, this.target, become ? become.line : commandLine, opts, become);
+      r = await execChannel(client, this.target, become ? become.line : commandLine, opts, this.settings.maxOutputBytes ?? DEFAULT_MAX_OUTPUT_BYTES, become);
     } catch (err) {
       if (this.chain.client === client && !this.alive) throw this.lost();
       throw err;
@@ -454,7 +536,7 @@ class SshTransport implements Transport {
     if (r.code === EXIT_CHANGED) {
       return {
         done,
-        error: new HostChangedError(`${this.host}: ${r.stderr.toString().trim() || `${path} changed since the plan was made`}; not overwritten`, {
+        error: new HostChangedError(`${this.host}: ${printable(r.stderr.toString().trim()) || `${path} changed since the plan was made`}; not overwritten`, {
           place: { host: this.host, file: path },
           hint: 'see what changed there, then run again: the new plan starts from the file as it is now',
         }),
@@ -467,7 +549,7 @@ class SshTransport implements Transport {
     const client = await this.client();
     return new Promise((resolve, reject) => {
       client.forwardOut('127.0.0.1', 0, address, port, (err, stream) => {
-        if (err) reject(new RemoteCommandError(`${this.host}: cannot reach ${address}:${port} from the host (${err.message})`, { place: { host: this.host } }));
+        if (err) reject(new RemoteCommandError(`${this.host}: cannot reach ${address}:${port} from the host (${printable(err.message)})`, { place: { host: this.host } }));
         else resolve(stream);
       });
     });
@@ -497,29 +579,40 @@ class SshTransport implements Transport {
   }
 
   private failure(what: string, r: RunResult, file: string): RemoteCommandError {
-    const detail = r.stderr.toString().trim().split('\n').pop() ?? '';
-    return new RemoteCommandError(`${this.host}: ${what}: ${detail || `exit status ${String(r.code)}`}`, { place: { host: this.host, file } });
+    // The host's stderr: shown escaped, so it cannot drive the terminal it is printed on.
+    const detail = printable(r.stderr.toString().trim().split('\n').pop() ?? '');
+    // `what` names a path, which may hold anything a file name can.
+    return new RemoteCommandError(`${this.host}: ${printable(what)}: ${detail || `exit status ${String(r.code)}`}`, { place: { host: this.host, file } });
   }
 }
 
-/** Opens a host's client through its ProxyJump chain, each hop verified too. */
+/**
+ * Opens a host's client through its ProxyJump chain, as ssh does: the first hop is dialled
+ * directly, each later hop through a channel of the one before it, and only the last hop opens a
+ * channel to the target. Every hop's host key is verified like the target's.
+ */
 async function openChain(target: SshTarget, settings: SshSettings): Promise<Chain> {
   const jumps: Client[] = [];
   let sock: Duplex | undefined;
+  const hops = target.proxyJump ?? [];
   try {
-    for (const hop of target.proxyJump ?? []) {
+    for (const [i, hop] of hops.entries()) {
       const hopTarget: SshTarget = {
         name: `${target.name} via jump host ${hop.host}`,
         address: hop.host,
         port: hop.port ?? 22,
         user: hop.user ?? target.user,
         ...(target.privateKeyFile ? { privateKeyFile: target.privateKeyFile } : {}),
+        ...(target.knownHosts ? { knownHosts: target.knownHosts } : {}),
+        ...(target.hashKnownHosts !== undefined ? { hashKnownHosts: target.hashKnownHosts } : {}),
       };
-      const jump = await openClient(hopTarget, settings, sock);
+      const jump = await openClient(hopTarget, settings, sock, [hostKeyName(hop.host, hop.port ?? 22)]);
       jumps.push(jump);
+      const next = hops[i + 1];
+      const to = next ? { address: next.host, port: next.port ?? 22 } : { address: target.address, port: target.port };
       sock = await new Promise<Duplex>((resolve, reject) => {
-        jump.forwardOut('127.0.0.1', 0, target.address, target.port, (err, stream) => {
-          if (err) reject(new ConnectError(`${target.name}: jump host ${hop.host} cannot reach ${target.address}:${target.port} (${err.message})`, { place: { host: target.name } }));
+        jump.forwardOut('127.0.0.1', 0, to.address, to.port, (err, stream) => {
+          if (err) reject(new ConnectError(`${target.name}: jump host ${hop.host} cannot reach ${next ? `the next jump host ${to.address}:${to.port}` : `${to.address}:${to.port}`} (${printable(err.message)})`, { place: { host: target.name } }));
           else resolve(stream);
         });
       });
@@ -530,7 +623,7 @@ async function openChain(target: SshTarget, settings: SshSettings): Promise<Chai
     for (const j of jumps) j.on('error', () => undefined);
     return { client, jumps };
   } catch (err) {
-    for (const j of jumps) j.end();
+    for (const j of jumps.reverse()) j.end();
     throw err;
   }
 }

@@ -1,7 +1,8 @@
 /**
  * From an inventory host to what the SSH client dials, the way Ansible's ssh connection does it:
- * the inventory wins (ansible_host, ansible_user, ansible_port, key file, -J), and ~/.ssh/config
- * fills in the rest for the name being dialled (HostName, User, Port, IdentityFile, ProxyJump).
+ * the inventory wins (ansible_host, ansible_user, ansible_port, key file, -J, -o known_hosts
+ * options), and ~/.ssh/config fills in the rest for the name being dialled (HostName, User, Port,
+ * IdentityFile, ProxyJump, UserKnownHostsFile, GlobalKnownHostsFile, HashKnownHosts).
  */
 import { readFileSync } from 'node:fs';
 import { homedir, userInfo } from 'node:os';
@@ -44,9 +45,20 @@ function first(value: string | string[] | undefined): string | undefined {
   return Array.isArray(value) ? value[0] : value;
 }
 
+/** A known_hosts file list from ssh config: several values, `none` for none, `~` expanded. */
+function fileList(value: string | string[] | undefined): string[] | undefined {
+  if (value === undefined) return undefined;
+  const files = (Array.isArray(value) ? value : value.split(/\s+/)).filter((f) => f !== '');
+  if (files.length === 1 && files[0]?.toLowerCase() === 'none') return [];
+  return files.map((f) => {
+    const path = expandHome(f);
+    return isAbsolute(path) ? path : join(homedir(), path);
+  });
+}
+
 /** Resolves one host's SSH target. */
 export function sshTargetOf(host: HostSpec, config: SshConfig): SshTarget {
-  const computed = config ? config.compute(host.address, { ignoreCase: true }) : {};
+  const computed: Record<string, string | string[] | undefined> = config ? config.compute(host.address, { ignoreCase: true }) : {};
   const get = (key: string): string | undefined => first(computed[key]);
   const portSet = host.vars.ansible_port !== undefined || host.vars.ansible_ssh_port !== undefined;
   const hostName = host.vars.ansible_host === undefined ? get('hostname') : undefined;
@@ -61,6 +73,13 @@ export function sshTargetOf(host: HostSpec, config: SshConfig): SshTarget {
   const keyFile = host.privateKeyFile ?? (identity ? expandHome(identity) : undefined);
   if (keyFile) target.privateKeyFile = isAbsolute(keyFile) ? keyFile : join(homedir(), keyFile);
   if (host.becomePassword) target.becomePassword = host.becomePassword;
+  // Per list, as ssh does: `-o UserKnownHostsFile` in the inventory replaces the config's user files
+  // but leaves its global ones.
+  const user = host.knownHosts?.user ?? fileList(computed.userknownhostsfile);
+  const global = host.knownHosts?.global ?? fileList(computed.globalknownhostsfile);
+  if (user || global) target.knownHosts = { ...(user ? { user } : {}), ...(global ? { global } : {}) };
+  const hash = host.hashKnownHosts ?? (get('hashknownhosts') === undefined ? undefined : get('hashknownhosts')?.toLowerCase() === 'yes');
+  if (hash !== undefined) target.hashKnownHosts = hash;
   if (host.proxyJump && host.proxyJump.length > 0) target.proxyJump = host.proxyJump.map((h) => ({ ...h }));
   else if (jump && jump.toLowerCase() !== 'none') target.proxyJump = jump.split(',').map(parseJumpHop);
   return target;

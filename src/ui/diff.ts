@@ -9,6 +9,7 @@
  * terminal. Colour is plain ANSI, on only when the caller says so (NO_COLOR and TTY are its call).
  */
 import { structuredPatch } from 'diff';
+import { printable as visible } from '../terminal-text.js';
 import { REDACTED, redactText, sweepSecrets } from './redact.js';
 
 /** What renderDiff compares and how it shows it. */
@@ -112,15 +113,4 @@ function crlf(text: string): boolean {
 function replaceLast(s: string, find: string, replacement: string): string {
   const i = s.lastIndexOf(find);
   return i < 0 ? s : s.slice(0, i) + replacement + s.slice(i + find.length);
-}
-
-/** Control characters as caret notation (`^[`), so a file cannot drive the terminal. */
-function visible(s: string): string {
-  // eslint-disable-next-line no-control-regex
-  return s.replace(/[\x00-\x08\x0a-\x1f\x7f\x80-\x9f]/g, (c) => {
-    const code = c.charCodeAt(0);
-    if (code < 0x20) return `^${String.fromCharCode(code + 64)}`;
-    if (code === 0x7f) return '^?';
-    return `\\x${code.toString(16)}`;
-  });
 }

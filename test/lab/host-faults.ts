@@ -53,11 +53,14 @@ export async function killSshd(lab: Lab, name: string): Promise<number> {
   return pids.length;
 }
 
-/** Starts a host's sshd again (same config and host key) and waits until it answers. */
-export async function startSshd(lab: Lab, name: string): Promise<void> {
+/**
+ * Starts a host's sshd again and waits until it answers: same config and host key, or `config`
+ * (a changed host key, as after a reinstall or on a machine in the middle).
+ */
+export async function startSshd(lab: Lab, name: string, config?: string): Promise<void> {
   const h = lab.host(name);
   const logFd = openSync(join(h.dir, 'sshd.log'), 'a');
-  const child = spawn('/usr/bin/nsenter', [`--target=${h.holderPid}`, '--mount', '--uts', '--', '/usr/sbin/sshd', '-D', '-e', '-f', join(h.dir, 'sshd_config')], { stdio: ['ignore', logFd, logFd], detached: true });
+  const child = spawn('/usr/bin/nsenter', [`--target=${h.holderPid}`, '--mount', '--uts', '--', '/usr/sbin/sshd', '-D', '-e', '-f', config ?? join(h.dir, 'sshd_config')], { stdio: ['ignore', logFd, logFd], detached: true });
   closeSync(logFd);
   child.unref();
   for (let i = 0; i < 100; i++) {
