@@ -343,14 +343,14 @@ describe('files', () => {
     const small = Buffer.from('small\n');
     const before = t.stats().commands;
     const outcome = await t.writeAll([
-      { kind: 'dir', path: '/etc/sensu/batch', mode: 0o750, owner: 'sensu', group: 'sensu' },
+      { kind: 'dir', path: '/etc/sensu/batch', mode: 0o750, owner: 'root', group: 'sensu' },
       { kind: 'file', path: '/etc/sensu/batch/big.bin', content: big, mode: 0o600, owner: 'root', group: 'root', expectSha256: null },
       { kind: 'file', path: '/etc/sensu/batch/empty', content: Buffer.alloc(0), mode: 0o644, owner: 'sensu', group: 'sensu', expectSha256: null },
       { kind: 'file', path: '/etc/sensu/batch/small', content: small, mode: 0o644, owner: 'sensu', group: 'sensu', expectSha256: null },
     ]);
     expect(outcome).toEqual({ done: 4 });
     expect(t.stats().commands - before).toBe(1);
-    expect(await t.stat('/etc/sensu/batch')).toMatchObject({ mode: 0o750, owner: 'sensu', group: 'sensu', isDirectory: true });
+    expect(await t.stat('/etc/sensu/batch')).toMatchObject({ mode: 0o750, owner: 'root', group: 'sensu', isDirectory: true });
     expect((await t.readFile('/etc/sensu/batch/big.bin'))?.equals(big)).toBe(true);
     expect((await t.readFile('/etc/sensu/batch/empty'))?.length).toBe(0);
     expect((await t.readFile('/etc/sensu/batch/small'))?.equals(small)).toBe(true);

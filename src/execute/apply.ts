@@ -6,6 +6,7 @@ import { readFile } from 'node:fs/promises';
 import { createHash, randomBytes } from 'node:crypto';
 import { HostChangedError, RemoteCommandError } from '../errors.js';
 import type { DirStep, FileStep } from '../plan/types.js';
+import { printable } from '../terminal-text.js';
 import { quote } from '../transport/shell.js';
 import { EXIT_UNTRUSTED, TRUSTED_DIR_FN } from '../transport/trusted-dir.js';
 import type { Transport } from '../transport/transport.js';
@@ -105,14 +106,14 @@ export async function restartUnit(transport: Transport, unit: string): Promise<v
   const u = quote(unit);
   const r = await transport.run(`systemctl reset-failed ${u} 2>/dev/null; systemctl restart ${u}`, { sudo: true });
   if (r.code !== 0) {
-    throw new RemoteCommandError(`${transport.host}: systemctl restart ${unit} failed: ${r.stderr.toString().trim().split('\n')[0] ?? ''}`, { place: { host: transport.host } });
+    throw new RemoteCommandError(`${transport.host}: systemctl restart ${unit} failed: ${printable(r.stderr.toString().trim().split('\n')[0] ?? '')}`, { place: { host: transport.host } });
   }
 }
 
 /** Undoes one journaled change; returns a problem line when it could not. */
 export async function undoChange(change: JournalChange, transport: Transport): Promise<string | undefined> {
   const r = await transport.run(undoScript(change), { sudo: true });
-  return r.code === 0 ? undefined : `${change.path}: ${r.stderr.toString().trim() || `exit status ${String(r.code)}`}`;
+  return r.code === 0 ? undefined : `${change.path}: ${printable(r.stderr.toString().trim()) || `exit status ${String(r.code)}`}`;
 }
 
 /**
