@@ -105,7 +105,7 @@ export function credentialedRequests(lab: Lab): CredentialedRequest[] {
   return lab.state.hosts
     .filter((h) => h.role === 'backend')
     .flatMap((h) => {
-      let text = '';
+      let text: string;
       try {
         text = lab.readFile(h.name, '/var/log/sensu/sensu-backend.log');
       } catch {

@@ -10,7 +10,7 @@ const [base, side, rounds] = process.argv.slice(2);
 for (let round = 0; round < Number(rounds); round++) {
   writeFileSync(join(base ?? '', `ready-${round}-${side ?? ''}`), '');
   while (!existsSync(join(base ?? '', `go-${round}`))) await new Promise((r) => setImmediate(r));
-  let won = false;
+  let won: boolean;
   try {
     lockFleet(join(base ?? '', `fleet-${round}`), `racer ${side ?? ''}`);
     won = true;
