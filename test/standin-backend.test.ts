@@ -3,6 +3,7 @@
  * 127.77.0.1–3, TLS on the API and agent ports with openssl-made certificates, and single
  * backends on 127.77.0.2x for startup failures and lab faults.
  */
+import { spawnSync } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
@@ -120,6 +121,15 @@ beforeAll(async () => {
 afterAll(async () => {
   await Promise.all(procs.map((p) => p.stop()));
   if (dir) rmSync(dir, { recursive: true, force: true });
+});
+
+describe('the command line', () => {
+  it('`start --help` prints help and starts nothing (it used to start on every default address)', () => {
+    const r = spawnSync(process.execPath, [backendBin, 'start', '--help'], { timeout: 10_000, encoding: 'utf8' });
+    expect(r.status).toBe(0);
+    expect(r.stdout).toContain('Usage:');
+    expect(r.stdout + r.stderr).not.toContain('starting apid');
+  });
 });
 
 describe('three backends with TLS', () => {

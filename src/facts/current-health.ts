@@ -4,6 +4,7 @@
  * A run on a fleet that is already sick could not tell its own failure from the old one, so
  * preflight refuses it.
  */
+import net from 'node:net';
 import { parseListenAddress } from '../sensu/urls.js';
 import { effectiveConfig, type EffectiveSetting } from '../sensu/effective-config.js';
 import type { HostSpec } from '../inventory/types.js';
@@ -31,6 +32,20 @@ export function trustedCaText(host: HostSpec, facts: HostFacts): string | undefi
   }
 }
 
+/** Whether something accepts a TCP connection there (no bytes sent). */
+function tcpAnswers(address: string, port: number, timeoutMs: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = net.connect({ host: address, port, timeout: timeoutMs });
+    const done = (ok: boolean): void => {
+      socket.destroy();
+      resolve(ok);
+    };
+    socket.once('connect', () => done(true));
+    socket.once('error', () => done(false));
+    socket.once('timeout', () => done(false));
+  });
+}
+
 /** Probes one host's current health; never throws. */
 export async function currentHealth(host: HostSpec, facts: HostFacts, transport: Transport, ca: string | undefined): Promise<HealthFact> {
   let settings: Record<string, EffectiveSetting>;
@@ -42,8 +57,13 @@ export async function currentHealth(host: HostSpec, facts: HostFacts, transport:
   if (host.role === 'backend') {
     const port = parseListenAddress(String(settings['api-listen-address']?.value ?? '[::]:8080')).port ?? 8080;
     const tls = String(settings['cert-file']?.value ?? '') !== '';
-    const h = await backendHealth(host.address, port, tls ? 'https' : 'http', { ...(ca ? { ca } : {}), timeoutMs: 5000 });
-    return { ok: h.ok, scheme: h.scheme, detail: h.detail };
+    const dashHost = String(settings['dashboard-host']?.value ?? '[::]').replace(/^\[|\]$/g, '');
+    const dashPort = Number(settings['dashboard-port']?.value ?? 3000);
+    const [h, webUi] = await Promise.all([
+      backendHealth(host.address, port, tls ? 'https' : 'http', { ...(ca ? { ca } : {}), timeoutMs: 5000 }),
+      tcpAnswers(dashHost === '' || dashHost === '::' || dashHost === '0.0.0.0' ? host.address : dashHost, dashPort, 3000),
+    ]);
+    return { ok: h.ok, scheme: h.scheme, detail: h.detail, webUi };
   }
   const apiHost = String(settings['api-host']?.value ?? '127.0.0.1');
   const apiPort = Number(settings['api-port']?.value ?? 3031);

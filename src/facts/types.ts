@@ -52,6 +52,12 @@ export interface HealthFact {
   scheme?: 'http' | 'https';
   /** One line saying what was seen, for messages. */
   detail: string;
+  /**
+   * Backends: whether anything answered on the web UI's port before the run. The open-source
+   * build serves no web UI (it accepts the dashboard keys, nothing listens on 3000), so its gate
+   * must not wait for one.
+   */
+  webUi?: boolean;
 }
 
 /** Everything gathered from one host. */

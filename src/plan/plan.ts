@@ -336,7 +336,8 @@ function gateTarget(ctx: TaskContext): GateTarget | undefined {
   if (!effective) return undefined;
   if (ctx.task.module === 'backend_health') {
     const { tls, dashboard } = ctx.args as { tls: boolean; dashboard?: boolean };
-    const cert = dashboard ? dashboardCert(ctx) : undefined;
+    // No web UI answered before the run (the open-source build serves none): none to wait for.
+    const cert = dashboard && ctx.facts.health?.webUi !== false ? dashboardCert(ctx) : undefined;
     const host = effective.dashboardHost === '' || /^(\[::\]|::|0\.0\.0\.0)$/.test(effective.dashboardHost) ? ctx.host.address : effective.dashboardHost.replace(/^\[|\]$/g, '');
     return {
       probe: { address: ctx.host.address, port: effective.apiPort, scheme: tls ? 'https' : 'http' },

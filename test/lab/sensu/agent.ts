@@ -211,7 +211,8 @@ function main(argv: readonly string[]): void {
     process.stdout.write(`${versionLine('sensu-agent')}\n`);
     return;
   }
-  if (cli.command === '' || cli.command === 'help') {
+  // `start --help` prints help and starts nothing, as sensu-go's cobra commands do.
+  if (cli.command === '' || cli.command === 'help' || cli.flags.has('help') || cli.flags.has('h')) {
     process.stdout.write(`Usage:\n  sensu-agent [command]\n\nAvailable Commands:\n  start       start the agent\n  version     Show the sensu-agent version information\n`);
     return;
   }

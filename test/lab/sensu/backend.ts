@@ -96,7 +96,8 @@ async function listenAll(ctx: BackendContext, tls: BackendTls): Promise<void> {
     { component: 'apid', address: cfg.apiListenAddress, tls: tls.api, handler: apiHandler(ctx) },
     // agentd and the dashboard join host and port with Sprintf("%s:%d"), as sensu-go does.
     { component: 'agentd', address: `${cfg.agentHost}:${cfg.agentPort}`, tls: tls.agent, handler: agentdHandler(ctx), onUpgrade: sessions.onUpgrade, extra: { mtls: tls.agentMtls } },
-    { component: 'dashboard', address: `${cfg.dashboardHost}:${cfg.dashboardPort}`, tls: tls.dashboard, handler: dashboardHandler() },
+    // The open-source build accepts the dashboard keys but serves no web UI: nothing listens on 3000.
+    ...(faultOn('no-web-ui') ? [] : [{ component: 'dashboard' as const, address: `${cfg.dashboardHost}:${cfg.dashboardPort}`, tls: tls.dashboard, handler: dashboardHandler() }]),
   ];
   for (const port of ports) {
     const plog = log.with({ component: port.component });
@@ -221,7 +222,8 @@ function main(argv: readonly string[]): void {
     process.stdout.write(`${versionLine('sensu-backend')}\n`);
     return;
   }
-  if (cli.command === '' || cli.command === 'help') {
+  // `start --help` prints help and starts nothing, as sensu-go's cobra commands do.
+  if (cli.command === '' || cli.command === 'help' || cli.flags.has('help') || cli.flags.has('h')) {
     process.stdout.write(`Usage:\n  sensu-backend [command]\n\nAvailable Commands:\n  start       start the backend\n  version     Show the sensu-backend version information\n`);
     return;
   }
