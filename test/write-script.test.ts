@@ -21,7 +21,7 @@ function run(items: WriteItem[]): { status: number | null; stderr: string } {
   return { status: r.status, stderr: r.stderr.toString() };
 }
 
-const file = (path: string, text: string, extra: Partial<WriteItem> = {}): WriteItem => ({ kind: 'file', path, content: Buffer.from(text), mode: 0o640, owner: 'root', group: 'root', ...extra }) as WriteItem;
+const file = (path: string, text: string, extra: Partial<WriteItem> = {}): WriteItem => ({ kind: 'file', path, content: Buffer.from(text), mode: 0o640, owner: 'root', group: 'root', ...extra });
 
 describe('what root refuses to write', () => {
   it('a link where the file goes: refused, its target untouched', () => {
