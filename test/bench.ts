@@ -28,7 +28,7 @@ import { childrenCpuSeconds, counted, enableSudoLog, lastLines, runProc, settle,
 import { startLab, stopLab, type Lab } from './lab/lab.js';
 
 const ROOT = resolve(import.meta.dirname, '..');
-const BIN = join(ROOT, 'src', 'cli', 'rollout.mjs');
+const BIN = join(ROOT, 'bin', 'rollout.mjs');
 
 const { values: opts } = parseArgs({
   options: {

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import tls from 'node:tls';
 import { startLab, type Lab } from './lab/lab.js';
 
-const BIN = join(import.meta.dirname, '..', 'src', 'cli', 'rollout.mjs');
+const BIN = join(import.meta.dirname, '..', 'bin', 'rollout.mjs');
 const bold = (s: string): string => (process.stdout.isTTY && !process.env.NO_COLOR ? `\x1b[1m${s}\x1b[0m` : s);
 
 function banner(text: string): void {

@@ -9,6 +9,7 @@ import type { CertsFlags } from './commands/certs.js';
 import type { SecureFlags } from './commands/secure.js';
 import type { StatusFlags } from './commands/status.js';
 import { fleetOptions, positiveInt, type FleetFlags } from './context.js';
+import { packageVersion } from '../package-info.js';
 import { Output } from './output.js';
 
 const out = new Output();
@@ -28,8 +29,8 @@ Exit codes:
 // `--help` loads none of them.
 function buildProgram(): Command {
   const program = new Command('rollout')
-    .description('Secure a Sensu Go deployment over SSH: certificates, TLS on backends, agents switched\nfrom ws:// to wss:// in lockstep, health gates and automatic rollback.')
-    .version('0.1.0')
+    .description('Secure a Sensu Go deployment over SSH: certificates, TLS on backends, agents switched from ws:// to wss:// in lockstep, health gates and automatic rollback.')
+    .version(packageVersion())
     .showHelpAfterError('(add --help for usage)')
     .addHelpText('after', EXIT_CODES)
     .exitOverride()

@@ -1,12 +1,12 @@
 /**
- * Runs the real `rollout` executable (src/cli/rollout.mjs) as a child process, the way a person or
+ * Runs the real `rollout` executable (bin/rollout.mjs) as a child process, the way a person or
  * a CI job would, with no terminal.
  */
 import { spawn } from 'node:child_process';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-const BIN = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'src', 'cli', 'rollout.mjs');
+const BIN = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'bin', 'rollout.mjs');
 
 /** What a CLI run printed and how it ended. */
 export interface CliResult {

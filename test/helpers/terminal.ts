@@ -12,7 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 
 const run = promisify(execFile);
-const BIN = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'src', 'cli', 'rollout.mjs');
+const BIN = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'bin', 'rollout.mjs');
 
 /** A `rollout` process on a terminal of `columns` × `rows`. */
 export class Terminal {

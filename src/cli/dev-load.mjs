@@ -1,9 +1,8 @@
-#!/usr/bin/env node
-// The `rollout` executable. A checkout works right after `npm ci` with no build step: the
-// TypeScript sources are bundled by esbuild into node_modules/.cache/rollout/ whenever they are
-// newer than the bundle (≈0.3 s, once), because loading them through a TypeScript loader on every
-// start costs over a second. The bundle is split at the CLI's dynamic imports, so a command loads
-// only the packages it uses. Without esbuild it falls back to tsx. Only this entry sets the exit code.
+// The checkout's way to load the CLI: no build step after `npm ci`. The TypeScript sources are
+// bundled into node_modules/.cache/rollout/ whenever they are newer than the bundle (≈0.3 s, once),
+// because loading them through a TypeScript loader on every start costs over a second. A dist/
+// left by `npm pack` is used only while no source is newer than it. Without esbuild it falls back
+// to tsx. An installed package has no src/ and never loads this file (bin/rollout.mjs).
 import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import process from 'node:process';
@@ -37,21 +36,33 @@ function dropOldBuilds(keep) {
   }
 }
 
-async function load() {
-  let build;
+function mtimeOf(path) {
   try {
-    // A build is named after the sources it was made from: a new name whenever one of them changes.
-    const stamp = Math.max(newestSource(join(root, 'src')), statSync(join(root, 'package-lock.json')).mtimeMs);
-    build = join(cache, `build-${Math.floor(stamp)}`);
+    return statSync(path).mtimeMs;
   } catch {
-    build = undefined;
+    return undefined;
   }
+}
+
+/** Imports the CLI's main module, building it first when the sources changed. */
+export async function loadMain() {
+  let stamp;
+  try {
+    stamp = Math.max(newestSource(join(root, 'src')), mtimeOf(join(root, 'package-lock.json')) ?? 0);
+  } catch {
+    stamp = undefined;
+  }
+  const dist = join(root, 'dist', 'main.js');
+  const distTime = mtimeOf(dist);
+  if (stamp !== undefined && distTime !== undefined && distTime >= stamp) return import(pathToFileURL(dist).href);
+  // A build is named after the sources it was made from: a new name whenever one of them changes.
+  const build = stamp === undefined ? undefined : join(cache, `build-${Math.floor(stamp)}`);
   if (build && !existsSync(join(build, 'main.js'))) {
     const tmp = `${build}.${process.pid}.tmp`;
     try {
-      const esbuild = await import('esbuild');
+      const { bundle } = await import('../../scripts/bundle.mjs');
       mkdirSync(cache, { recursive: true });
-      await esbuild.build({ entryPoints: [join(here, 'main.ts')], outdir: tmp, bundle: true, splitting: true, platform: 'node', format: 'esm', target: 'node20', packages: 'external', logLevel: 'error', sourcemap: 'inline' });
+      await bundle(tmp, { sourcemap: true });
       try {
         // Whole or not at all: rollouts started at the same moment each build, the first rename wins.
         renameSync(tmp, build);
@@ -68,14 +79,3 @@ async function load() {
   register();
   return import('./main.ts');
 }
-
-// `rollout status | head` closes the pipe early: that is the reader's choice, not an error.
-for (const stream of [process.stdout, process.stderr]) {
-  stream.on('error', (err) => {
-    if (err.code === 'EPIPE') process.exit(process.exitCode ?? 0);
-    throw err;
-  });
-}
-
-const { main } = await load();
-process.exitCode = await main(process.argv.slice(2));
