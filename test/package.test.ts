@@ -43,7 +43,7 @@ describe('npm pack', () => {
 
   it('runs from dist/ alone: --version is package.json\'s, commands load their chunks', () => {
     expect(installed(['--version']).trim()).toBe(pkg.version);
-    expect(installed(['--help'])).toMatch(/^  secure /m);
+    expect(installed(['--help'])).toMatch(/^ {2}secure /m);
     const pki = join(out, 'pki');
     const inventory = join(unpacked, 'package', 'inventory', 'example.yml');
     const text = installed(['certs', '-i', inventory, '--out', pki, '--json']);

@@ -1,8 +1,9 @@
 // The checkout's way to load the CLI: no build step after `npm ci`. The TypeScript sources are
 // bundled into node_modules/.cache/rollout/ whenever they are newer than the bundle (≈0.3 s, once),
-// because loading them through a TypeScript loader on every start costs over a second. A dist/
-// left by `npm pack` is used only while no source is newer than it. Without esbuild it falls back
-// to tsx. An installed package has no src/ and never loads this file (bin/rollout.mjs).
+// because loading them through a TypeScript loader on every start costs over a second. A dist/ left
+// by `npm pack` is never used here: the next `npm pack` empties and rewrites it, under any rollout
+// started from the checkout meanwhile (the tests do). Without esbuild it falls back to tsx. An
+// installed package has no src/ and never loads this file (bin/rollout.mjs).
 import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import process from 'node:process';
@@ -36,25 +37,14 @@ function dropOldBuilds(keep) {
   }
 }
 
-function mtimeOf(path) {
-  try {
-    return statSync(path).mtimeMs;
-  } catch {
-    return undefined;
-  }
-}
-
 /** Imports the CLI's main module, building it first when the sources changed. */
 export async function loadMain() {
   let stamp;
   try {
-    stamp = Math.max(newestSource(join(root, 'src')), mtimeOf(join(root, 'package-lock.json')) ?? 0);
+    stamp = Math.max(newestSource(join(root, 'src')), statSync(join(root, 'package-lock.json')).mtimeMs);
   } catch {
     stamp = undefined;
   }
-  const dist = join(root, 'dist', 'main.js');
-  const distTime = mtimeOf(dist);
-  if (stamp !== undefined && distTime !== undefined && distTime >= stamp) return import(pathToFileURL(dist).href);
   // A build is named after the sources it was made from: a new name whenever one of them changes.
   const build = stamp === undefined ? undefined : join(cache, `build-${Math.floor(stamp)}`);
   if (build && !existsSync(join(build, 'main.js'))) {
