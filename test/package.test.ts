@@ -32,8 +32,8 @@ function installed(args: string[]): string {
 }
 
 describe('npm pack', () => {
-  it('ships the bundle, playbooks, examples, README and LICENSE', () => {
-    for (const f of ['bin/rollout.mjs', 'dist/main.js', 'playbooks/secure.yml', 'inventory/example.yml', 'README.md', 'LICENSE', 'package.json']) expect(files).toContain(f);
+  it('ships the bundle, JSON Schemas, playbooks, examples, README and LICENSE', () => {
+    for (const f of ['bin/rollout.mjs', 'dist/main.js', 'schemas/secure.schema.json', 'playbooks/secure.yml', 'inventory/example.yml', 'README.md', 'LICENSE', 'package.json']) expect(files).toContain(f);
   });
 
   it('ships no tests, lab, CI, sources or build scripts', () => {

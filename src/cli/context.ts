@@ -9,6 +9,7 @@ import { InvalidArgumentError, Option, type Command } from 'commander';
 import { InputError } from '../errors.js';
 import { loadInventory } from '../inventory/load.js';
 import { selectHosts } from '../inventory/limit.js';
+import { expandLimitFiles } from '../inventory/limit-file.js';
 import type { HostSpec, LoadedInventory } from '../inventory/types.js';
 import { Secret } from '../secret.js';
 import { DEFAULT_FORKS } from '../transport/pool.js';
@@ -28,6 +29,12 @@ export interface FleetFlags {
   sshConfig?: string;
   connectTimeout: number;
   commandTimeout: number;
+  /** `-u/--user`: login user of hosts whose inventory sets no ansible_user. */
+  user?: string;
+  /** `--private-key`: key of hosts whose inventory sets no ansible_ssh_private_key_file. */
+  privateKey?: string;
+  /** `--list-hosts`: print the selection and stop. */
+  listHosts?: boolean;
 }
 
 /** A commander parser for whole numbers above 0, naming the option in its error. */
@@ -43,14 +50,22 @@ export function positiveInt(what: string): (value: string) => number {
 export function fleetOptions(cmd: Command): Command {
   return cmd
     .requiredOption('-i, --inventory <file>', 'Ansible YAML inventory (groups "backends" and "agents")')
-    .option('-l, --limit <pattern>', 'only these hosts: names, groups, globs (agent-0*), !exclude, &intersect, comma-separated')
+    .option('-l, --limit <pattern>', 'only these hosts: names, groups, globs (agent-0*), !exclude, &intersect, comma-separated; @FILE reads one pattern per line (an Ansible .retry file)')
+    .option('--list-hosts', 'print the hosts the inventory and --limit select, and connect to none')
     .option('-f, --forks <n>', 'hosts worked on at once', positiveInt('--forks'), DEFAULT_FORKS)
     .option('--known-hosts <file...>', 'known_hosts files to trust (default ~/.ssh/known_hosts)')
     .option('--trust-new-host-keys', 'add keys of hosts not yet in known_hosts instead of refusing them (a changed key is still refused)')
+    .option('-u, --user <name>', 'SSH login user for hosts whose inventory sets no ansible_user (as in Ansible, the inventory wins)')
+    .option('--private-key <file>', 'SSH private key for hosts whose inventory sets no ansible_ssh_private_key_file (the inventory wins)')
     .option('-K, --ask-become-pass', 'ask once for the sudo password of hosts that need one')
     .option('--ssh-config <file>', 'OpenSSH client config to read (default ~/.ssh/config)')
     .addOption(new Option('--connect-timeout <seconds>', 'give up connecting to a host after this long').argParser(positiveInt('--connect-timeout')).default(10))
     .addOption(new Option('--command-timeout <seconds>', 'give up on one command on a host after this long').argParser(positiveInt('--command-timeout')).default(120));
+}
+
+/** `~/key` as a shell would have expanded it (an option's value given as `--private-key=~/key` is not). */
+function expandTilde(path: string): string {
+  return path === '~' || path.startsWith('~/') ? join(homedir(), path.slice(1)) : path;
 }
 
 /** A loaded fleet, ready to connect. */
@@ -64,7 +79,7 @@ export interface Fleet {
 /** Loads the inventory, applies --limit and prepares connections (asking for secrets once). */
 export async function loadFleet(flags: FleetFlags): Promise<Fleet> {
   const inventory = await loadInventory(resolve(flags.inventory), { displayName: flags.inventory });
-  const hosts = selectHosts(inventory, flags.limit);
+  const hosts = selectHosts(inventory, flags.limit === undefined ? undefined : expandLimitFiles(flags.limit));
   if (hosts.length === 0) throw new InputError(`no hosts selected from ${flags.inventory}${flags.limit ? ` with --limit ${flags.limit}` : ''}`);
   const sshConfig = loadSshConfig(flags.sshConfig ?? join(homedir(), '.ssh', 'config'));
   let askedBecome: Secret | undefined;
@@ -81,7 +96,7 @@ export async function loadFleet(flags: FleetFlags): Promise<Fleet> {
     ...(canPrompt() ? { askPassphrase: (file: string) => askSecret(`Passphrase for ${file}:`) } : {}),
   };
   const open = (host: HostSpec): Promise<Transport> => {
-    const target = sshTargetOf(host, sshConfig);
+    const target = sshTargetOf(host, sshConfig, { ...(flags.user ? { user: flags.user } : {}), ...(flags.privateKey ? { privateKeyFile: resolve(expandTilde(flags.privateKey)) } : {}) });
     if (!target.becomePassword && askedBecome) target.becomePassword = askedBecome;
     return connect(target, settings);
   };

@@ -6,13 +6,13 @@
 import { Command, CommanderError } from 'commander';
 import { ExitCode, InputError, RolloutError } from '../errors.js';
 import type { CertsFlags } from './commands/certs.js';
+import type { RollbackFlags } from './commands/rollback.js';
 import type { SecureFlags } from './commands/secure.js';
 import type { StatusFlags } from './commands/status.js';
 import { fleetOptions, positiveInt, type FleetFlags } from './context.js';
 import { packageVersion } from '../package-info.js';
+import type { JsonCommand, JsonDocument } from './json-schemas.js';
 import { Output } from './output.js';
-
-const out = new Output();
 
 const EXIT_CODES = `
 Exit codes:
@@ -24,10 +24,17 @@ Exit codes:
   5    --check found pending changes
   130  interrupted (Ctrl-C)`;
 
+/** A fleet command's action: --list-hosts answers instead of the command (and connects to nothing). */
+function fleetAction<F extends FleetFlags & { json?: boolean }>(out: Output, run: (flags: F) => Promise<number>): (flags: F) => Promise<void> {
+  return async (flags: F) => {
+    process.exitCode = flags.listHosts ? await (await import('./commands/list-hosts.js')).listHosts(flags, out) : await run(flags);
+  };
+}
+
 // Each command's module is imported when it runs, not at start: the CLI's bundle splits them into
 // chunks, so `rollout secure --check` never loads the certificate generator (@peculiar/x509) and
 // `--help` loads none of them.
-function buildProgram(): Command {
+function buildProgram(out: Output): Command {
   const program = new Command('rollout')
     .description('Secure a Sensu Go deployment over SSH: certificates, TLS on backends, agents switched from ws:// to wss:// in lockstep, health gates and automatic rollback.')
     .version(packageVersion())
@@ -42,9 +49,7 @@ function buildProgram(): Command {
       .description('connect to every host, prove sudo, and show whether rollout can work there (changes nothing)')
       .option('--json', 'print the result as JSON')
       .addHelpText('after', '\nExample:\n  rollout check -i inventory/prod.yml --limit backends\n'),
-  ).action(async (flags: FleetFlags & { json?: boolean }) => {
-    process.exitCode = await (await import('./commands/check.js')).runCheck(flags, out);
-  });
+  ).action(fleetAction(out, async (flags: FleetFlags & { json?: boolean }) => (await import('./commands/check.js')).runCheck(flags, out)));
   fleetOptions(
     program
       .command('secure')
@@ -78,9 +83,7 @@ Examples:
   rollout secure -i prod.yml --step             walk through it task by task
 `,
       ),
-  ).action(async (flags: SecureFlags) => {
-    process.exitCode = await (await import('./commands/secure.js')).runSecure(flags, out);
-  });
+  ).action(fleetAction(out, async (flags: SecureFlags) => (await import('./commands/secure.js')).runSecure(flags, out)));
   program
     .command('certs')
     .description('make a CA and a certificate per backend (agents with --agents), named so the inventory can point at them; a rerun keeps what still qualifies')
@@ -137,45 +140,62 @@ Examples:
   rollout status -i prod.yml --json | jq '.agents[] | select(.secured | not) | .host'
 `,
       ),
-  ).action(async (flags: StatusFlags) => {
-    process.exitCode = await (await import('./commands/status.js')).runStatus(flags, out);
-  });
+  ).action(fleetAction(out, async (flags: StatusFlags) => (await import('./commands/status.js')).runStatus(flags, out)));
   fleetOptions(
     program
       .command('rollback')
       .description("undo the last run on this fleet from its journal (also after the controller was killed mid-run)")
+      .option('-y, --yes', 'do not ask before rolling back (needed without a terminal)')
       .option('--json', 'print the result as JSON')
-      .addHelpText('after', '\nEvery file the last run changed goes back byte-identical (owner and mode kept), files it created are\nremoved, services are restarted and the fleet is verified healthy. Exit 0 when verified, 4 when not.\n'),
-  ).action(async (flags: FleetFlags & { json?: boolean }) => {
-    process.exitCode = await (await import('./commands/rollback.js')).runRollback(flags, out);
-  });
+      .addHelpText('after', '\nShows what it will undo (hosts, files, restarts) and asks first; --yes does not ask, and is needed without a terminal. Every file the last run changed goes back byte-identical (owner and mode kept), files it created are removed, services are restarted and the fleet is verified healthy. Exit 0 when verified, 4 when not.\n'),
+  ).action(fleetAction(out, async (flags: RollbackFlags) => (await import('./commands/rollback.js')).runRollback(flags, out)));
   return program;
 }
 
-function report(err: unknown): number {
+/** What went wrong, for the --json document (the same words as on stderr). */
+type ErrorJson = NonNullable<JsonDocument<JsonCommand>['error']>;
+
+function report(err: unknown, out: Output): { code: number; json?: ErrorJson } {
   if (err instanceof CommanderError) {
     // commander already printed its message; help and version are not errors.
-    return err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help' ? ExitCode.Ok : ExitCode.BadInput;
+    if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help') return { code: ExitCode.Ok };
+    return { code: ExitCode.BadInput, json: { message: err.message.replace(/^error: /, ''), exitCode: ExitCode.BadInput } };
   }
   if (err instanceof RolloutError) {
     out.note(out.style('red', `error: ${err.message}`));
-    if (err instanceof InputError) for (const issue of err.issues) out.note(`  ${issue}`);
+    const issues = err instanceof InputError ? err.issues : [];
+    for (const issue of issues) out.note(`  ${issue}`);
     if (err.hint) out.note(out.style('dim', `  → ${err.hint}`));
-    return err.exitCode;
+    return { code: err.exitCode, json: { message: err.message, exitCode: err.exitCode, ...(issues.length > 0 ? { issues: [...issues] } : {}), ...(err.hint ? { hint: err.hint } : {}) } };
   }
   out.note(out.style('red', 'rollout hit an internal error. This is a bug in rollout, not in your fleet or inventory.'));
   out.note(err instanceof Error ? (err.stack ?? err.message) : String(err));
   out.note('Please report it with the output above at the project\'s issue tracker.');
-  return ExitCode.Internal;
+  return { code: ExitCode.Internal, json: { message: `internal error: ${err instanceof Error ? err.message : String(err)}`, exitCode: ExitCode.Internal } };
+}
+
+/** `--json` among the options (not after `--`): decided before parsing, so parse errors are JSON too. */
+function wantsJson(argv: readonly string[]): boolean {
+  const end = argv.indexOf('--');
+  return (end === -1 ? argv : argv.slice(0, end)).includes('--json');
 }
 
 /** Runs the CLI with these arguments and resolves to the exit code (tests call this). */
 export async function main(argv: string[]): Promise<number> {
   process.exitCode = undefined;
+  const out = new Output();
+  const json = wantsJson(argv) && !argv.includes('--help') && !argv.includes('-h') && !argv.includes('--version') && !argv.includes('-V');
+  if (json) out.startJson();
+  let code: number;
   try {
-    await buildProgram().parseAsync(argv, { from: 'user' });
-    return typeof process.exitCode === 'number' ? process.exitCode : ExitCode.Ok;
+    await buildProgram(out).parseAsync(argv, { from: 'user' });
+    code = typeof process.exitCode === 'number' ? process.exitCode : ExitCode.Ok;
   } catch (err) {
-    return report(err);
+    const r = report(err, out);
+    code = r.code;
+    // Exactly one document per invocation, also when it failed: what was gathered, plus why it stopped.
+    if (json && r.json) out.jsonError(r.json);
   }
+  out.flushJson();
+  return code;
 }

@@ -4,6 +4,7 @@
  * to stdout or stderr.
  */
 import { stripVTControlCharacters, styleText } from 'node:util';
+import type { JsonCommand, JsonDocument } from './json-schemas.js';
 
 /** Styles the CLI uses. */
 export type Style = 'red' | 'green' | 'yellow' | 'cyan' | 'dim' | 'bold';
@@ -18,6 +19,8 @@ export function colorWanted(stream: NodeJS.WriteStream): boolean {
 /** The CLI's printer. */
 export class Output {
   readonly color: boolean;
+  /** Under --json: the one document this invocation prints, filled by the command, printed by the CLI entry. */
+  private doc: Record<string, unknown> | undefined;
   constructor(
     private readonly out: NodeJS.WritableStream = process.stdout,
     private readonly err: NodeJS.WritableStream = process.stderr,
@@ -44,6 +47,29 @@ export class Output {
   /** Raw text on stdout. */
   write(text: string): void {
     this.out.write(text);
+  }
+
+  /** Collects this invocation's results into one JSON document (--json) instead of printing them. */
+  startJson(): void {
+    this.doc ??= {};
+  }
+
+  /** Adds fields to the --json document (a command's parts arrive as it goes: plan, result, stats). */
+  json<C extends JsonCommand>(_command: C, fields: JsonDocument<C>): void {
+    if (!this.doc) throw new Error('Output.json() called without --json');
+    Object.assign(this.doc, fields);
+  }
+
+  /** Adds why the command failed to the --json document (every command's document has `error`). */
+  jsonError(error: NonNullable<JsonDocument<JsonCommand>['error']>): void {
+    if (this.doc) this.doc.error = error;
+  }
+
+  /** Prints the --json document, once; nothing when not under --json. */
+  flushJson(): void {
+    if (!this.doc) return;
+    this.line(JSON.stringify(this.doc, null, 2));
+    this.doc = undefined;
   }
 }
 

@@ -58,7 +58,7 @@ say "packing"
 tarball=$(cd "$root" && npm pack --silent --pack-destination "$work" | tail -n 1)
 tarball="$work/$tarball"
 files=$(tar -tzf "$tarball")
-for want in package/bin/rollout.mjs package/dist/main.js package/playbooks/secure.yml package/inventory/example.yml package/README.md package/LICENSE; do
+for want in package/bin/rollout.mjs package/dist/main.js package/schemas/secure.schema.json package/playbooks/secure.yml package/inventory/example.yml package/README.md package/LICENSE; do
   grep -qx "$want" <<<"$files" || fail "the tarball lacks $want"
 done
 if stray=$(grep -E '^package/(test|src|scripts|\.ci|\.lab|node_modules)/|\.ts$|/lab/' <<<"$files"); then fail "the tarball ships $stray"; fi

@@ -82,7 +82,7 @@ export async function runStatus(flags: StatusFlags, out: Output): Promise<number
   const all = [...rows.backends, ...rows.agents];
   const secured = all.every((r) => r.secured);
   if (flags.json) {
-    out.line(JSON.stringify({ secured, backends: rows.backends, agents: rows.agents }, null, 2));
+    out.json('status', { secured, backends: rows.backends, agents: rows.agents });
     return secured ? ExitCode.Ok : ExitCode.PendingChanges;
   }
 
