@@ -41,7 +41,12 @@ function buildProgram(out: Output): Command {
     .showHelpAfterError('(add --help for usage)')
     .addHelpText('after', EXIT_CODES)
     .exitOverride()
-    .configureOutput({ writeOut: (s) => out.write(s), writeErr: (s) => out.note(s.trimEnd()) });
+    .configureOutput({
+      writeOut: (s) => out.write(s),
+      writeErr: (s) => out.note(s.trimEnd()),
+      // Help is wrapped to the terminal; piped, to $COLUMNS when set (as `ls` does), else 80.
+      getOutHelpWidth: () => (process.stdout.isTTY ? process.stdout.columns : Number(process.env.COLUMNS) || 80),
+    });
 
   fleetOptions(
     program
@@ -99,11 +104,8 @@ Examples:
     .addHelpText(
       'after',
       `
-Each certificate: ECDSA P-256, serverAuth + clientAuth, SANs = inventory name, ansible_host, localhost,
-127.0.0.1 and sensu_extra_sans. Keys are written 0600, certificates 0644. The CA is, in order: --ca-cert
-with --ca-key, else <out>/ca.pem with <out>/ca.key, else a new one written there.
-On a rerun every certificate is kept (byte for byte) unless its SANs, CA, key or expiry no longer
-qualify; then it is renewed and the line says why. Nothing else in <out> is written over.
+Each certificate: ECDSA P-256, serverAuth + clientAuth, SANs = inventory name, ansible_host, localhost, 127.0.0.1 and sensu_extra_sans. Keys are written 0600, certificates 0644. The CA is, in order: --ca-cert with --ca-key, else <out>/ca.pem with <out>/ca.key, else a new one written there.
+On a rerun every certificate is kept (byte for byte) unless its SANs, CA, key or expiry no longer qualify; then it is renewed and the line says why. Nothing else in <out> is written over.
 
 Examples:
   rollout certs -i prod.yml --out pki                     CA + one certificate per backend in pki/
@@ -126,13 +128,9 @@ Then point the inventory at them (the command prints these lines):
       .addHelpText(
         'after',
         `
-Backends: API (api-listen-address, 8080), agent port (8081) and dashboard (3000), each plain or TLS with
-the certificate's CN, expiry and whether it verifies against the inventory's sensu_ca_file.
-Agents: the schemes in backend-url, /healthz (through SSH), and the last keepalive's age when the
-inventory has sensu_api_user/sensu_api_password or sensu_api_key. Over 30 agents, counts are shown and
-only the agents not secured are listed.
-Exit 0 when every backend serves verified TLS on 8080 and 8081 and every agent is healthy on wss://
-only; 5 when not.
+Backends: API (api-listen-address, 8080), agent port (8081) and dashboard (3000), each plain or TLS with the certificate's CN, expiry and whether it verifies against the inventory's sensu_ca_file.
+Agents: the schemes in backend-url, /healthz (through SSH), and the last keepalive's age when the inventory has sensu_api_user/sensu_api_password or sensu_api_key. Over 30 agents, counts are shown and only the agents not secured are listed.
+Exit 0 when every backend serves verified TLS on 8080 and 8081 and every agent is healthy on wss:// only; 5 when not.
 
 Examples:
   rollout status -i prod.yml
@@ -197,5 +195,7 @@ export async function main(argv: string[]): Promise<number> {
     if (json && r.json) out.jsonError(r.json);
   }
   out.flushJson();
+  out.trace.record({ type: 'exit', code });
+  out.trace.close();
   return code;
 }

@@ -5,6 +5,7 @@
  */
 import { stripVTControlCharacters, styleText } from 'node:util';
 import type { JsonCommand, JsonDocument } from './json-schemas.js';
+import { Trace } from './trace.js';
 
 /** Styles the CLI uses. */
 export type Style = 'red' | 'green' | 'yellow' | 'cyan' | 'dim' | 'bold';
@@ -21,12 +22,15 @@ export class Output {
   readonly color: boolean;
   /** Under --json: the one document this invocation prints, filled by the command, printed by the CLI entry. */
   private doc: Record<string, unknown> | undefined;
+  /** -v…-vvv and --log: events printed on stderr by level, and every event and line in the log. */
+  readonly trace: Trace;
   constructor(
     private readonly out: NodeJS.WritableStream = process.stdout,
     private readonly err: NodeJS.WritableStream = process.stderr,
     color = colorWanted(process.stdout),
   ) {
     this.color = color;
+    this.trace = new Trace((line) => this.err.write(`${line}\n`));
   }
 
   /** Colours text when colour is on. */
@@ -36,16 +40,19 @@ export class Output {
 
   /** A line on stdout (results). */
   line(text = ''): void {
+    this.trace.output('stdout', text);
     this.out.write(`${text}\n`);
   }
 
   /** A line on stderr (progress, warnings, errors). */
   note(text: string): void {
+    this.trace.output('stderr', text);
     this.err.write(`${text}\n`);
   }
 
   /** Raw text on stdout. */
   write(text: string): void {
+    this.trace.output('stdout', text);
     this.out.write(text);
   }
 

@@ -41,7 +41,7 @@ function cells(r: CheckRow): { ssh: string; sudo: string; config: string; servic
 
 /** Runs the check; returns the exit code. */
 export async function runCheck(flags: FleetFlags & { json?: boolean }, out: Output): Promise<number> {
-  const fleet = await loadFleet(flags);
+  const fleet = await loadFleet(flags, out);
   for (const w of fleet.inventory.warnings) out.note(out.style('yellow', `warning: ${w}`));
   const rows = await withConnections(fleet.hosts, fleet.open, { forks: flags.forks }, async (connections) =>
     forEachLimited(connections, flags.forks, async (c): Promise<CheckRow> => {

@@ -38,7 +38,7 @@ export interface RollbackFlags extends FleetFlags {
 
 /** Runs `rollout rollback`; returns the exit code or throws. */
 export async function runRollback(flags: RollbackFlags, out: Output): Promise<number> {
-  const fleet = await loadFleet(flags);
+  const fleet = await loadFleet(flags, out);
   for (const w of fleet.inventory.warnings) out.note(out.style('yellow', `warning: ${w}`));
   const dir = fleetStateDir(fleet.inventory.file);
   const lock = lockFleet(dir, 'rollback');
@@ -87,6 +87,7 @@ export async function runRollback(flags: RollbackFlags, out: Output): Promise<nu
         progress: (line) => out.note(line),
       });
       const bad = results.filter((r) => !r.ok);
+      for (const r of results) out.trace.record({ type: 'rollback', host: r.host, ok: r.ok, state: r.state });
       const journal = new Journal(dir, last.runId);
       journal.append({ type: bad.length === 0 ? 'rolled-back' : 'rollback-failed', runId: last.runId, at: new Date().toISOString() });
       journal.close();

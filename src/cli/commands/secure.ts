@@ -110,7 +110,8 @@ async function rendererFor(flags: SecureFlags): Promise<ListrRendererValue> {
   if (flags.json) return 'silent';
   // Step mode scrolls (one line per event): questions, diffs and gate results stay readable.
   if (flags.step) return (await import('../../ui/step-renderer.js')).StepRenderer;
-  return process.stdout.isTTY && !process.env.CI ? 'default' : 'simple';
+  // -v lines on stderr would tear the default renderer's redrawn screen: it scrolls instead.
+  return process.stdout.isTTY && !process.env.CI && flags.verbose === 0 ? 'default' : 'simple';
 }
 
 function printProblems(out: Output, problems: readonly PlanProblem[]): void {
@@ -145,7 +146,7 @@ export async function runSecure(flags: SecureFlags, out: Output): Promise<number
     throw new InputError('no terminal to confirm on, and --yes not given: nothing was changed', [], { hint: 'review with --check --diff, then run with --yes' });
   }
   const stats = new RunStats();
-  const fleet = await loadFleet(flags);
+  const fleet = await loadFleet(flags, out);
   for (const w of fleet.inventory.warnings) out.note(out.style('yellow', `warning: ${w}`));
   const playbook = await loadPlaybook(flags.playbook);
   const progress = (line: string): void => {
@@ -246,6 +247,10 @@ export async function runSecure(flags: SecureFlags, out: Output): Promise<number
     }
     stats.end('run');
     waitMs = result.waitMs;
+    for (const gate of result.gates) out.trace.record({ type: 'gate', host: gate.host, task: gate.task, ok: gate.result.ok, detail: gate.result.detail });
+    for (const r of result.rollback ?? []) out.trace.record({ type: 'rollback', host: r.host, ok: r.ok, state: r.state });
+    for (const h of result.hosts) out.trace.record({ type: 'host-result', host: h.host, status: h.status, changed: h.changed, ms: h.ms, ...(h.detail ? { detail: h.detail } : {}) });
+    out.trace.record({ type: 'outcome', outcome: result.outcome, ...(result.failure ? { failure: result.failure } : {}) });
     if (flags.json) out.json('secure', { result });
     else recap(out, result);
     switch (result.outcome) {

@@ -44,7 +44,7 @@ const unreachable = (host: HostSpec, error: string): UnreachableStatus => ({ hos
 
 /** Runs the status; returns the exit code. */
 export async function runStatus(flags: StatusFlags, out: Output): Promise<number> {
-  const fleet = await loadFleet(flags);
+  const fleet = await loadFleet(flags, out);
   for (const w of fleet.inventory.warnings) out.note(out.style('yellow', `warning: ${w}`));
   const cas = new Map<string, Promise<string | undefined>>();
   const byName = new Map(fleet.hosts.map((h) => [h.name, h]));
