@@ -88,6 +88,20 @@ describe('rollout check', () => {
     expect(missing.stderr).toContain('--limit @/nonexistent.retry: cannot read /nonexistent.retry (ENOENT)');
   });
 
+  it('the lab inventory works as written: its UserKnownHostsFile is read as ssh would, no --known-hosts', async () => {
+    const lab = getLab();
+    expect(readFileSync(lab.inventoryPath, 'utf8')).toContain('ansible_ssh_common_args: -o UserKnownHostsFile={{ inventory_dir }}/known_hosts');
+    // A home without ~/.ssh/known_hosts: only the inventory's option can vouch for the hosts.
+    const r = await rollout(['check', '-i', lab.inventoryPath], { env: { HOME: lab.dir, SSH_AUTH_SOCK: '' } });
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain('all 4 hosts ready');
+    // --known-hosts still replaces it.
+    const strangers = await rollout(['check', '-i', lab.inventoryPath, '--known-hosts', `${lab.dir}/nonexistent`], { env: { HOME: lab.dir } });
+    expect(strangers.code).toBe(2);
+    expect(strangers.stdout).toMatch(/is not in known_hosts/);
+  });
+
   it('exits 2 with every inventory problem at once, no stack trace', async () => {
     const lab = getLab();
     const file = `${lab.dir}/bad.yml`;

@@ -273,7 +273,7 @@ describe('connection settings', () => {
     expect(host(inv, 'backend-2').proxyJump).toEqual([{ user: 'ops', host: '2001:db8::1', port: 22 }]);
     expect(host(inv, 'backend-3').proxyJump).toBeUndefined();
     expect(inv.warnings).toEqual([
-      'prod.yml:6: backends.hosts.backend-2.ansible_ssh_common_args: ignored, rollout reads only -J / ProxyJump here: -o StrictHostKeyChecking=no -C (host keys are always checked against known_hosts)',
+      'prod.yml:6: backends.hosts.backend-2.ansible_ssh_common_args: ignored, rollout reads only -J / ProxyJump and UserKnownHostsFile here: -o StrictHostKeyChecking=no -C (host keys are always checked against known_hosts)',
     ]);
   });
 });

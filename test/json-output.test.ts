@@ -21,6 +21,14 @@ const env = { ROLLOUT_STATE_DIR: stateDir };
 const fleet = (): string[] => ['-i', getLab().inventoryPath, '--known-hosts', getLab().knownHostsPath];
 const ajv = new Ajv2020({ allErrors: true, strict: true });
 
+/** The lab's inventory plus agent-ghost, a host nobody answers for (127.59.9.9 has no sshd). */
+function ghostInventory(): string {
+  const lab = getLab();
+  const file = join(lab.dir, 'with-ghost.yml');
+  writeFileSync(file, readFileSync(lab.inventoryPath, 'utf8').replace(/^(\s+)agent-01:\n/m, '$1agent-ghost:\n$1  ansible_host: 127.59.9.9\n$1agent-01:\n'));
+  return file;
+}
+
 /** The one document on stdout, validated against schemas/<command>.schema.json. */
 function documentOf(command: string, r: CliResult): Record<string, unknown> {
   const doc = JSON.parse(r.stdout) as Record<string, unknown>;
@@ -39,10 +47,7 @@ describe('the shipped schemas', () => {
 describe('--json on the lab', () => {
   it('check: booleans and nulls, an unreachable host included', async () => {
     const lab = getLab();
-    // A host nobody answers for: 127.59.9.9 has no sshd.
-    const inventory = join(lab.dir, 'with-ghost.yml');
-    writeFileSync(inventory, readFileSync(lab.inventoryPath, 'utf8').replace(/^(\s+)agent-01:\n/m, '$1agent-ghost:\n$1  ansible_host: 127.59.9.9\n$1agent-01:\n'));
-    const r = await rollout(['check', '-i', inventory, '--known-hosts', lab.knownHostsPath, '--connect-timeout', '3', '--json']);
+    const r = await rollout(['check', '-i', ghostInventory(), '--known-hosts', lab.knownHostsPath, '--connect-timeout', '3', '--json']);
     expect(r.code).toBe(2);
     const doc = documentOf('check', r) as { ok: boolean; hosts: { host: string; connected: boolean; sudo: boolean | null; service: string | null; ready: boolean; error: string | null }[] };
     expect(doc.ok).toBe(false);
@@ -69,10 +74,15 @@ describe('--json on the lab', () => {
     expect(doc.result.outcome).toBe('ok');
   });
 
-  it('status', async () => {
+  it('status; a host not reached is exit 6 (state unknown), not 5 (not secured), and named', async () => {
     const r = await rollout(['status', ...fleet(), '--json'], { env });
     expect(r.code).toBe(0);
-    expect(documentOf('status', r).secured).toBe(true);
+    expect(documentOf('status', r)).toMatchObject({ secured: true, unreachable: [] });
+    const lab = getLab();
+    const ghost = await rollout(['status', '-i', ghostInventory(), '--known-hosts', lab.knownHostsPath, '--connect-timeout', '3', '--json'], { env });
+    expect(ghost.code).toBe(6);
+    expect(ghost.stderr).toContain('not reached, state unknown: agent-ghost');
+    expect(documentOf('status', ghost)).toMatchObject({ secured: false, unreachable: ['agent-ghost'] });
   });
 
   it('rollback: what it undoes and how each host came out; then nothing to do', async () => {

@@ -64,7 +64,7 @@ export function fleetOptions(cmd: Command): Command {
     .option('-l, --limit <pattern>', 'only these hosts: names, groups, globs (agent-0*), !exclude, &intersect, comma-separated; @FILE reads one pattern per line (an Ansible .retry file)')
     .option('--list-hosts', 'print the hosts the inventory and --limit select, and connect to none')
     .option('-f, --forks <n>', 'hosts worked on at once', positiveInt('--forks'), DEFAULT_FORKS)
-    .option('--known-hosts <file...>', 'known_hosts files to trust (default ~/.ssh/known_hosts)')
+    .option('--known-hosts <file...>', "known_hosts files to trust (default: the inventory's -o UserKnownHostsFile in ansible_ssh_common_args, else ~/.ssh/known_hosts)")
     .option('--trust-new-host-keys', 'add keys of hosts not yet in known_hosts instead of refusing them (a changed key is still refused)')
     .option('-u, --user <name>', 'SSH login user for hosts whose inventory sets no ansible_user (as in Ansible, the inventory wins)')
     .option('--private-key <file>', 'SSH private key for hosts whose inventory sets no ansible_ssh_private_key_file (the inventory wins)')
@@ -84,6 +84,11 @@ export function fleetOptions(cmd: Command): Command {
 /** `~/key` as a shell would have expanded it (an option's value given as `--private-key=~/key` is not). */
 function expandTilde(path: string): string {
   return path === '~' || path.startsWith('~/') ? join(homedir(), path.slice(1)) : path;
+}
+
+/** A path in an ssh option as ssh expands it: `~` and `%d` are the home directory, `%%` is `%`; relative to the working directory. */
+function expandSshPath(path: string): string {
+  return expandTilde(path).replace(/%([d%])/g, (_, c: string) => (c === 'd' ? homedir() : '%'));
 }
 
 /** A loaded fleet, ready to connect. */
@@ -120,9 +125,11 @@ export async function loadFleet(flags: FleetFlags, out: Output): Promise<Fleet> 
     const target = sshTargetOf(host, sshConfig, { ...(flags.user ? { user: flags.user } : {}), ...(flags.privateKey ? { privateKeyFile: resolve(expandTilde(flags.privateKey)) } : {}) });
     if (!target.becomePassword && askedBecome) target.becomePassword = askedBecome;
     const t0 = performance.now();
+    // --known-hosts replaces; else the inventory's UserKnownHostsFile, as ssh would read it; else ~/.ssh/known_hosts.
+    const knownHostsFiles = flags.knownHosts || !host.userKnownHostsFiles ? settings.knownHostsFiles : host.userKnownHostsFiles.map((f) => resolve(expandSshPath(f)));
     const where = { address: target.address, port: target.port, user: target.user };
     try {
-      const t = await connect(target, settings);
+      const t = await connect(target, { ...settings, knownHostsFiles });
       out.trace.connect(host.name, { ...where, ms: Math.round(performance.now() - t0) });
       return traced(t, (e) => out.trace.transport(e));
     } catch (err) {

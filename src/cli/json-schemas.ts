@@ -164,6 +164,7 @@ const unreachable = z.object({ host: z.string(), role: z.enum(['backend', 'agent
 /** `rollout status --json`. */
 export const statusJson = z.object({
   secured: z.boolean().optional(),
+  unreachable: z.array(z.string()).optional().describe('Hosts not reached (exit 6): their state is unknown'),
   backends: z
     .array(
       z.union([

@@ -21,7 +21,8 @@ Exit codes:
   2    bad input or failed preflight: nothing on any host changed
   3    a health gate failed, or --step was aborted; the fleet was rolled back and is healthy
   4    rollback failed or is incomplete: the hosts named need attention
-  5    --check found pending changes
+  5    --check found pending changes (status: not secured)
+  6    status: hosts could not be reached, their state is unknown (named on stderr)
   130  interrupted (Ctrl-C)`;
 
 /** A fleet command's action: --list-hosts answers instead of the command (and connects to nothing). */
@@ -130,7 +131,7 @@ Then point the inventory at them (the command prints these lines):
         `
 Backends: API (api-listen-address, 8080), agent port (8081) and dashboard (3000), each plain or TLS with the certificate's CN, expiry and whether it verifies against the inventory's sensu_ca_file.
 Agents: the schemes in backend-url, /healthz (through SSH), and the last keepalive's age when the inventory has sensu_api_user/sensu_api_password or sensu_api_key. Over 30 agents, counts are shown and only the agents not secured are listed.
-Exit 0 when every backend serves verified TLS on 8080 and 8081 and every agent is healthy on wss:// only; 5 when not.
+Exit 0 when every backend serves verified TLS on 8080 and 8081 and every agent is healthy on wss:// only; 5 when not; 6 when a host could not be reached (its state is unknown; the hosts are named on stderr).
 
 Examples:
   rollout status -i prod.yml
@@ -147,6 +148,16 @@ Examples:
       .option('--json', 'print the result as JSON')
       .addHelpText('after', '\nShows what it will undo (hosts, files, restarts) and asks first; --yes does not ask, and is needed without a terminal. Every file the last run changed goes back byte-identical (owner and mode kept), files it created are removed, services are restarted and the fleet is verified healthy. Exit 0 when verified, 4 when not.\n'),
   ).action(fleetAction(out, async (flags: RollbackFlags) => (await import('./commands/rollback.js')).runRollback(flags, out)));
+  program
+    .command('completion')
+    .description('print a shell completion script: eval "$(rollout completion bash)" in ~/.bashrc, or zsh in ~/.zshrc')
+    .argument('<shell>', 'bash or zsh')
+    .action(async (shell: string) => {
+      const { bashCompletion, zshCompletion } = await import('./completion.js');
+      if (shell === 'bash') out.write(bashCompletion(program));
+      else if (shell === 'zsh') out.write(zshCompletion(program));
+      else throw new InputError(`no completion for "${shell}": bash or zsh`);
+    });
   return program;
 }
 

@@ -137,6 +137,7 @@ export function resolveHost(name: string, entries: readonly HostEntry[], ctx: Re
     ...optional('become', vars.ansible_become),
     ...optional('becomeUser', vars.ansible_become_user),
     ...optional('proxyJump', ssh.proxyJump),
+    ...optional('userKnownHostsFiles', ssh.userKnownHostsFiles),
     ...optional('sshCommonArgs', ssh.raw),
     sensu,
     vars: publicVars(merged, rendered),
@@ -296,8 +297,9 @@ function checkHostKeyChecking(merged: ReadonlyMap<string, Sourced>, ctx: Resolve
 }
 
 /** Jump hosts from the SSH args; other options are kept as text and reported as ignored. */
-function sshSettings(vars: HostVars, source: (key: string) => Path, ctx: ResolveContext): { proxyJump?: ProxyHop[]; raw?: string } {
+function sshSettings(vars: HostVars, source: (key: string) => Path, ctx: ResolveContext): { proxyJump?: ProxyHop[]; userKnownHostsFiles?: string[]; raw?: string } {
   let proxyJump: ProxyHop[] | undefined;
+  let userKnownHostsFiles: string[] | undefined;
   let jumpFrom: string | undefined;
   const raw: string[] = [];
   for (const key of ['ansible_ssh_common_args', 'ansible_ssh_extra_args'] as const) {
@@ -308,8 +310,10 @@ function sshSettings(vars: HostVars, source: (key: string) => Path, ctx: Resolve
     for (const e of parsed.errors) ctx.problems.add(source(key), e);
     if (parsed.ignored.length > 0) {
       const notes = parsed.notes.length > 0 ? ` (${[...new Set(parsed.notes)].join('; ')})` : '';
-      ctx.warnings.add(source(key), `ignored, rollout reads only -J / ProxyJump here: ${parsed.ignored.join(' ')}${notes}`);
+      ctx.warnings.add(source(key), `ignored, rollout reads only -J / ProxyJump and UserKnownHostsFile here: ${parsed.ignored.join(' ')}${notes}`);
     }
+    // As ssh: the first value given wins (common args come before extra args on its command line).
+    if (parsed.userKnownHostsFiles && !userKnownHostsFiles) userKnownHostsFiles = parsed.userKnownHostsFiles;
     if (parsed.proxyJump === undefined) continue;
     if (jumpFrom !== undefined) {
       ctx.problems.add(source(key), `jump host already set in ${jumpFrom}: give it in one place`);
@@ -320,6 +324,7 @@ function sshSettings(vars: HostVars, source: (key: string) => Path, ctx: Resolve
   }
   return {
     ...optional('proxyJump', proxyJump && proxyJump.length > 0 ? proxyJump : undefined),
+    ...optional('userKnownHostsFiles', userKnownHostsFiles),
     ...optional('raw', raw.length > 0 ? raw.join(' ') : undefined),
   };
 }

@@ -1,7 +1,8 @@
 /**
- * Reads `ansible_ssh_common_args` the way ssh would, for the one thing rollout can honour: jump
- * hosts (`-J a,b`, `-o ProxyJump=a,b`). Everything else is reported back so the user can be told
- * it is ignored: rollout speaks SSH itself and does not run the ssh binary.
+ * Reads `ansible_ssh_common_args` the way ssh would, for what rollout can honour: jump hosts
+ * (`-J a,b`, `-o ProxyJump=a,b`) and known_hosts files (`-o UserKnownHostsFile=…`). Everything
+ * else is reported back so the user can be told it is ignored: rollout speaks SSH itself and does
+ * not run the ssh binary.
  */
 import type { ProxyHop } from './types.js';
 
@@ -9,6 +10,8 @@ import type { ProxyHop } from './types.js';
 export interface SshArgs {
   /** Jump hosts in order; an empty list for an explicit `ProxyJump none`; absent when not set. */
   proxyJump?: ProxyHop[];
+  /** `-o UserKnownHostsFile=…`: the files as written (ssh splits the value on whitespace); absent when not set. */
+  userKnownHostsFiles?: string[];
   /** Options that rollout ignores, as written (`-o StrictHostKeyChecking=no`). */
   ignored: string[];
   /** Notes on ignored options that matter (host key checking, ProxyCommand). */
@@ -83,10 +86,16 @@ function handleOption(option: string, result: SshArgs, setJump: (spec: string, w
     setJump(value, `-o ProxyJump=${value}`);
     return;
   }
+  if (key === 'userknownhostsfile') {
+    const files = value.split(/\s+/).filter((f) => f !== '');
+    if (files.length === 0) result.errors.push(`-o ${option}: no file given`);
+    else result.userKnownHostsFiles = files;
+    return;
+  }
   result.ignored.push(`-o ${option}`);
   if (key === 'proxycommand') {
     result.notes.push('ProxyCommand cannot be honoured: use -J / ProxyJump for jump hosts');
-  } else if (key === 'stricthostkeychecking' || key === 'userknownhostsfile') {
+  } else if (key === 'stricthostkeychecking') {
     result.notes.push('host keys are always checked against known_hosts');
   }
 }

@@ -74,6 +74,8 @@ export interface HostSpec {
   becomeUser?: string;
   /** Jump hosts, in order, from `-J a,b` or `-o ProxyJump=a,b` in the SSH args. */
   proxyJump?: ProxyHop[];
+  /** `-o UserKnownHostsFile=…` from ansible_ssh_common_args/extra_args, as written (`~` and relative paths unresolved). */
+  userKnownHostsFiles?: string[];
   /** `ansible_ssh_common_args` (and `ansible_ssh_extra_args`) as written, for messages. */
   sshCommonArgs?: string;
   /** The `sensu_*` settings. */
