@@ -15,5 +15,12 @@ for (const stream of [process.stdout, process.stderr]) {
 }
 
 const devLoader = new URL('../src/cli/dev-load.mjs', import.meta.url);
-const { main } = existsSync(devLoader) ? await (await import(devLoader.href)).loadMain() : await import('../dist/main.js');
+let main;
+try {
+  ({ main } = existsSync(devLoader) ? await (await import(devLoader.href)).loadMain() : await import('../dist/main.js'));
+} catch (err) {
+  // Nothing of rollout's own error handling is loaded yet: one plain line, not a stack.
+  process.stderr.write(`rollout: cannot start: ${err instanceof Error ? err.message : String(err)}\n`);
+  process.exit(1);
+}
 process.exitCode = await main(process.argv.slice(2));

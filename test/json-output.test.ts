@@ -110,5 +110,10 @@ describe('--json on the lab', () => {
     const usage = await rollout(['check', '--json']);
     expect(usage.code).toBe(2);
     expect(documentOf('check', usage).error).toMatchObject({ exitCode: 2, message: expect.stringContaining('--inventory') as unknown });
+    // "--json" as the value of --limit is a pattern, not the option: no JSON document.
+    const limit = await rollout(['check', ...fleet(), '--limit', '--json']);
+    expect(limit.code).toBe(2);
+    expect(limit.stdout).toBe('');
+    expect(limit.stderr).toContain('"--json" matches no host');
   });
 });

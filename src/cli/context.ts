@@ -112,6 +112,7 @@ export async function loadFleet(flags: FleetFlags, out: Output): Promise<Fleet> 
   if (flags.askBecomePass) {
     if (!canPrompt()) throw new InputError('--ask-become-pass needs a terminal to ask on', [], { hint: 'set ansible_become_password in the inventory (or a vars file) instead' });
     askedBecome = new Secret(await askSecret('BECOME password:'));
+    out.trace.redactSecrets([...secretsOf(inventory.hosts), askedBecome.reveal()]);
   }
   const settings: SshSettings = {
     knownHostsFiles: (flags.knownHosts ?? [join(homedir(), '.ssh', 'known_hosts')]).map((f) => resolve(f)),

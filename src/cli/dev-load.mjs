@@ -65,7 +65,16 @@ export async function loadMain() {
     }
   }
   if (build && existsSync(join(build, 'main.js'))) return import(pathToFileURL(join(build, 'main.js')).href);
-  const { register } = await import('tsx/esm/api');
-  register();
+  let tsx;
+  try {
+    tsx = await import('tsx/esm/api');
+  } catch (err) {
+    if (err.code !== 'ERR_MODULE_NOT_FOUND') throw err;
+    // `npm ci --omit=dev` in a checkout: no build tools. A dist/ made earlier still runs.
+    const dist = join(root, 'dist', 'main.js');
+    if (existsSync(dist)) return import(pathToFileURL(dist).href);
+    throw new Error('this checkout has neither its build tools (esbuild and tsx are dev dependencies) nor a dist/: run `npm ci` with dev dependencies, or install the package `npm pack` makes', { cause: err });
+  }
+  tsx.register();
   return import('./main.ts');
 }

@@ -183,27 +183,33 @@ function report(err: unknown, out: Output): { code: number; json?: ErrorJson } {
   return { code: ExitCode.Internal, json: { message: `internal error: ${err instanceof Error ? err.message : String(err)}`, exitCode: ExitCode.Internal } };
 }
 
-/** `--json` among the options (not after `--`): decided before parsing, so parse errors are JSON too. */
+/** `--json` among the options (not after `--`): a guess made before parsing, for parse errors only. */
 function wantsJson(argv: readonly string[]): boolean {
   const end = argv.indexOf('--');
-  return (end === -1 ? argv : argv.slice(0, end)).includes('--json');
+  const options = end === -1 ? argv : argv.slice(0, end);
+  return options.includes('--json') && !['--help', '-h', '--version', '-V'].some((o) => options.includes(o));
 }
 
 /** Runs the CLI with these arguments and resolves to the exit code (tests call this). */
 export async function main(argv: string[]): Promise<number> {
   process.exitCode = undefined;
   const out = new Output();
-  const json = wantsJson(argv) && !argv.includes('--help') && !argv.includes('-h') && !argv.includes('--version') && !argv.includes('-V');
-  if (json) out.startJson();
+  const program = buildProgram(out);
+  // The parsed options decide (`--limit --json` is a limit, not JSON); the action has not run yet.
+  program.hook('preAction', (_program, action) => {
+    if (action.opts<{ json?: boolean }>().json) out.startJson();
+  });
   let code: number;
   try {
-    await buildProgram(out).parseAsync(argv, { from: 'user' });
+    await program.parseAsync(argv, { from: 'user' });
     code = typeof process.exitCode === 'number' ? process.exitCode : ExitCode.Ok;
   } catch (err) {
     const r = report(err, out);
     code = r.code;
-    // Exactly one document per invocation, also when it failed: what was gathered, plus why it stopped.
-    if (json && r.json) out.jsonError(r.json);
+    // Exactly one document per invocation, also when it failed: what was gathered, plus why it
+    // stopped. A parse error comes before any action: the command line is all there is to go by.
+    if (err instanceof CommanderError && r.json && wantsJson(argv)) out.startJson();
+    if (r.json) out.jsonError(r.json);
   }
   out.flushJson();
   out.trace.record({ type: 'exit', code });
