@@ -17,6 +17,8 @@ export const ExitCode = {
   RollbackFailed: 4,
   /** `--check` found pending changes. */
   PendingChanges: 5,
+  /** `status`: hosts that could not be reached, so the fleet's state is not known (named on stderr). */
+  Unreachable: 6,
   /** Interrupted (Ctrl-C). */
   Interrupted: 130,
 } as const;

@@ -54,6 +54,54 @@ describe('rollout check', () => {
     expect(strangers.stderr).not.toMatch(/at .*\.ts:\d+/);
   });
 
+  it('-u and --private-key log in where the inventory names no user or key; where it does, the inventory wins (as in Ansible)', async () => {
+    const lab = getLab();
+    const bare = readFileSync(lab.inventoryPath, 'utf8').replace(/\n\s+ansible_user: .*/, '').replace(/\n\s+ansible_ssh_private_key_file: .*/, '');
+    expect(bare).not.toMatch(/ansible_user|ansible_ssh_private_key_file/);
+    const file = `${lab.dir}/no-login.yml`;
+    writeFileSync(file, bare);
+    // No ssh-agent and a home without ~/.ssh: only the flags can log in.
+    const env = { SSH_AUTH_SOCK: '', HOME: lab.dir };
+    const base = ['check', '-i', file, '--known-hosts', lab.knownHostsPath, '--limit', 'backends'];
+    const without = await rollout(base, { env });
+    expect(without.code).toBe(2);
+    const withFlags = await rollout([...base, '-u', 'labops', '--private-key', lab.keyPath], { env });
+    expect(withFlags.stderr).toBe('');
+    expect(withFlags.code).toBe(0);
+    expect(withFlags.stdout).toContain('all 2 hosts ready');
+    const overridden = await rollout(['check', '-i', lab.inventoryPath, '--known-hosts', lab.knownHostsPath, '--limit', 'backends', '-u', 'nobody', '--private-key', '/nonexistent'], { env });
+    expect(overridden.code).toBe(0);
+  });
+
+  it('--list-hosts prints the selection and connects to nothing; --limit @file reads one pattern per line', async () => {
+    const lab = getLab();
+    const retry = `${lab.dir}/secure.retry`;
+    writeFileSync(retry, 'backend-2\n# a comment\n\nagent-0*\n');
+    // known_hosts that trusts nobody: a connection attempt would fail the command.
+    const r = await rollout(['check', '-i', lab.inventoryPath, '--known-hosts', `${lab.dir}/nonexistent`, '--limit', `@${retry}`, '--list-hosts']);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    expect(r.stdout.split('\n').map((l) => l.trim().split(/\s+/)[0])).toEqual(['hosts', 'backend-2', 'agent-01', 'agent-02', '']);
+    expect(r.stdout).toMatch(/^ {2}backend-2\s+backend\s+127\.41\.0\.2:22$/m);
+    const missing = await rollout(['secure', '-i', lab.inventoryPath, '--limit', '@/nonexistent.retry', '--list-hosts']);
+    expect(missing.code).toBe(2);
+    expect(missing.stderr).toContain('--limit @/nonexistent.retry: cannot read /nonexistent.retry (ENOENT)');
+  });
+
+  it('the lab inventory works as written: its UserKnownHostsFile is read as ssh would, no --known-hosts', async () => {
+    const lab = getLab();
+    expect(readFileSync(lab.inventoryPath, 'utf8')).toContain('ansible_ssh_common_args: -o UserKnownHostsFile={{ inventory_dir }}/known_hosts');
+    // A home without ~/.ssh/known_hosts: only the inventory's option can vouch for the hosts.
+    const r = await rollout(['check', '-i', lab.inventoryPath], { env: { HOME: lab.dir, SSH_AUTH_SOCK: '' } });
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain('all 4 hosts ready');
+    // --known-hosts still replaces it.
+    const strangers = await rollout(['check', '-i', lab.inventoryPath, '--known-hosts', `${lab.dir}/nonexistent`], { env: { HOME: lab.dir } });
+    expect(strangers.code).toBe(2);
+    expect(strangers.stdout).toMatch(/is not in known_hosts/);
+  });
+
   it('exits 2 with every inventory problem at once, no stack trace', async () => {
     const lab = getLab();
     const file = `${lab.dir}/bad.yml`;

@@ -68,7 +68,7 @@ describe('rollout secure --etcd-tls on a fresh plain fleet', () => {
 
   it('rollout rollback undoes it from the journal, one etcd member at a time: plain peers, quorum kept, files byte-identical', async () => {
     const lab = getLab();
-    const { result: r, watch } = await whileWatching(lab, 'rollout rollback', () => rollout(['rollback', ...fleetArgs()], { env, timeoutMs: 300_000 }));
+    const { result: r, watch } = await whileWatching(lab, 'rollout rollback', () => rollout(['rollback', '--yes', ...fleetArgs()], { env, timeoutMs: 300_000 }));
     expect(r.code, r.stderr + r.stdout).toBe(0);
     expect(r.stdout + r.stderr).toMatch(/backend-3: etcd member back on its old settings, cluster healthy[\s\S]*backend-2: etcd member back[\s\S]*backend-1: etcd member back/);
     expect(watch.longestGapMs).toBeLessThan(OUTAGE_BOUND_MS);

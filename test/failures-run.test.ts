@@ -31,7 +31,7 @@ function secureArgs(extra: string[] = [], inventory?: string): string[] {
 
 function rollbackRun(): Promise<CliResult> {
   const lab = getLab();
-  return rollout(['rollback', '-i', lab.inventoryPath, '--known-hosts', lab.knownHostsPath], { env });
+  return rollout(['rollback', '--yes', '-i', lab.inventoryPath, '--known-hosts', lab.knownHostsPath], { env });
 }
 
 const journals = (): string[] => readdirSync(stateDir, { recursive: true }).map(String).filter((f) => f.endsWith('.jsonl'));

@@ -71,6 +71,8 @@ describe('example inventories', () => {
     ]);
     for (const h of inv.hosts) {
       expect(h.privateKeyFile).toBe(join(ws.dir, 'ssh/id_ed25519'));
+      // {{ inventory_dir }} rendered, as Ansible does before handing the option to ssh.
+      expect(h.knownHosts?.user).toEqual([join(ws.dir, 'known_hosts')]);
       expect(h.sensu).toMatchObject({
         caFile: join(ws.dir, 'pki/ca.pem'),
         certFile: join(ws.dir, `pki/${h.name}.pem`),

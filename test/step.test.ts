@@ -29,7 +29,7 @@ async function stepRun(extra: string[], drive: (t: Terminal) => Promise<void>): 
     const ended = t.exitCode() !== undefined;
     await t.kill();
     // A run stopped by a failed expectation is killed mid-way: undo it for the tests after.
-    if (!ended) await rollout(['rollback', '-i', getLab().inventoryPath, '--known-hosts', getLab().knownHostsPath], { env });
+    if (!ended) await rollout(['rollback', '--yes', '-i', getLab().inventoryPath, '--known-hosts', getLab().knownHostsPath], { env });
   }
 }
 

@@ -6,12 +6,13 @@
 import { Command, CommanderError } from 'commander';
 import { ExitCode, InputError, RolloutError } from '../errors.js';
 import type { CertsFlags } from './commands/certs.js';
+import type { RollbackFlags } from './commands/rollback.js';
 import type { SecureFlags } from './commands/secure.js';
 import type { StatusFlags } from './commands/status.js';
 import { fleetOptions, positiveInt, type FleetFlags } from './context.js';
+import { packageVersion } from '../package-info.js';
+import type { JsonCommand, JsonDocument } from './json-schemas.js';
 import { Output } from './output.js';
-
-const out = new Output();
 
 const EXIT_CODES = `
 Exit codes:
@@ -20,20 +21,33 @@ Exit codes:
   2    bad input or failed preflight: nothing on any host changed
   3    a health gate failed, or --step was aborted; the fleet was rolled back and is healthy
   4    rollback failed or is incomplete: the hosts named need attention
-  5    --check found pending changes
+  5    --check found pending changes (status: not secured)
+  6    status: hosts could not be reached, their state is unknown (named on stderr)
   130  interrupted (Ctrl-C)`;
+
+/** A fleet command's action: --list-hosts answers instead of the command (and connects to nothing). */
+function fleetAction<F extends FleetFlags & { json?: boolean }>(out: Output, run: (flags: F) => Promise<number>): (flags: F) => Promise<void> {
+  return async (flags: F) => {
+    process.exitCode = flags.listHosts ? await (await import('./commands/list-hosts.js')).listHosts(flags, out) : await run(flags);
+  };
+}
 
 // Each command's module is imported when it runs, not at start: the CLI's bundle splits them into
 // chunks, so `rollout secure --check` never loads the certificate generator (@peculiar/x509) and
 // `--help` loads none of them.
-function buildProgram(): Command {
+function buildProgram(out: Output): Command {
   const program = new Command('rollout')
-    .description('Secure a Sensu Go deployment over SSH: certificates, TLS on backends, agents switched\nfrom ws:// to wss:// in lockstep, health gates and automatic rollback.')
-    .version('0.1.0')
+    .description('Secure a Sensu Go deployment over SSH: certificates, TLS on backends, agents switched from ws:// to wss:// in lockstep, health gates and automatic rollback.')
+    .version(packageVersion())
     .showHelpAfterError('(add --help for usage)')
     .addHelpText('after', EXIT_CODES)
     .exitOverride()
-    .configureOutput({ writeOut: (s) => out.write(s), writeErr: (s) => out.note(s.trimEnd()) });
+    .configureOutput({
+      writeOut: (s) => out.write(s),
+      writeErr: (s) => out.note(s.trimEnd()),
+      // Help is wrapped to the terminal; piped, to $COLUMNS when set (as `ls` does), else 80.
+      getOutHelpWidth: () => (process.stdout.isTTY ? process.stdout.columns : Number(process.env.COLUMNS) || 80),
+    });
 
   fleetOptions(
     program
@@ -41,9 +55,7 @@ function buildProgram(): Command {
       .description('connect to every host, prove sudo, and show whether rollout can work there (changes nothing)')
       .option('--json', 'print the result as JSON')
       .addHelpText('after', '\nExample:\n  rollout check -i inventory/prod.yml --limit backends\n'),
-  ).action(async (flags: FleetFlags & { json?: boolean }) => {
-    process.exitCode = await (await import('./commands/check.js')).runCheck(flags, out);
-  });
+  ).action(fleetAction(out, async (flags: FleetFlags & { json?: boolean }) => (await import('./commands/check.js')).runCheck(flags, out)));
   fleetOptions(
     program
       .command('secure')
@@ -79,9 +91,7 @@ Examples:
   rollout secure -i prod.yml --step             walk through it task by task
 `,
       ),
-  ).action(async (flags: SecureFlags) => {
-    process.exitCode = await (await import('./commands/secure.js')).runSecure(flags, out);
-  });
+  ).action(fleetAction(out, async (flags: SecureFlags) => (await import('./commands/secure.js')).runSecure(flags, out)));
   program
     .command('certs')
     .description('make a CA and a certificate per backend (agents with --agents), named so the inventory can point at them; a rerun keeps what still qualifies')
@@ -97,11 +107,8 @@ Examples:
     .addHelpText(
       'after',
       `
-Each certificate: ECDSA P-256, serverAuth + clientAuth, SANs = inventory name, ansible_host, localhost,
-127.0.0.1 and sensu_extra_sans. Keys are written 0600, certificates 0644. The CA is, in order: --ca-cert
-with --ca-key, else <out>/ca.pem with <out>/ca.key, else a new one written there.
-On a rerun every certificate is kept (byte for byte) unless its SANs, CA, key or expiry no longer
-qualify; then it is renewed and the line says why. Nothing else in <out> is written over.
+Each certificate: ECDSA P-256, serverAuth + clientAuth, SANs = inventory name, ansible_host, localhost, 127.0.0.1 and sensu_extra_sans. Keys are written 0600, certificates 0644. The CA is, in order: --ca-cert with --ca-key, else <out>/ca.pem with <out>/ca.key, else a new one written there.
+On a rerun every certificate is kept (byte for byte) unless its SANs, CA, key or expiry no longer qualify; then it is renewed and the line says why. Nothing else in <out> is written over.
 
 Examples:
   rollout certs -i prod.yml --out pki                     CA + one certificate per backend in pki/
@@ -124,13 +131,9 @@ Then point the inventory at them (the command prints these lines):
       .addHelpText(
         'after',
         `
-Backends: API (api-listen-address, 8080), agent port (8081) and dashboard (3000), each plain or TLS with
-the certificate's CN, expiry and whether it verifies against the inventory's sensu_ca_file.
-Agents: the schemes in backend-url, /healthz (through SSH), and the last keepalive's age when the
-inventory has sensu_api_user/sensu_api_password or sensu_api_key. Over 30 agents, counts are shown and
-only the agents not secured are listed.
-Exit 0 when every backend serves verified TLS on 8080 and 8081 and every agent is healthy on wss://
-only; 5 when not.
+Backends: API (api-listen-address, 8080), agent port (8081) and dashboard (3000), each plain or TLS with the certificate's CN, expiry and whether it verifies against the inventory's sensu_ca_file.
+Agents: the schemes in backend-url, /healthz (through SSH), and the last keepalive's age when the inventory has sensu_api_user/sensu_api_password or sensu_api_key. Over 30 agents, counts are shown and only the agents not secured are listed.
+Exit 0 when every backend serves verified TLS on 8080 and 8081 and every agent is healthy on wss:// only; 5 when not; 6 when a host could not be reached (its state is unknown; the hosts are named on stderr).
 
 Examples:
   rollout status -i prod.yml
@@ -138,46 +141,81 @@ Examples:
   rollout status -i prod.yml --json | jq '.agents[] | select(.secured | not) | .host'
 `,
       ),
-  ).action(async (flags: StatusFlags) => {
-    process.exitCode = await (await import('./commands/status.js')).runStatus(flags, out);
-  });
+  ).action(fleetAction(out, async (flags: StatusFlags) => (await import('./commands/status.js')).runStatus(flags, out)));
   fleetOptions(
     program
       .command('rollback')
       .description("undo the last run on this fleet from its journal (also after the controller was killed mid-run)")
+      .option('-y, --yes', 'do not ask before rolling back (needed without a terminal)')
       .option('--json', 'print the result as JSON')
       .option('--force-unlock', 'take the fleet lock even if another rollout seems to hold it (only when you know none is running)')
-      .addHelpText('after', '\nEvery file the last run changed goes back byte-identical (owner and mode kept), files it created are\nremoved, services are restarted and the fleet is verified healthy. Exit 0 when verified, 4 when not.\n'),
-  ).action(async (flags: FleetFlags & { json?: boolean; forceUnlock?: boolean }) => {
-    process.exitCode = await (await import('./commands/rollback.js')).runRollback(flags, out);
-  });
+      .addHelpText('after', '\nShows what it will undo (hosts, files, restarts) and asks first; --yes does not ask, and is needed without a terminal. Every file the last run changed goes back byte-identical (owner and mode kept), files it created are removed, services are restarted and the fleet is verified healthy. Exit 0 when verified, 4 when not.\n'),
+  ).action(fleetAction(out, async (flags: RollbackFlags) => (await import('./commands/rollback.js')).runRollback(flags, out)));
+  program
+    .command('completion')
+    .description('print a shell completion script: eval "$(rollout completion bash)" in ~/.bashrc, or zsh in ~/.zshrc')
+    .argument('<shell>', 'bash or zsh')
+    .action(async (shell: string) => {
+      const { bashCompletion, zshCompletion } = await import('./completion.js');
+      if (shell === 'bash') out.write(bashCompletion(program));
+      else if (shell === 'zsh') out.write(zshCompletion(program));
+      else throw new InputError(`no completion for "${shell}": bash or zsh`);
+    });
   return program;
 }
 
-function report(err: unknown): number {
+/** What went wrong, for the --json document (the same words as on stderr). */
+type ErrorJson = NonNullable<JsonDocument<JsonCommand>['error']>;
+
+function report(err: unknown, out: Output): { code: number; json?: ErrorJson } {
   if (err instanceof CommanderError) {
     // commander already printed its message; help and version are not errors.
-    return err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help' ? ExitCode.Ok : ExitCode.BadInput;
+    if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help') return { code: ExitCode.Ok };
+    return { code: ExitCode.BadInput, json: { message: err.message.replace(/^error: /, ''), exitCode: ExitCode.BadInput } };
   }
   if (err instanceof RolloutError) {
     out.note(out.style('red', `error: ${err.message}`));
-    if (err instanceof InputError) for (const issue of err.issues) out.note(`  ${issue}`);
+    const issues = err instanceof InputError ? err.issues : [];
+    for (const issue of issues) out.note(`  ${issue}`);
     if (err.hint) out.note(out.style('dim', `  → ${err.hint}`));
-    return err.exitCode;
+    return { code: err.exitCode, json: { message: err.message, exitCode: err.exitCode, ...(issues.length > 0 ? { issues: [...issues] } : {}), ...(err.hint ? { hint: err.hint } : {}) } };
   }
   out.note(out.style('red', 'rollout hit an internal error. This is a bug in rollout, not in your fleet or inventory.'));
   out.note(err instanceof Error ? (err.stack ?? err.message) : String(err));
   out.note('Please report it with the output above at the project\'s issue tracker.');
-  return ExitCode.Internal;
+  return { code: ExitCode.Internal, json: { message: `internal error: ${err instanceof Error ? err.message : String(err)}`, exitCode: ExitCode.Internal } };
+}
+
+/** `--json` among the options (not after `--`): a guess made before parsing, for parse errors only. */
+function wantsJson(argv: readonly string[]): boolean {
+  const end = argv.indexOf('--');
+  const options = end === -1 ? argv : argv.slice(0, end);
+  return options.includes('--json') && !['--help', '-h', '--version', '-V'].some((o) => options.includes(o));
 }
 
 /** Runs the CLI with these arguments and resolves to the exit code (tests call this). */
 export async function main(argv: string[]): Promise<number> {
   process.exitCode = undefined;
+  const out = new Output();
+  const program = buildProgram(out);
+  // The parsed options decide (`--limit --json` is a limit, not JSON); the action has not run yet.
+  program.hook('preAction', (_program, action) => {
+    if (action.opts<{ json?: boolean }>().json) out.startJson();
+  });
+  let code: number;
   try {
-    await buildProgram().parseAsync(argv, { from: 'user' });
-    return typeof process.exitCode === 'number' ? process.exitCode : ExitCode.Ok;
+    await program.parseAsync(argv, { from: 'user' });
+    code = typeof process.exitCode === 'number' ? process.exitCode : ExitCode.Ok;
   } catch (err) {
-    return report(err);
+    const r = report(err, out);
+    code = r.code;
+    // Exactly one document per invocation, also when it failed: what was gathered, plus why it
+    // stopped. A parse error comes before any action: the command line is all there is to go by.
+    if (err instanceof CommanderError && r.json && wantsJson(argv)) out.startJson();
+    if (r.json) out.jsonError(r.json);
   }
+  out.flushJson();
+  out.trace.record({ type: 'exit', code });
+  out.trace.close();
+  return code;
 }

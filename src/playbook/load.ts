@@ -2,27 +2,16 @@
  * Loads and validates a playbook; every problem is reported at once with its dot-path, and each
  * task's args are checked against its module's schema.
  */
-import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { parse } from 'yaml';
 import type { z } from 'zod';
 import { InputError } from '../errors.js';
+import { PACKAGE_ROOT } from '../package-info.js';
 import { moduleArgs, playbookSchema, type Playbook } from './schema.js';
 
-/**
- * Where the bundled playbooks live: the `playbooks/` beside package.json, found by walking up,
- * since this code runs both from src/ and from the CLI's bundle under node_modules/.cache/.
- */
-export const PLAYBOOK_DIR = findPlaybookDir(dirname(fileURLToPath(import.meta.url)));
-
-function findPlaybookDir(start: string): string {
-  for (let dir = start; ; dir = dirname(dir)) {
-    if (existsSync(join(dir, 'playbooks', 'secure.yml')) && existsSync(join(dir, 'package.json'))) return join(dir, 'playbooks');
-    if (dirname(dir) === dir) return join(start, '..', '..', 'playbooks');
-  }
-}
+/** Where the bundled playbooks live: `playbooks/` beside package.json. */
+export const PLAYBOOK_DIR = join(PACKAGE_ROOT, 'playbooks');
 
 function format(path: readonly PropertyKey[]): string {
   return path.map((p, i) => (typeof p === 'number' ? `[${p}]` : i === 0 ? String(p) : `.${String(p)}`)).join('');

@@ -1,8 +1,10 @@
 /**
  * From an inventory host to what the SSH client dials, the way Ansible's ssh connection does it:
  * the inventory wins (ansible_host, ansible_user, ansible_port, key file, -J, -o known_hosts
- * options), and ~/.ssh/config fills in the rest for the name being dialled (HostName, User, Port,
- * IdentityFile, ProxyJump, UserKnownHostsFile, GlobalKnownHostsFile, HashKnownHosts).
+ * options), then the command line's -u/--private-key (Ansible ranks command-line values below
+ * every variable, and passes them to ssh, above ~/.ssh/config), and ~/.ssh/config fills in the
+ * rest for the name being dialled (HostName, User, Port, IdentityFile, ProxyJump,
+ * UserKnownHostsFile, GlobalKnownHostsFile, HashKnownHosts).
  */
 import { readFileSync } from 'node:fs';
 import { homedir, userInfo } from 'node:os';
@@ -56,8 +58,14 @@ function fileList(value: string | string[] | undefined): string[] | undefined {
   });
 }
 
+/** `-u/--user` and `--private-key`: what a host gets when its inventory does not say. */
+export interface CommandLineLogin {
+  user?: string;
+  privateKeyFile?: string;
+}
+
 /** Resolves one host's SSH target. */
-export function sshTargetOf(host: HostSpec, config: SshConfig): SshTarget {
+export function sshTargetOf(host: HostSpec, config: SshConfig, cli: CommandLineLogin = {}): SshTarget {
   const computed: Record<string, string | string[] | undefined> = config ? config.compute(host.address, { ignoreCase: true }) : {};
   const get = (key: string): string | undefined => first(computed[key]);
   const portSet = host.vars.ansible_port !== undefined || host.vars.ansible_ssh_port !== undefined;
@@ -68,9 +76,9 @@ export function sshTargetOf(host: HostSpec, config: SshConfig): SshTarget {
     name: host.name,
     address: hostName ? hostName.replace(/%h/g, host.address) : host.address,
     port: portSet ? host.port : Number(get('port') ?? host.port),
-    user: host.user ?? get('user') ?? userInfo().username,
+    user: host.user ?? cli.user ?? get('user') ?? userInfo().username,
   };
-  const keyFile = host.privateKeyFile ?? (identity ? expandHome(identity) : undefined);
+  const keyFile = host.privateKeyFile ?? cli.privateKeyFile ?? (identity ? expandHome(identity) : undefined);
   if (keyFile) target.privateKeyFile = isAbsolute(keyFile) ? keyFile : join(homedir(), keyFile);
   if (host.becomePassword) target.becomePassword = host.becomePassword;
   // Per list, as ssh does: `-o UserKnownHostsFile` in the inventory replaces the config's user files

@@ -80,17 +80,25 @@ function stepLines(step: Step, options: ViewOptions): string[] {
 /** Renders the plan for the terminal. */
 export function renderPlan(plan: Plan, options: ViewOptions): string {
   const lines: string[] = [];
+  // Hosts whose facts were gathered have steps (no-ops at least); the others were never reached,
+  // and a phase says nothing about them: their problems are listed after the plan.
+  const reached = new Set(plan.phases.flatMap((p) => p.batches.flatMap((b) => b.steps.map((s) => s.host))));
+  const failed = new Set(plan.problems.map((p) => p.host));
   for (const phase of plan.phases) {
     const steps = phase.batches.flatMap((b) => b.steps);
     const changing = steps.filter((s) => s.status === 'change' && s.kind !== 'gate');
     const hosts = new Set(changing.map((s) => s.host));
-    const allHosts = new Set(phase.batches.flatMap((b) => b.hosts));
+    const allHosts = new Set(phase.batches.flatMap((b) => b.hosts).filter((h) => reached.has(h)));
+    if (allHosts.size === 0) continue;
     const wave = phase.wave ? ` [wave ${phase.wave}]` : '';
     const head = `${phase.name}${wave}: ${phase.description}`;
     lines.push(paint(options.color, '1', head));
     if (steps.length === 0) {
-      // Checks that ran before planning (preflight): had they failed, there would be no plan.
-      lines.push(`  passed on ${allHosts.size} host(s)`);
+      // Checks that ran before planning (preflight): passed only where no problem was found.
+      const passed = [...allHosts].filter((h) => !failed.has(h));
+      const notPassed = [...allHosts].filter((h) => failed.has(h));
+      if (passed.length > 0) lines.push(`  passed on ${passed.length} host(s)`);
+      if (notPassed.length > 0) lines.push(`  failed on ${notPassed.length} host(s): ${notPassed.join(', ')}`);
       continue;
     }
     if (changing.length === 0) {

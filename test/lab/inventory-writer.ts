@@ -33,6 +33,8 @@ export async function writeLabInventory(state: LabState): Promise<void> {
         ansible_user: state.loginUser,
         ansible_port: state.sshPort,
         ansible_ssh_private_key_file: 'ssh/id_ed25519',
+        // The lab's host keys, for ansible-playbook's ssh and for rollout alike (no --known-hosts needed).
+        ansible_ssh_common_args: '-o UserKnownHostsFile={{ inventory_dir }}/known_hosts',
         sensu_ca_file: 'pki/ca.pem',
         ...(state.admin ? { sensu_api_user: state.admin.username, sensu_api_password: state.admin.password } : {}),
       },
@@ -42,7 +44,8 @@ export async function writeLabInventory(state: LabState): Promise<void> {
   const header = `# Inventory of the rollout test lab in ${state.dir} (127.${state.net}.0.0/16).
 # Written by 'npm run lab -- up'; Ansible's YAML inventory format, so ansible-playbook reads it too.
 # Paths are relative to this file. The lab's hosts trust the key in ssh/, and known_hosts lists
-# every host key (use it with --known-hosts ${rel(join(state.dir, 'known_hosts'))}).
+# every host key (ansible_ssh_common_args points ssh and rollout at it; --known-hosts
+# ${rel(join(state.dir, 'known_hosts'))} says the same).
 `;
   writeFileSync(join(state.dir, 'inventory.yml'), header + stringify(inventory, { lineWidth: 0 }), { mode: 0o600 });
 

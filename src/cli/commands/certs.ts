@@ -160,7 +160,7 @@ export async function runCerts(flags: CertsFlags, out: Output): Promise<number> 
   };
 
   if (flags.json) {
-    out.line(JSON.stringify({ ca: join(outDir, 'ca.pem'), hosts: results, inventoryVars: vars }, null, 2));
+    out.json('certs', { ca: join(outDir, 'ca.pem'), hosts: results, inventoryVars: vars });
     return ExitCode.Ok;
   }
   out.line(caLine);

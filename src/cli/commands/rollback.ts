@@ -13,6 +13,8 @@ import { parseListenAddress } from '../../sensu/urls.js';
 import { effectiveConfig, type EffectiveSetting } from '../../sensu/effective-config.js';
 import { closeAll, connectAll } from '../../transport/pool.js';
 import type { Transport } from '../../transport/transport.js';
+import { askYesNo, canPrompt } from '../../ui/prompts.js';
+import { renderUndo, undoByHost } from '../../ui/rollback-view.js';
 import { loadFleet, type FleetFlags } from '../context.js';
 import { table, type Output } from '../output.js';
 
@@ -27,32 +29,51 @@ async function probeOf(host: HostSpec, t: Transport | undefined): Promise<ProbeT
   return { host, apiPort: Number(settings['api-port']?.value ?? 3031), agentApiHost: String(settings['api-host']?.value ?? '127.0.0.1') };
 }
 
+/** Options of `rollout rollback`. */
+export interface RollbackFlags extends FleetFlags {
+  json?: boolean;
+  /** Do not ask before rolling back (needed without a terminal), as `secure --yes`. */
+  yes?: boolean;
+  /** `--force-unlock`: take the fleet lock whoever holds it. */
+  forceUnlock?: boolean;
+}
+
 /** Runs `rollout rollback`; returns the exit code or throws. */
-export async function runRollback(flags: FleetFlags & { json?: boolean; forceUnlock?: boolean }, out: Output): Promise<number> {
-  const fleet = await loadFleet(flags);
+export async function runRollback(flags: RollbackFlags, out: Output): Promise<number> {
+  const fleet = await loadFleet(flags, out);
   for (const w of fleet.inventory.warnings) out.note(out.style('yellow', `warning: ${w}`));
   const dir = fleetStateDir(fleet.inventory.file);
   const lock = lockFleet(dir, 'rollback', { force: flags.forceUnlock === true });
   try {
     const last = lastRun(dir);
-    if (!last) {
-      out.line(`no run of ${flags.inventory} is recorded: nothing to roll back`);
+    // Nothing to do is said in words, or under --json as the document's message.
+    const nothing = (runId: string | null, message: string): number => {
+      if (flags.json) out.json('rollback', { runId, rolledBack: false, message });
+      else out.line(message);
       return ExitCode.Ok;
-    }
+    };
+    if (!last) return nothing(null, `no run of ${flags.inventory} is recorded: nothing to roll back`);
     const ended = last.entries.filter((e) => e.type === 'rolled-back');
-    if (ended.length > 0) {
-      out.line(`the last run (${last.runId}) was already rolled back: nothing to do`);
-      return ExitCode.Ok;
-    }
+    if (ended.length > 0) return nothing(last.runId, `the last run (${last.runId}) was already rolled back: nothing to do`);
     const changes = changesOf(last.entries);
-    if (changes.length === 0) {
-      out.line(`the last run (${last.runId}) changed nothing: nothing to roll back`);
-      return ExitCode.Ok;
-    }
+    if (changes.length === 0) return nothing(last.runId, `the last run (${last.runId}) changed nothing: nothing to roll back`);
     const names = new Set(changes.map((c) => c.host));
     const missing = [...names].filter((n) => !fleet.inventory.hosts.some((h) => h.name === n));
     if (missing.length > 0) throw new InputError(`the last run changed hosts this inventory does not list: ${missing.join(', ')}`, [], { hint: 'use the inventory the run was made with' });
     const hosts = fleet.inventory.hosts.filter((h) => names.has(h.name) || fleet.hosts.includes(h));
+    // Undoing restarts services across the fleet: shown and confirmed like secure's plan.
+    const undo = undoByHost(changes);
+    if (flags.json) out.json('rollback', { runId: last.runId, rolledBack: false, undo });
+    else for (const line of renderUndo(last.runId, undo)) out.line(line);
+    if (!flags.yes) {
+      // A question would land in the middle of the JSON on stdout.
+      if (flags.json) throw new InputError('--json does not ask, and --yes not given: nothing was rolled back', [], { hint: 'add --yes' });
+      if (!canPrompt()) throw new InputError('no terminal to confirm on, and --yes not given: nothing was rolled back', [], { hint: 'run it from a terminal to be asked, or add --yes' });
+      if (!(await askYesNo(`Roll back run ${last.runId} on ${names.size} host(s)?`, false))) {
+        out.note('nothing rolled back');
+        return ExitCode.Ok;
+      }
+    }
     out.note(`rolling back run ${last.runId}: ${changes.length} change(s) on ${names.size} host(s)`);
     const connections = await connectAll(hosts, fleet.open, { forks: flags.forks });
     try {
@@ -68,13 +89,14 @@ export async function runRollback(flags: FleetFlags & { json?: boolean; forceUnl
         progress: (line) => out.note(line),
       });
       const bad = results.filter((r) => !r.ok);
+      for (const r of results) out.trace.record({ type: 'rollback', host: r.host, ok: r.ok, state: r.state });
       const journal = new Journal(dir, last.runId);
       journal.append({ type: bad.length === 0 ? 'rolled-back' : 'rollback-failed', runId: last.runId, at: new Date().toISOString() });
       journal.close();
-      if (flags.json) out.line(JSON.stringify({ runId: last.runId, hosts: results }, null, 2));
+      if (flags.json) out.json('rollback', { runId: last.runId, rolledBack: bad.length === 0, hosts: results });
       else out.line(table([['HOST', 'STATE'], ...results.map((r) => [r.host, r.ok ? out.style('green', r.state) : out.style('red', r.state)])]));
       if (bad.length > 0) throw new RollbackFailedError(`rollback incomplete on ${bad.map((r) => r.host).join(', ')}`, { hint: 'fix the hosts named (their backups are under /etc/sensu/.rollout-backups/), then run rollout rollback again' });
-      out.line(out.style('green', `run ${last.runId} rolled back; every host verified healthy`));
+      if (!flags.json) out.line(out.style('green', `run ${last.runId} rolled back; every host verified healthy`));
       return ExitCode.Ok;
     } finally {
       await closeAll(connections);

@@ -114,7 +114,8 @@ async function rendererFor(flags: SecureFlags): Promise<ListrRendererValue> {
   if (flags.json) return 'silent';
   // Step mode scrolls (one line per event): questions, diffs and gate results stay readable.
   if (flags.step) return (await import('../../ui/step-renderer.js')).StepRenderer;
-  return process.stdout.isTTY && !process.env.CI ? 'default' : 'simple';
+  // -v lines on stderr would tear the default renderer's redrawn screen: it scrolls instead.
+  return process.stdout.isTTY && !process.env.CI && flags.verbose === 0 ? 'default' : 'simple';
 }
 
 function printProblems(out: Output, problems: readonly PlanProblem[]): void {
@@ -143,11 +144,13 @@ export async function runSecure(flags: SecureFlags, out: Output): Promise<number
   if (flags.step && flags.yes) throw new InputError('--step and --yes contradict each other: --step asks before every task, --yes never asks');
   if (flags.step && flags.json) throw new InputError('--step and --json contradict each other: --step asks on the terminal, --json prints nothing but JSON');
   if (flags.step && !canPrompt()) throw new InputError('--step needs a terminal to ask on', [], { hint: 'run it from an interactive shell, or use --check --diff to review and --yes to apply' });
+  // A question would land in the middle of the JSON on stdout.
+  if (!flags.check && !flags.yes && flags.json) throw new InputError('--json does not ask, and --yes not given: nothing was changed', [], { hint: 'review with --check --json, then run with --yes --json' });
   if (!flags.check && !flags.yes && !canPrompt()) {
     throw new InputError('no terminal to confirm on, and --yes not given: nothing was changed', [], { hint: 'review with --check --diff, then run with --yes' });
   }
   const stats = new RunStats();
-  const fleet = await loadFleet(flags);
+  const fleet = await loadFleet(flags, out);
   for (const w of fleet.inventory.warnings) out.note(out.style('yellow', `warning: ${w}`));
   const playbook = await loadPlaybook(flags.playbook);
   const progress = (line: string): void => {
@@ -164,7 +167,7 @@ export async function runSecure(flags: SecureFlags, out: Output): Promise<number
   const report = (): void => {
     if (!flags.stats) return;
     const r = stats.report(g.transports.values(), waitMs);
-    if (flags.json) out.line(JSON.stringify({ stats: r }));
+    if (flags.json) out.json('secure', { stats: r });
     else for (const l of statsLines(r)) out.note(out.style('dim', l));
   };
   try {
@@ -187,12 +190,13 @@ export async function runSecure(flags: SecureFlags, out: Output): Promise<number
     const secrets = secretsOf(fleet.hosts);
     if (flags.json) {
       // Config texts go through the same redaction as diffs; keys never enter the plan at all.
-      out.line(JSON.stringify({ plan: redactPlan(plan, secrets), hosts: fleet.hosts.length }, null, 2));
+      out.json('secure', { hosts: fleet.hosts.length, plan: redactPlan(plan, secrets) });
     } else {
       out.line(renderPlan(plan, { diff: flags.diff ?? false, color: out.color, secrets, addresses: new Map(fleet.hosts.map((h) => [h.name, h.address])) }));
       out.line();
     }
     if (plan.problems.length > 0) {
+      // Under --json the plan's problems are the document's; stderr keeps the lines a person reads.
       printProblems(out, plan.problems);
       throw new PreflightError(`preflight found ${plan.problems.length} problem(s): nothing was changed on any host`);
     }
@@ -249,7 +253,11 @@ export async function runSecure(flags: SecureFlags, out: Output): Promise<number
     }
     stats.end('run');
     waitMs = result.waitMs;
-    if (flags.json) out.line(JSON.stringify({ result }, null, 2));
+    for (const gate of result.gates) out.trace.record({ type: 'gate', host: gate.host, task: gate.task, ok: gate.result.ok, detail: gate.result.detail });
+    for (const r of result.rollback ?? []) out.trace.record({ type: 'rollback', host: r.host, ok: r.ok, state: r.state });
+    for (const h of result.hosts) out.trace.record({ type: 'host-result', host: h.host, status: h.status, changed: h.changed, ms: h.ms, ...(h.detail ? { detail: h.detail } : {}) });
+    out.trace.record({ type: 'outcome', outcome: result.outcome, ...(result.failure ? { failure: result.failure } : {}) });
+    if (flags.json) out.json('secure', { result });
     else recap(out, result);
     switch (result.outcome) {
       case 'ok':

@@ -44,7 +44,7 @@ const unreachable = (host: HostSpec, error: string): UnreachableStatus => ({ hos
 
 /** Runs the status; returns the exit code. */
 export async function runStatus(flags: StatusFlags, out: Output): Promise<number> {
-  const fleet = await loadFleet(flags);
+  const fleet = await loadFleet(flags, out);
   for (const w of fleet.inventory.warnings) out.note(out.style('yellow', `warning: ${w}`));
   const cas = new Map<string, Promise<string | undefined>>();
   const byName = new Map(fleet.hosts.map((h) => [h.name, h]));
@@ -83,9 +83,13 @@ export async function runStatus(flags: StatusFlags, out: Output): Promise<number
 
   const all = [...rows.backends, ...rows.agents];
   const secured = all.every((r) => r.secured);
+  // Not reached is not "not secured": its state is unknown, and a script must be able to tell.
+  const unreached = all.filter((r) => 'error' in r).map((r) => r.host);
+  const code = unreached.length > 0 ? ExitCode.Unreachable : secured ? ExitCode.Ok : ExitCode.PendingChanges;
+  if (unreached.length > 0) out.note(out.style('red', `not reached, state unknown: ${unreached.join(', ')}`));
   if (flags.json) {
-    out.line(JSON.stringify({ secured, backends: rows.backends, agents: rows.agents }, null, 2));
-    return secured ? ExitCode.Ok : ExitCode.PendingChanges;
+    out.json('status', { secured, unreachable: unreached, backends: rows.backends, agents: rows.agents });
+    return code;
   }
 
   const ok = (s: string): string => out.style('green', s);
@@ -134,7 +138,7 @@ export async function runStatus(flags: StatusFlags, out: Output): Promise<number
   const badAgents = agents.filter((a) => !a.secured).length;
   if (secured) out.line(ok(`secured: ${rows.backends.length} backend(s) serve verified TLS on the API and agent port, ${agents.length} agent(s) connected over wss:// only`));
   else out.line(bad(`not secured: ${badBackends} of ${rows.backends.length} backend(s), ${badAgents} of ${agents.length} agent(s)${badBackends > 0 || badAgents > 0 ? ' (rollout secure -i … --check --diff shows what would change)' : ''}`));
-  return secured ? ExitCode.Ok : ExitCode.PendingChanges;
+  return code;
 }
 
 function probeCells(p: TlsProbe, required: boolean, ok: (s: string) => string, bad: (s: string) => string): string[] {
