@@ -305,7 +305,7 @@ describe('the operator and the controller', () => {
         async (run) => {
           const second = await rollout(secureArgs(), { env });
           expect(second.code, second.stdout + second.stderr).toBe(2);
-          expect(second.stderr).toContain(`error: another rollout (secure, pid ${run.pid()}, since `);
+          expect(second.stderr).toContain(`error: another rollout (secure, pid ${run.pid()} on `);
           expect(second.stderr).toContain('is working on this fleet');
           expectCleanOutput(lab, second);
         },

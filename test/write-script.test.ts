@@ -89,3 +89,13 @@ describe('backups of old runs', () => {
     expect(existsSync(join(kb, '20260101T000000-aaaaaa'))).toBe(false);
   });
 });
+
+describe('a rollback replayed', () => {
+  it('finds nothing to do for files of a directory the run made and an earlier undo removed', () => {
+    const gone = join(dir, 'gone', 'tls');
+    for (const action of ['created', 'replaced'] as const) {
+      const script = undoScript({ type: 'change', stepId: 's', host: 'h', path: join(gone, 'ca.pem'), action, ...(action === 'replaced' ? { backup: join(dir, 'nowhere', 'ca.pem') } : {}) });
+      expect(spawnSync('/bin/sh', ['-c', script]).status, action).toBe(0);
+    }
+  });
+});

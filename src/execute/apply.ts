@@ -129,6 +129,9 @@ export function undoScript(change: JournalChange): string {
     'umask 0077',
     TRUSTED_DIR_FN,
     `p=${quote(change.path)}; d=\${p%/*}; d=\${d:-/}; b=\${p##*/}`,
+    // A directory that is gone was made by this run and already removed by an undo (`rollout
+    // rollback` replays a whole run, hosts restored before included): nothing in it to restore.
+    'if [ ! -e "$d" ] && [ ! -L "$d" ]; then exit 0; fi',
     `trusted_dir "$d" || exit ${EXIT_UNTRUSTED}`,
   ];
   const notFile = `if [ -L "$p" ] || { [ -e "$p" ] && [ ! -f "$p" ]; }; then echo "$p is not a regular file (a symbolic link?): left alone" >&2; exit ${EXIT_UNTRUSTED}; fi`;

@@ -166,7 +166,8 @@ const hostName = z.string().min(1).max(253);
 const stepId = z.string().min(1).max(1000);
 const etcd = z.strictObject({
   member: z.string(),
-  memberId: z.string().regex(/^[0-9a-f]{1,16}$/i),
+  // etcd's JSON gateway gives member ids as decimal uint64 text.
+  memberId: z.string().regex(/^[0-9a-f]{1,20}$/i),
   before: z.array(z.string()),
   after: z.array(z.string()),
   endpoints: z.array(z.strictObject({ address: z.string(), port: z.number().int().min(1).max(65535), scheme: z.enum(['http', 'https']) })),
