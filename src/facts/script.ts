@@ -3,11 +3,12 @@
  * parser of its output. Private keys are detected on the host and only their hash comes back.
  *
  * Every process the script starts costs the host a fork and an exec (2–6 ms of CPU on a small VM,
- * and a lab runs 200 hosts on one machine), so it starts six, whatever the number of files: one
- * `stat`, one `sha256sum` and one `grep` over every file at once, one `cat | base64` that carries
- * the paths and the readable files' contents (the controller cuts them apart by size and checks
- * each piece against its hash), and `systemctl show` (test/facts-script.test.ts holds it to that). The hostname, the kinds of paths and the
- * per-file choices are shell builtins. A process per file and per field (the obvious script)
+ * and a lab runs 200 hosts on one machine), so it starts seven, whatever the number of files: one
+ * `stat` over the directories above the files (root reads nothing in a directory another user
+ * controls), one `stat`, one `sha256sum` and one `grep` over every file at once, one `cat | base64`
+ * that carries the paths and the readable files' contents (the controller cuts them apart by size
+ * and checks each piece against its hash), and `systemctl show` (test/facts-script.test.ts holds it
+ * to that). The hostname, the kinds of paths and the per-file choices are shell builtins. A process per file and per field (the obvious script)
  * costs ~100 forks per host.
  *
  * Output, one record per line:
