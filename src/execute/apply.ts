@@ -8,7 +8,7 @@ import { HostChangedError, RemoteCommandError } from '../errors.js';
 import type { DirStep, FileStep } from '../plan/types.js';
 import { printable } from '../terminal-text.js';
 import { quote } from '../transport/shell.js';
-import { EXIT_UNTRUSTED, TRUSTED_DIR_FN } from '../transport/trusted-dir.js';
+import { EXIT_UNTRUSTED, refuseNonRegular, TRUSTED_DIR_FN } from '../transport/trusted-dir.js';
 import type { Transport } from '../transport/transport.js';
 import type { WriteItem } from '../transport/write-script.js';
 import { backupPath, type Journal, type JournalChange } from './journal.js';
@@ -134,7 +134,7 @@ export function undoScript(change: JournalChange): string {
     'if [ ! -e "$d" ] && [ ! -L "$d" ]; then exit 0; fi',
     `trusted_dir "$d" || exit ${EXIT_UNTRUSTED}`,
   ];
-  const notFile = `if [ -L "$p" ] || { [ -e "$p" ] && [ ! -f "$p" ]; }; then echo "$p is not a regular file (a symbolic link?): left alone" >&2; exit ${EXIT_UNTRUSTED}; fi`;
+  const notFile = refuseNonRegular('left alone');
   const notDir = `if [ -L "$p" ] || [ ! -d "$p" ]; then echo "$p is not a directory (a symbolic link?): left alone" >&2; exit ${EXIT_UNTRUSTED}; fi`;
   // Temp files of an upload cut short by a killed controller go too (the write script names them so).
   const leftovers = 'for x in "$d/.$b.rollout-"*; do [ ! -e "$x" ] && [ ! -L "$x" ] || rm -f -- "$x"; done';

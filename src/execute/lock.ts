@@ -12,7 +12,7 @@ import { linkSync, mkdirSync, readFileSync, rmSync, unlinkSync, writeFileSync } 
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { InputError } from '../errors.js';
-import { assertPrivateDir } from './state-dir.js';
+import { assertPrivate } from './state-dir.js';
 
 /** A held lock. */
 export interface FleetLock {
@@ -73,7 +73,7 @@ const describe = (h: Holder): string => `${h.what ?? 'run'}, pid ${h.pid ?? '?'}
 /** Takes the fleet lock or throws an InputError naming who holds it. */
 export function lockFleet(dir: string, what: string, options: LockOptions = {}): FleetLock {
   mkdirSync(dir, { recursive: true, mode: 0o700 });
-  assertPrivateDir(dir);
+  assertPrivate(dir, 'directory');
   const file = join(dir, 'lock');
   const token = randomBytes(8).toString('hex');
   const record: Holder = { pid: process.pid, host: hostname(), what, at: new Date().toISOString(), token };

@@ -25,8 +25,3 @@ export function assertPrivate(path: string, what: 'directory' | 'file'): void {
     });
   }
 }
-
-/** The fleet's state directory as rollout requires it (see assertPrivate). */
-export function assertPrivateDir(dir: string): void {
-  assertPrivate(dir, 'directory');
-}

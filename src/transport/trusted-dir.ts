@@ -35,13 +35,10 @@ $r
 TRUSTED_DIR_EOF
 }`;
 
-/** Every directory from `path`'s parent up to `/`, innermost first (what `trusted_dir` checks). */
-export function ancestorsOf(path: string): string[] {
-  const out: string[] = [];
-  let x = path;
-  while (x !== '/' && x.includes('/')) {
-    x = x.slice(0, x.lastIndexOf('/')) || '/';
-    out.push(x);
-  }
-  return out;
+/**
+ * The line that stops a script before root acts on `$p` when it is a link or anything but a
+ * regular file (a missing one is fine): `what` says what was not done.
+ */
+export function refuseNonRegular(what: string): string {
+  return `if [ -L "$p" ] || { [ -e "$p" ] && [ ! -f "$p" ]; }; then echo "$p is not a regular file (a symbolic link, a directory or a device): ${what}" >&2; exit ${EXIT_UNTRUSTED}; fi`;
 }

@@ -15,7 +15,7 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { quote } from './shell.js';
-import { EXIT_UNTRUSTED, TRUSTED_DIR_FN } from './trusted-dir.js';
+import { EXIT_UNTRUSTED, refuseNonRegular, TRUSTED_DIR_FN } from './trusted-dir.js';
 
 /** Ownership and permission bits of what is written. */
 export interface Ownership {
@@ -71,7 +71,7 @@ const octal = (mode: number): string => mode.toString(8).padStart(4, '0');
  */
 const GUARD_FILE = [
   `[ "$d" = "$td" ] || { trusted_dir "$d" || exit ${EXIT_UNTRUSTED}; td=$d; }`,
-  `if [ -L "$p" ] || { [ -e "$p" ] && [ ! -f "$p" ]; }; then echo "$p is not a regular file (a symbolic link, a directory or a device): not replaced" >&2; exit ${EXIT_UNTRUSTED}; fi`,
+  refuseNonRegular('not replaced'),
 ];
 
 function fileSection(item: FileWrite, i: number, nonce: string): string[] {
