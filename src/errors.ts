@@ -19,6 +19,11 @@ export const ExitCode = {
   PendingChanges: 5,
   /** `status`: hosts that could not be reached, so the fleet's state is not known (named on stderr). */
   Unreachable: 6,
+  /**
+   * `secure`: the run completed, but agents were left behind (`--max-unreachable`,
+   * `--max-fail-percentage`): each named with why, and listed in the run's retry file.
+   */
+  LeftBehind: 7,
   /** Interrupted (Ctrl-C). */
   Interrupted: 130,
 } as const;
@@ -64,8 +69,15 @@ export class InputError extends RolloutError {
 /** A host could not be reached, authenticated, or became unusable. */
 export class ConnectError extends RolloutError {}
 
+/**
+ * Nothing answered as a host should: connection refused, no route, no such name, or a handshake
+ * that timed out. Unlike a refused login or a changed host key (which stop every run), this is
+ * what a host that is down looks like: `--max-unreachable` may leave such agents out.
+ */
+export class UnreachableError extends ConnectError {}
+
 /** The SSH handshake did not finish in time: a slow moment (ours or the host's) looks the same as a dead host. */
-export class ConnectTimeoutError extends ConnectError {}
+export class ConnectTimeoutError extends UnreachableError {}
 
 /** A command on a host failed or timed out. */
 export class RemoteCommandError extends RolloutError {}

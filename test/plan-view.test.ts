@@ -34,6 +34,8 @@ function planOf(steps: Step[]): Plan {
     problems: [],
     changedHosts: hosts,
     changes: steps.filter((s) => s.kind !== 'gate').length,
+    leftBehind: [],
+    notes: [],
   };
 }
 
@@ -87,14 +89,14 @@ describe('renderPlan with hosts never reached', () => {
   const problems = ['agent-01', 'agent-02', 'agent-03'].map((host) => ({ host, message: 'connection refused' }));
 
   it('with no host connected, shows no phase and claims no pass', () => {
-    const out = renderPlan({ playbook: 'secure', phases, problems, changedHosts: [], changes: 0 }, { diff: true, color: false, secrets: [], addresses });
+    const out = renderPlan({ playbook: 'secure', phases, problems, changedHosts: [], changes: 0, leftBehind: [], notes: [] }, { diff: true, color: false, secrets: [], addresses });
     expect(out).toBe('');
   });
 
   it('with some connected, counts only those, and names the ones that failed preflight', () => {
     const steps = agentSteps('agent-02', '127.30.1.2');
     const some = phases.map((p) => (p.name === 'agents-wss' ? { ...p, batches: [{ hosts: p.batches[0]?.hosts ?? [], steps }] } : p));
-    const out = renderPlan({ playbook: 'secure', phases: some, problems: [problems[0], problems[2], { host: 'agent-02', message: 'certificate expired' }].filter((p) => p !== undefined), changedHosts: ['agent-02'], changes: 2 }, { diff: false, color: false, secrets: [], addresses });
+    const out = renderPlan({ playbook: 'secure', phases: some, problems: [problems[0], problems[2], { host: 'agent-02', message: 'certificate expired' }].filter((p) => p !== undefined), changedHosts: ['agent-02'], changes: 2, leftBehind: [], notes: [] }, { diff: false, color: false, secrets: [], addresses });
     expect(out).not.toContain('passed on');
     expect(out).toContain('  failed on 1 host(s): agent-02');
     expect(out).toContain('  Switch the agent to wss://: 1 host(s)');

@@ -59,7 +59,7 @@ const phases: PhasePlan[] = [
   { name: 'backends-tls', description: '', wave: 'tls', batches: [{ hosts: ['b1'], steps: [steps.cfgB, steps.restartB, steps.gateB] }] },
   { name: 'agents-wss', description: '', wave: 'tls', batches: [{ hosts: ['a1'], steps: [steps.cfgA] }] },
 ];
-const plan: Plan = { playbook: 'secure', phases, problems: [], changedHosts: ['b1', 'a1'], changes: 8 };
+const plan: Plan = { playbook: 'secure', phases, problems: [], changedHosts: ['b1', 'a1'], changes: 8, leftBehind: [], notes: [] };
 const [distribute, backends, agents] = phases as [PhasePlan, PhasePlan, PhasePlan];
 
 function progress(applied: Step[] = [], more: Partial<StepProgress> = {}): StepProgress {

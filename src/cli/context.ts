@@ -5,6 +5,7 @@
  */
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
+import type { BatchSize } from '../plan/types.js';
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import { InputError } from '../errors.js';
 import { loadInventory } from '../inventory/load.js';
@@ -52,6 +53,35 @@ export function positiveInt(what: string): (value: string) => number {
     if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError(`${what} must be a whole number above 0`);
     return n;
   };
+}
+
+/** One batch size or bound: `N` hosts, or `P%` of them (0–100). */
+function batchSizeOf(what: string, text: string, min: number): BatchSize {
+  const m = /^(\d+)(%?)$/.exec(text.trim());
+  const n = m ? Number(m[1]) : NaN;
+  if (!m || !Number.isInteger(n) || n < min || (m[2] === '%' && n > 100)) {
+    throw new InvalidArgumentError(`${what} takes a whole number${min > 0 ? ' above 0' : ''} or a percentage like 10% (got ${JSON.stringify(text)})`);
+  }
+  return m[2] === '%' ? { percent: n } : { count: n };
+}
+
+/** `--max-unreachable N|P%`. */
+export function boundArg(what: string): (value: string) => BatchSize {
+  return (value) => batchSizeOf(what, value, 0);
+}
+
+/** `--max-fail-percentage P`: 0–100, with or without the `%`. */
+export function percentArg(what: string): (value: string) => number {
+  return (value) => {
+    const n = Number(value.trim().replace(/%$/, ''));
+    if (!Number.isFinite(n) || n < 0 || n > 100) throw new InvalidArgumentError(`${what} takes a percentage from 0 to 100 (got ${JSON.stringify(value)})`);
+    return n;
+  };
+}
+
+/** `--serial 1,5%,100%` (Ansible's list form): batch sizes, the last one repeating. */
+export function serialArg(what: string): (value: string) => BatchSize[] {
+  return (value) => value.split(',').map((part) => batchSizeOf(what, part, 1));
 }
 
 /** Why there is no -e/--extra-vars (shown in --help, and when one is given). */

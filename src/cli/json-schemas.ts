@@ -69,12 +69,27 @@ const step = z.discriminatedUnion('kind', [
   z.object({ ...stepBase, kind: z.literal('etcd_member'), member: z.string(), memberId: z.string(), before: z.array(z.string()), after: z.array(z.string()), endpoints: z.array(endpoint) }),
 ]);
 
+const leftBehind = z.object({
+  host: z.string(),
+  reason: z.string(),
+  stage: z.enum(['preflight', 'run']).describe('preflight: left out, never touched (--max-unreachable); run: failed, put back on its old files (--max-fail-percentage)'),
+});
+
 const plan = z.object({
   playbook: z.string(),
-  phases: z.array(z.object({ name: z.string(), description: z.string(), wave: z.string().optional(), batches: z.array(z.object({ hosts: z.array(z.string()), steps: z.array(step) })) })),
+  phases: z.array(
+    z.object({
+      name: z.string(),
+      description: z.string(),
+      wave: z.string().optional(),
+      batches: z.array(z.object({ hosts: z.array(z.string()), steps: z.array(step), canary: z.boolean().optional().describe('--serial: the first agent batch; a failure here rolls back the whole run') })),
+    }),
+  ),
   problems: z.array(z.object({ host: z.string(), message: z.string(), fix: z.string().optional() })),
   changedHosts: z.array(z.string()),
   changes: z.number().int(),
+  leftBehind: z.array(leftBehind).describe('Agents left out at preflight, with why'),
+  notes: z.array(z.string()),
 });
 
 const rollbackHost = z.object({ host: z.string(), ok: z.boolean(), state: z.string() });
@@ -90,6 +105,10 @@ const stats = z.object({
   bytesReceived: z.number().int(),
   peakRssMb: z.number(),
   cpuMs: z.number(),
+  keepalive: z
+    .array(z.object({ phase: z.string(), batch: z.number().int(), hosts: z.number().int(), calls: z.number().int(), ms: z.number() }))
+    .optional()
+    .describe('Per agent batch: Sensu API requests the keepalive checks made (one entity listing per poll), and the batch wall time'),
 });
 
 const result = z.object({
@@ -100,7 +119,7 @@ const result = z.object({
       host: z.string(),
       role: z.string(),
       changed: z.number().int(),
-      status: z.enum(['ok', 'changed', 'failed', 'rolled back', 'needs attention', 'not reached']),
+      status: z.enum(['ok', 'changed', 'failed', 'rolled back', 'needs attention', 'not reached', 'left behind']),
       ms: z.number(),
       skipped: z.number().int().optional(),
       detail: z.string().optional(),
@@ -110,6 +129,9 @@ const result = z.object({
   gates: z.array(z.object({ host: z.string(), task: z.string(), result: z.object({ ok: z.boolean(), detail: z.string() }) })),
   skipped: z.array(z.object({ host: z.string(), task: z.string(), id: z.string() })),
   waitMs: z.number(),
+  leftBehind: z.array(leftBehind).describe('Every agent this run left behind (at preflight and in the run), with why; also in retryFile'),
+  keepaliveCalls: z.array(z.object({ phase: z.string(), batch: z.number().int(), hosts: z.number().int(), calls: z.number().int(), ms: z.number() })),
+  retryFile: z.string().optional().describe('The retry file naming the agents left behind: rollout secure --limit @FILE finishes them'),
 });
 
 /** `rollout secure --json`: the plan, and for a real run its result; `--stats` adds stats. */
@@ -117,6 +139,8 @@ export const secureJson = z.object({
   hosts: z.number().int().optional().describe('Hosts selected'),
   plan: plan.optional().describe('What the run would change (--check) or changes; config texts redacted'),
   result: result.optional().describe('How the real run went (absent with --check, or when it did not start)'),
+  leftBehind: z.array(leftBehind).optional().describe('A run with nothing to change but agents left out: who, and why'),
+  retryFile: z.string().optional().describe('With leftBehind: the retry file naming them'),
   stats: stats.optional().describe('--stats: where the time went and what the run cost'),
   error: errorJson.optional(),
 });

@@ -9,7 +9,7 @@ import type { CertsFlags } from './commands/certs.js';
 import type { RollbackFlags } from './commands/rollback.js';
 import type { SecureFlags } from './commands/secure.js';
 import type { StatusFlags } from './commands/status.js';
-import { fleetOptions, positiveInt, type FleetFlags } from './context.js';
+import { boundArg, fleetOptions, percentArg, positiveInt, serialArg, type FleetFlags } from './context.js';
 import { packageVersion } from '../package-info.js';
 import type { JsonCommand, JsonDocument } from './json-schemas.js';
 import { Output } from './output.js';
@@ -74,6 +74,9 @@ function buildProgram(out: Output): Command {
       .option('--min-validity <days>', 'refuse certificates that expire within this many days', positiveInt('--min-validity'), 30)
       .option('--keep-backups <runs>', 'on-host backups (under /etc/sensu/.rollout-backups/) of how many runs to keep, this one included; older ones, old private keys among them, are removed when a run first backs up a file on the host', positiveInt('--keep-backups'), 5)
       .option('--force-unlock', 'take the fleet lock even if another rollout seems to hold it (only when you know none is running: a lock from another machine is never taken over otherwise)')
+      .option('--max-unreachable <n|p%>', 'leave out up to this many agents (or this share of them) that are unreachable or whose sensu-agent is not running, instead of refusing the run; named in the plan and the recap, listed in a retry file (exit 7). Backends are never left out', boundArg('--max-unreachable'))
+      .option('--max-fail-percentage <p>', 'agents that fail in their wave, up to this share of the run\'s agents, are put back alone on their old files and the run goes on (exit 7); past it, the whole run rolls back (default 0)', percentArg('--max-fail-percentage'))
+      .option('--serial <sizes>', 'agent batch sizes, Ansible\'s list form: 1,5%,100% (the last repeats); the first batch is a canary: any failure in it rolls back the whole run', serialArg('--serial'))
       .addHelpText(
         'after',
         `
@@ -84,11 +87,19 @@ How a run goes:
   agents      in batches of --forks: wss:// backend-url and trusted-ca-file, restart, gate on /healthz + keepalive
   If a gate fails, every file the run changed is restored, services restarted and verified healthy (exit 3).
 
+Fleets where some agents are always down:
+  --max-unreachable 2 (or 1%)   leave out agents that are unreachable or not running (backends never)
+  --max-fail-percentage 5       an agent failing its gate is put back alone; past 5 % of agents, all roll back
+  --serial 1,10%,100%           agent batches; a failure in the first (the canary) rolls back the run
+  Agents left behind are named, and written to a retry file (exit 7); once they are back:
+  rollout secure -i prod.yml --limit @<retry file>    (agents alone: no backend restart)
+
 Examples:
   rollout secure -i prod.yml --check --diff     review every change, change nothing
   rollout secure -i prod.yml                    show the plan, ask once, apply
   rollout secure -i prod.yml --yes --forks 50   apply without asking (CI)
   rollout secure -i prod.yml --step             walk through it task by task
+  rollout secure -i prod.yml --yes --max-unreachable 2% --max-fail-percentage 1 --serial 1,10%,100%
 `,
       ),
   ).action(fleetAction(out, async (flags: SecureFlags) => (await import('./commands/secure.js')).runSecure(flags, out)));

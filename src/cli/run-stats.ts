@@ -4,6 +4,7 @@
  * against rollout's own work, SSH connections, commands and bytes, peak memory and CPU time.
  * `npm run bench` reads it; operators can too, to see whether a slow run was the fleet or the tool.
  */
+import type { BatchApiCalls } from '../execute/run.js';
 import type { Transport } from '../transport/transport.js';
 
 /** Stages of `rollout secure`, in order. */
@@ -25,6 +26,8 @@ export interface RunStatsReport {
   peakRssMb: number;
   /** CPU time of the controller process (user + system), ms. */
   cpuMs: number;
+  /** Per agent batch: Sensu API requests its keepalive checks made, and the batch's wall time. */
+  keepalive?: BatchApiCalls[];
 }
 
 /** Marks stage ends as a run goes. */
@@ -43,7 +46,7 @@ export class RunStats {
     this.last = now;
   }
 
-  report(transports: Iterable<Transport>, waitMs?: number): RunStatsReport {
+  report(transports: Iterable<Transport>, waitMs?: number, keepalive?: BatchApiCalls[]): RunStatsReport {
     let connections = 0;
     let commands = 0;
     let bytesSent = 0;
@@ -66,6 +69,7 @@ export class RunStats {
       bytesReceived,
       peakRssMb: usage.maxRSS / 1024,
       cpuMs: (usage.userCPUTime + usage.systemCPUTime) / 1000,
+      ...(keepalive && keepalive.length > 0 ? { keepalive } : {}),
     };
   }
 }
@@ -88,5 +92,8 @@ export function statsLines(r: RunStatsReport): string[] {
   }
   const perHost = r.connections > 0 ? ` (${(r.commands / r.connections).toFixed(1)} per host)` : '';
   lines.push(`stats: ${r.connections} SSH connection(s), ${r.commands} command(s)${perHost}, ${bytes(r.bytesSent)} sent, ${bytes(r.bytesReceived)} received; peak memory ${r.peakRssMb.toFixed(0)} MB, CPU ${secs(r.cpuMs)}`);
+  for (const k of r.keepalive ?? []) {
+    lines.push(`stats: ${k.phase} batch ${k.batch}: ${k.calls} Sensu API request(s) for the keepalives of ${k.hosts} host(s), batch ${secs(k.ms)}`);
+  }
   return lines;
 }

@@ -5,11 +5,12 @@
  * keepalive the backend recorded after the agent's restart.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
-import { agentHealthz, apiAuthorization, backendHealth, keepaliveOf, type ApiCredentials } from '../facts/health.js';
+import { agentHealthz, backendHealth, type ApiCredentials } from '../facts/health.js';
 import { probeTls } from '../facts/tls-probe.js';
 import type { GateStep } from '../plan/types.js';
 import type { Transport } from '../transport/transport.js';
 import { printable } from '../terminal-text.js';
+import type { KeepaliveWatch } from './keepalive-watch.js';
 
 /** What a gate saw: shown in step mode and in failures. */
 export interface GateResult {
@@ -24,18 +25,6 @@ export interface KeepaliveCheck {
   ca: string | undefined;
   /** One login per backend per run: a password login costs the backend a hash per request. */
   tokens?: Map<string, Promise<string>>;
-}
-
-function authorizationFor(check: KeepaliveCheck, base: string): Promise<string> {
-  check.tokens ??= new Map();
-  let token = check.tokens.get(base);
-  if (!token) {
-    token = apiAuthorization(base, check.credentials, check.ca);
-    // A failed login is not cached: the backend may just be restarting.
-    token.catch(() => check.tokens?.delete(base));
-    check.tokens.set(base, token);
-  }
-  return token;
 }
 
 /**
@@ -65,7 +54,7 @@ export interface BackendGateContext {
   restartsBefore: number;
   /** When the backend was restarted (keepalives from before do not count). */
   since: number;
-  keepalive: KeepaliveCheck | undefined;
+  keepalive: KeepaliveWatch | undefined;
   signal?: AbortSignal;
 }
 
@@ -85,32 +74,14 @@ async function dashboardGate(dashboard: NonNullable<GateStep['dashboard']>, ca: 
   return { ok: false, detail: `web UI ${where}: ${last}` };
 }
 
-/** Polls until every agent listed sent a keepalive after `since` (through any backend's API). */
-async function everyAgentGate(agents: NonNullable<GateStep['agents']>, keepalive: KeepaliveCheck | undefined, since: number, deadline: number, signal?: AbortSignal): Promise<GateResult> {
+/** Waits until every agent listed sent a keepalive after `since` (one entity list per poll for all of them). */
+async function everyAgentGate(agents: NonNullable<GateStep['agents']>, keepalive: KeepaliveWatch | undefined, since: number, deadline: number, signal?: AbortSignal): Promise<GateResult> {
   if (!keepalive) return { ok: false, detail: 'cannot read keepalives: no Sensu API credentials in the inventory' };
-  const waiting = new Map(agents.map((a) => [a.name, a]));
-  let last = '';
-  while (Date.now() < deadline && !signal?.aborted) {
-    for (const base of keepalive.baseUrls) {
-      try {
-        const auth = await authorizationFor(keepalive, base);
-        for (const agent of [...waiting.values()]) {
-          const k = await keepaliveOf(base, agent.namespace, agent.name, auth, keepalive.ca);
-          // One second of slack: Sensu timestamps are whole seconds.
-          if (k && k.timestamp * 1000 >= since - 1000 && k.status === 0) waiting.delete(agent.name);
-        }
-        last = '';
-        break;
-      } catch (err) {
-        keepalive.tokens?.delete(base);
-        last = `; keepalive check via ${base}: ${(err as Error).message}`;
-      }
-    }
-    if (waiting.size === 0) return { ok: true, detail: `all ${agents.length} agent(s) sent a keepalive after the restart` };
-    await sleep(1000);
-  }
-  const names = [...waiting.keys()];
-  return { ok: false, detail: `no keepalive after the restart from ${names.slice(0, 5).join(', ')}${names.length > 5 ? ` and ${names.length - 5} more` : ''}${last}` };
+  const seen = await Promise.all(agents.map(async (a) => ({ name: a.name, seen: await keepalive.wait(a, since, deadline, signal) })));
+  const missing = seen.filter((s) => !s.seen.ok);
+  if (missing.length === 0) return { ok: true, detail: `all ${agents.length} agent(s) sent a keepalive after the restart` };
+  const names = missing.map((m) => m.name);
+  return { ok: false, detail: `no keepalive after the restart from ${names.slice(0, 5).join(', ')}${names.length > 5 ? ` and ${names.length - 5} more` : ''} (${missing[0]?.seen.detail ?? ''})` };
 }
 
 /**
@@ -143,8 +114,8 @@ export async function backendGate(step: GateStep, transport: Transport, gc: Back
   return { ok: false, detail: `${last.detail} (after ${Math.round(step.timeoutMs / 1000)} s)` };
 }
 
-/** Polls an agent's /healthz, then its keepalive as the backend saw it after `since`. */
-export async function agentGate(step: GateStep, transport: Transport, since: number, keepalive: KeepaliveCheck | undefined, signal?: AbortSignal): Promise<GateResult> {
+/** Polls an agent's /healthz, then waits for its keepalive as the backend saw it after `since`. */
+export async function agentGate(step: GateStep, transport: Transport, since: number, keepalive: KeepaliveWatch | undefined, signal?: AbortSignal): Promise<GateResult> {
   const deadline = Date.now() + step.timeoutMs;
   let last: GateResult = { ok: false, detail: 'no answer yet' };
   let healthy = false;
@@ -164,25 +135,6 @@ export async function agentGate(step: GateStep, transport: Transport, since: num
   }
   if (!healthy) return { ok: false, detail: `${last.detail} (after ${Math.round(step.timeoutMs / 1000)} s)` };
   if (!keepalive || !step.entity) return { ok: true, detail: `${last.detail}; keepalive not checked (no sensu_api_key or sensu_api_user/password in the inventory)` };
-  const entity = step.entity;
-  while (Date.now() < deadline && !signal?.aborted) {
-    for (const base of keepalive.baseUrls) {
-      try {
-        const auth = await authorizationFor(keepalive, base);
-        const k = await keepaliveOf(base, entity.namespace, entity.name, auth, keepalive.ca);
-        // One second of slack: Sensu timestamps are whole seconds.
-        if (k && k.timestamp * 1000 >= since - 1000 && k.status === 0) {
-          return { ok: true, detail: `${last.detail}; keepalive ${new Date(k.timestamp * 1000).toISOString()} seen by ${new URL(base).hostname}` };
-        }
-        last = { ok: false, detail: k ? `last keepalive of ${entity.name} is from ${new Date(k.timestamp * 1000).toISOString()}, before the restart` : `no keepalive for ${entity.name} yet` };
-        break;
-      } catch (err) {
-        // An expired or refused token is fetched again on the next attempt.
-        keepalive.tokens?.delete(base);
-        last = { ok: false, detail: `keepalive check via ${base}: ${(err as Error).message}` };
-      }
-    }
-    await sleep(1000);
-  }
-  return { ok: false, detail: last.detail };
+  const seen = await keepalive.wait(step.entity, since, deadline, signal);
+  return { ok: seen.ok, detail: seen.ok ? `${last.detail}; ${seen.detail}` : seen.detail };
 }

@@ -20,6 +20,12 @@ export interface ProbeTarget {
   /** Backends: API port. Agents: API host and port on the host. */
   apiPort: number;
   agentApiHost?: string;
+  /**
+   * Agents: whether it must hold a backend connection to count as back (default true). Not for an
+   * agent that was cut off before the run, nor for one put back alone on ws:// while its backends
+   * serve TLS: running, with its old files, is what "as it was" means for those.
+   */
+  connected?: boolean;
 }
 
 /** How a host came out of the rollback. */
@@ -59,6 +65,7 @@ async function verifyAgent(target: ProbeTarget, transport: Transport, deadlineMs
       const h = await agentHealthz(socket, target.agentApiHost ?? '127.0.0.1', target.apiPort, 3000);
       detail = h.detail;
       if (h.ok) return { ok: true, detail };
+      if (target.connected === false && h.status !== undefined) return { ok: true, detail: `running, not connected, as before (${detail})` };
     } catch (err) {
       detail = (err as Error).message;
     }

@@ -14,12 +14,13 @@ import { ListrInquirerPromptAdapter } from '@listr2/prompt-adapter-inquirer';
 import { Listr, type ListrRendererValue } from 'listr2';
 import pLimit from 'p-limit';
 import type { HostSpec } from '../inventory/types.js';
-import type { FileStep, GateStep, PhasePlan, Plan, Step } from '../plan/types.js';
+import type { Batch, FileStep, GateStep, LeftBehind, PhasePlan, Plan, Step } from '../plan/types.js';
 import type { Transport } from '../transport/transport.js';
 import { applyWrites, restartUnit, type ApplyContext, type WriteStep } from './apply.js';
 import { applyEtcdMember } from './etcd-member.js';
 import { agentGate, backendGate, type GateResult, type KeepaliveCheck } from './gates.js';
 import type { Journal } from './journal.js';
+import { KeepaliveWatch } from './keepalive-watch.js';
 import { rollback, type ProbeTarget, type RollbackHostResult } from './rollback.js';
 import { skipRule, type SkipRule } from './step-policy.js';
 import { WaitClock } from './wait-clock.js';
@@ -30,7 +31,7 @@ export interface HostOutcome {
   role: string;
   /** Steps that changed something on the host. */
   changed: number;
-  status: 'ok' | 'changed' | 'failed' | 'rolled back' | 'needs attention' | 'not reached';
+  status: 'ok' | 'changed' | 'failed' | 'rolled back' | 'needs attention' | 'not reached' | 'left behind';
   ms: number;
   /** Steps of the host skipped in step mode. */
   skipped?: number;
@@ -49,6 +50,22 @@ export interface ExecuteResult {
   skipped: { host: string; task: string; id: string }[];
   /** Wall time with a restart or health gate in flight (src/execute/wait-clock.ts), rollback excluded. */
   waitMs: number;
+  /** Agents that failed within `--max-fail-percentage` and were put back alone (outcome `ok` only). */
+  leftBehind: LeftBehind[];
+  /** Per batch whose gates read keepalives: Sensu API requests made for them, and the batch's wall time. */
+  keepaliveCalls: BatchApiCalls[];
+  /** Set by the CLI: the retry file naming every agent left behind. */
+  retryFile?: string;
+}
+
+/** What one batch's keepalive checks cost the backends' API. */
+export interface BatchApiCalls {
+  phase: string;
+  /** 1-based. */
+  batch: number;
+  hosts: number;
+  calls: number;
+  ms: number;
 }
 
 /** What step mode asks about: one task of the playbook on one batch of hosts. */
@@ -130,6 +147,11 @@ export interface ExecuteOptions {
   step?: StepHooks;
   /** Roll backends back one at a time, each back in the etcd cluster before the next (runs that touch etcd TLS). */
   serialBackends?: boolean;
+  /**
+   * `--max-fail-percentage`, as a count: how many agents may fail (outside a canary batch) and be
+   * put back alone while the run goes on. Default 0: any failure rolls back the whole run.
+   */
+  maxAgentFailures?: number;
 }
 
 class StepFailure extends Error {
@@ -197,6 +219,13 @@ export async function execute(options: ExecuteOptions): Promise<ExecuteResult> {
 
   const waits = new WaitClock();
   const changes = journal.changes;
+  // One keepalive poller for the run: a batch's gates share each entity listing.
+  const watch = options.keepalive ? new KeepaliveWatch(options.keepalive) : undefined;
+  const keepaliveCalls: BatchApiCalls[] = [];
+  // Agents put back alone after failing within --max-fail-percentage: the run goes on without them.
+  const putBack = new Map<string, LeftBehind>();
+  const entityOf = new Map(plan.phases.flatMap((p) => p.batches.flatMap((b) => b.steps)).flatMap((s) => (s.kind === 'gate' && s.entity ? [[s.host, `${s.entity.namespace}/${s.entity.name}`] as const] : [])));
+  let agentFailures = 0;
   function made(step: Step): void {
     applied.add(step.id);
     changedCount.set(step.host, (changedCount.get(step.host) ?? 0) + 1);
@@ -242,9 +271,13 @@ export async function execute(options: ExecuteOptions): Promise<ExecuteResult> {
 
   function runGate(step: GateStep, t: Transport): Promise<GateResult> {
     if (step.gate === 'backend_health') {
-      return backendGate(step, t, { ca: options.ca, restartsBefore: options.restartsBefore.get(step.host) ?? 0, since: restartedAt.get(step.host) ?? Date.now(), keepalive: options.keepalive, signal: options.signal });
+      // Agents put back alone are not waited for: they are on their old settings, named in the recap.
+      const gone = new Set([...putBack.keys()].map((h) => entityOf.get(h)));
+      const agents = step.agents?.filter((a) => !gone.has(`${a.namespace}/${a.name}`));
+      const live = agents ? { ...step, agents } : step;
+      return backendGate(live, t, { ca: options.ca, restartsBefore: options.restartsBefore.get(step.host) ?? 0, since: restartedAt.get(step.host) ?? Date.now(), keepalive: watch, signal: options.signal });
     }
-    return agentGate(step, t, restartedAt.get(step.host) ?? Date.now(), options.keepalive, options.signal);
+    return agentGate(step, t, restartedAt.get(step.host) ?? Date.now(), watch, options.signal);
   }
 
   async function runHost(host: string, steps: readonly Step[]): Promise<void> {
@@ -291,12 +324,31 @@ export async function execute(options: ExecuteOptions): Promise<ExecuteResult> {
     return true;
   }
 
+  /**
+   * An agent that failed, put back alone on its old files (byte for byte, restarted, verified
+   * running) so the run can go on: only outside a canary batch, while no failure of the run's has
+   * been fatal yet, and within --max-fail-percentage. False: the failure stands for the whole run.
+   */
+  async function putBackAlone(host: string, failure: StepFailure, batch: Batch | undefined, fatalSoFar: boolean): Promise<boolean> {
+    if (options.hosts.get(host)?.role !== 'agent' || batch?.canary === true || fatalSoFar || options.signal.aborted || stopped) return false;
+    if (agentFailures + 1 > (options.maxAgentFailures ?? 0)) return false;
+    agentFailures += 1;
+    const target = options.probes.find((p) => p.host.name === host);
+    const mine = changes.filter((c) => c.host === host);
+    const results = mine.length === 0 || !target ? [] : await rollback({ changes: mine, transports, targets: [{ ...target, connected: false }], ca: options.trust ?? options.ca, forks: 1 });
+    const r = results.find((x) => x.host === host);
+    // Not back as it was: the whole run's rollback tries again, and says what it finds.
+    if (r && !r.ok) return false;
+    putBack.set(host, { host, reason: `${failure.task}: ${failure.message}${r ? `; put back on its old files, ${r.state}` : ''}`, stage: 'run' });
+    return true;
+  }
+
   /** Runs `steps` on their hosts, up to --forks at once; after a failure nothing new starts. */
-  async function runOnHosts(hosts: readonly string[], steps: readonly Step[], onHostDone: () => void): Promise<void> {
+  async function runOnHosts(hosts: readonly string[], steps: readonly Step[], onHostDone: () => void, batch?: Batch): Promise<void> {
     const limit = pLimit(Math.max(1, options.forks));
     let batchError: StepFailure | undefined;
     await Promise.all(
-      hosts.map((host) =>
+      hosts.filter((host) => !putBack.has(host)).map((host) =>
         limit(async () => {
           // After a failure nothing new starts; work already in flight finishes.
           if (batchError || options.signal.aborted) return;
@@ -304,7 +356,9 @@ export async function execute(options: ExecuteOptions): Promise<ExecuteResult> {
             await runHost(host, steps.filter((s) => s.host === host));
             onHostDone();
           } catch (err) {
-            batchError ??= err as StepFailure;
+            const failure = err instanceof StepFailure ? err : new StepFailure(host, '-', (err as Error).message);
+            if (await putBackAlone(host, failure, batch, batchError !== undefined)) return;
+            batchError ??= failure;
           }
         }),
       ),
@@ -356,7 +410,7 @@ export async function execute(options: ExecuteOptions): Promise<ExecuteResult> {
     }
     const gatesBefore = gates.length;
     try {
-      await runOnHosts(hosts, live, () => undefined);
+      await runOnHosts(hosts, live, () => undefined, phase.batches[batchIndex]);
     } finally {
       // What each gate saw, passed or not, before the next question.
       const seen = gates.slice(gatesBefore).map((g): GateSeen => ({ ...g, probe: probeOf(live.find((s): s is GateStep => s.kind === 'gate' && s.host === g.host)) }));
@@ -389,10 +443,19 @@ export async function execute(options: ExecuteOptions): Promise<ExecuteResult> {
             }
             const label = phase.batches.length > 1 ? ` (batch ${i + 1}/${phase.batches.length})` : '';
             task.output = `${done}/${hostCount} hosts done${label}`;
-            await runOnHosts(batch.hosts, batch.steps, () => {
-              done += 1;
-              if (done % every === 0 || done === hostCount) task.output = `${done}/${hostCount} hosts done${label}`;
-            });
+            const calls0 = watch?.calls ?? 0;
+            const t0 = Date.now();
+            await runOnHosts(
+              batch.hosts,
+              batch.steps,
+              () => {
+                done += 1;
+                if (done % every === 0 || done === hostCount) task.output = `${done}/${hostCount} hosts done${label}`;
+              },
+              batch,
+            );
+            const calls = (watch?.calls ?? 0) - calls0;
+            if (calls > 0) keepaliveCalls.push({ phase: phase.name, batch: i + 1, hosts: batch.hosts.length, calls, ms: Date.now() - t0 });
           }
           const made = applied.size - changedBefore;
           const dropped = phase.batches.reduce((n, b) => n + b.steps.filter((s) => skipped.has(s.id) && s.kind !== 'gate').length, 0);
@@ -414,6 +477,8 @@ export async function execute(options: ExecuteOptions): Promise<ExecuteResult> {
   const outcomeOf = (host: HostSpec): HostOutcome => {
     const n = changedCount.get(host.name) ?? 0;
     const k = skippedList.filter((s) => s.host === host.name).length;
+    const left = putBack.get(host.name);
+    if (left) return { host: host.name, role: host.role, changed: 0, status: 'left behind', ms: elapsed.get(host.name) ?? 0, detail: left.reason };
     return {
       host: host.name,
       role: host.role,
@@ -425,7 +490,7 @@ export async function execute(options: ExecuteOptions): Promise<ExecuteResult> {
   };
   if (!failure) {
     journal.append({ type: 'finished', runId: options.runId, at: new Date().toISOString() });
-    return { outcome: 'ok', hosts: [...options.hosts.values()].map(outcomeOf), gates, skipped: skippedList, waitMs: waits.ms() };
+    return { outcome: 'ok', hosts: [...options.hosts.values()].map(outcomeOf), gates, skipped: skippedList, waitMs: waits.ms(), leftBehind: [...putBack.values()], keepaliveCalls };
   }
 
   const waitMs = waits.ms();
@@ -437,9 +502,10 @@ export async function execute(options: ExecuteOptions): Promise<ExecuteResult> {
         title: `Rolling back: ${failure.host === '-' ? '' : `${failure.host}: `}${failure.message}`,
         task: async (_ctx: unknown, task: { output: string }) => {
           rollbackResults = await rollback({
-            changes,
+            // Agents put back alone are as they were already.
+            changes: changes.filter((c) => !putBack.has(c.host)),
             transports,
-            targets: options.probes,
+            targets: options.probes.filter((p) => !putBack.has(p.host.name)),
             ca: options.trust ?? options.ca,
             forks: options.forks,
             ...(options.serialBackends ? { serialBackends: true } : {}),
@@ -461,6 +527,7 @@ export async function execute(options: ExecuteOptions): Promise<ExecuteResult> {
     const rb = rollbackResults.find((r) => r.host === h.name);
     if (rb && !rb.ok) return { ...base, status: 'needs attention', detail: rb.state };
     if (h.name === failure.host) return { ...base, status: 'failed', detail: failure.message };
+    if (putBack.has(h.name)) return { ...base, status: 'rolled back', detail: putBack.get(h.name)?.reason ?? '' };
     if (touched.has(h.name)) return { ...base, status: 'rolled back' };
     return base;
   });
@@ -473,5 +540,7 @@ export async function execute(options: ExecuteOptions): Promise<ExecuteResult> {
     gates,
     skipped: skippedList,
     waitMs,
+    leftBehind: [],
+    keepaliveCalls,
   };
 }

@@ -70,8 +70,8 @@ export async function currentHealth(host: HostSpec, facts: HostFacts, transport:
   try {
     const socket = await transport.forward(apiHost, apiPort);
     const h = await agentHealthz(socket, apiHost, apiPort, 5000);
-    return { ok: h.ok, detail: h.detail };
+    return { ok: h.ok, detail: h.detail, agent: h.ok ? 'connected' : h.status === undefined ? 'down' : 'disconnected' };
   } catch (err) {
-    return { ok: false, detail: (err as Error).message };
+    return { ok: false, detail: (err as Error).message, agent: 'down' };
   }
 }

@@ -30,6 +30,7 @@ export interface BackendHealth {
 interface HttpAnswer {
   status: number;
   body: string;
+  headers?: http.IncomingHttpHeaders;
 }
 
 /** Options of one HTTP(S) request. */
@@ -54,7 +55,7 @@ export function get(options: RequestOptions): Promise<HttpAnswer> {
       let body = '';
       res.setEncoding('utf8');
       res.on('data', (c: string) => (body += c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body, headers: res.headers }));
       res.on('error', reject);
     };
     let req: http.ClientRequest;
@@ -122,6 +123,8 @@ export async function backendHealth(address: string, port: number, scheme: 'http
 export interface AgentHealth {
   ok: boolean;
   detail: string;
+  /** The HTTP status /healthz answered with; absent when nothing answered (the agent is not running). */
+  status?: number;
 }
 
 /** Reads an agent's /healthz through a stream to its API (usually an SSH forward). */
@@ -130,7 +133,7 @@ export async function agentHealthz(socket: Duplex, apiHost: string, apiPort: num
     const answer = await get({ url: `http://${apiHost}:${apiPort}/healthz`, socket, timeoutMs });
     // The body is whatever answers on that port: escaped before it reaches a message.
     const text = printable(answer.body.trim());
-    return { ok: answer.status === 200, detail: `/healthz ${answer.status} ${text}` };
+    return { ok: answer.status === 200, detail: `/healthz ${answer.status} ${text}`, status: answer.status };
   } catch (err) {
     socket.destroy();
     return { ok: false, detail: `/healthz: ${describeError(err)}` };
@@ -183,4 +186,34 @@ export async function keepaliveOf(baseUrl: string, namespace: string, entity: st
   if (answer.status !== 200) throw new Error(`keepalive of ${entity}: HTTP ${answer.status}`);
   const event = JSON.parse(answer.body) as { timestamp?: number; check?: { status?: number; output?: string; executed?: number } };
   return { timestamp: event.timestamp ?? event.check?.executed ?? 0, status: event.check?.status ?? -1, output: event.check?.output ?? '' };
+}
+
+/** Entities of one namespace as one backend lists them, and what listing them cost. */
+export interface EntityListing {
+  /** Entity name → `last_seen` (Unix seconds; updated by every keepalive the backend records). */
+  lastSeen: Map<string, number>;
+  /** API requests made (one per page). */
+  calls: number;
+}
+
+/**
+ * Every entity of a namespace with its `last_seen`, page by page (`limit` and the `Sensu-Continue`
+ * header, as sensuctl pages): one request per `pageSize` entities, whatever the batch waits for.
+ */
+export async function entitiesLastSeen(baseUrl: string, namespace: string, authorization: string, ca: string | undefined, pageSize = 500): Promise<EntityListing> {
+  assertCredentialsMayGo(baseUrl, ca);
+  const lastSeen = new Map<string, number>();
+  let calls = 0;
+  let token: string | undefined;
+  do {
+    const query = `limit=${pageSize}${token ? `&continue=${encodeURIComponent(token)}` : ''}`;
+    const answer = await get({ url: `${baseUrl}/api/core/v2/namespaces/${encodeURIComponent(namespace)}/entities?${query}`, headers: { authorization }, timeoutMs: 10_000, ...(ca ? { ca } : {}) });
+    calls += 1;
+    if (answer.status !== 200) throw new Error(`entities of namespace ${namespace}: HTTP ${answer.status}`);
+    const page = JSON.parse(answer.body) as { metadata?: { name?: string }; last_seen?: number }[] | null;
+    for (const e of page ?? []) if (e.metadata?.name) lastSeen.set(e.metadata.name, e.last_seen ?? 0);
+    const next = answer.headers?.['sensu-continue'];
+    token = typeof next === 'string' && next !== '' ? next : undefined;
+  } while (token !== undefined);
+  return { lastSeen, calls };
 }

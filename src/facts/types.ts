@@ -58,6 +58,12 @@ export interface HealthFact {
    * must not wait for one.
    */
   webUi?: boolean;
+  /**
+   * Agents: `connected` (/healthz 200), `disconnected` (the agent runs, /healthz says it holds no
+   * backend connection: e.g. cut off on ws:// since its backends went to TLS) or `down` (nothing
+   * answers on its API: the agent is not running).
+   */
+  agent?: 'connected' | 'disconnected' | 'down';
 }
 
 /** Everything gathered from one host. */

@@ -15,7 +15,7 @@ import { backendUrlTarget } from '../sensu/urls.js';
 import { endpointsFromFacts, planConfigSteps } from './config-steps.js';
 import { planEtcdMember } from './etcd-member-step.js';
 import { hostVars, isSet } from './host-vars.js';
-import type { Batch, DirStep, FileStep, GateStep, PhasePlan, Plan, PlanProblem, RestartStep, Step } from './types.js';
+import type { Batch, BatchSize, DirStep, FileStep, GateStep, LeftBehind, PhasePlan, Plan, PlanProblem, RestartStep, Step } from './types.js';
 
 /** What the controller knows about a local file (a certificate, key or CA to upload). */
 export interface LocalFile {
@@ -44,6 +44,15 @@ export interface PlanInput {
   gateTimeoutMs?: number;
   /** Optional parts of the playbook this run turns on; phases and tasks `requires`-ing others are left out. */
   features?: ReadonlySet<Feature>;
+  /**
+   * `--serial` for the agents' phases (Ansible's list form: `1,5%,100%`, the last size repeating);
+   * the first batch of each is the canary. Unset: batches of the playbook's `serial`.
+   */
+  agentSerial?: readonly BatchSize[];
+  /** Agents preflight left out (`--max-unreachable`): not in `hosts`, named in the plan. */
+  leftBehind?: readonly LeftBehind[];
+  /** Preflight's notes for the plan (agents switched although cut off now). */
+  notes?: readonly string[];
 }
 
 /** Context a module planner gets for one host and task. */
@@ -187,6 +196,18 @@ function batchesOf(hosts: readonly HostSpec[], serial: Phase['serial'], forks: n
   return out;
 }
 
+/** Batches of `--serial` sizes, as Ansible cuts them: each size in turn, the last one repeating. */
+export function serialBatches<T>(hosts: readonly T[], sizes: readonly BatchSize[]): T[][] {
+  const out: T[][] = [];
+  for (let i = 0, k = 0; i < hosts.length; k += 1) {
+    const spec = sizes[Math.min(k, sizes.length - 1)] ?? { percent: 100 };
+    const size = Math.max(1, 'count' in spec ? spec.count : Math.ceil((hosts.length * spec.percent) / 100));
+    out.push(hosts.slice(i, i + size));
+    i += size;
+  }
+  return out;
+}
+
 function hostsOf(phase: Phase, hosts: readonly HostSpec[]): HostSpec[] {
   const all = phase.hosts === 'all' ? [...hosts] : hosts.filter((h) => (phase.hosts === 'backends' ? h.role === 'backend' : h.role === 'agent'));
   return phase.slice === 'first' ? all.slice(0, 1) : phase.slice === 'rest' ? all.slice(1) : all;
@@ -239,7 +260,9 @@ export function plan(input: PlanInput): Plan {
   for (const phase of input.playbook.phases) {
     if (!wanted(phase)) continue;
     const batches: Batch[] = [];
-    for (const batchHosts of batchesOf(hostsOf(phase, input.hosts), phase.serial, input.forks)) {
+    const phaseHosts = hostsOf(phase, input.hosts);
+    const bySerial = phase.hosts === 'agents' && input.agentSerial !== undefined && input.agentSerial.length > 0;
+    for (const batchHosts of bySerial ? serialBatches(phaseHosts, input.agentSerial ?? []) : batchesOf(phaseHosts, phase.serial, input.forks)) {
       const steps: Step[] = [];
       for (const host of batchHosts) {
         const gathered = input.facts.get(host.name);
@@ -276,7 +299,7 @@ export function plan(input: PlanInput): Plan {
         });
         steps.push(...earlier);
       }
-      batches.push({ hosts: batchHosts.map((h) => h.name), steps });
+      batches.push({ hosts: batchHosts.map((h) => h.name), steps, ...(bySerial && batches.length === 0 ? { canary: true } : {}) });
     }
     phases.push({ name: phase.name, description: phase.description, ...(phase.wave ? { wave: phase.wave } : {}), batches });
   }
@@ -290,7 +313,20 @@ export function plan(input: PlanInput): Plan {
     problems,
     changedHosts: [...new Set(changing.map((s) => s.host))],
     changes: changing.length,
+    leftBehind: [...(input.leftBehind ?? [])],
+    notes: [...(input.notes ?? []), ...agentsOnlyNote(input, changing)],
   };
+}
+
+/**
+ * A run of agents alone (a retry file's, on a fleet whose backends are on TLS already): no backend
+ * restarts and there is no lockstep, each agent switches on its own. Said, so nobody waits for one.
+ */
+function agentsOnlyNote(input: PlanInput, changing: readonly Step[]): string[] {
+  if (input.hosts.some((h) => h.role === 'backend')) return [];
+  const switching = changing.some((s) => s.kind === 'file' && s.module === 'sensu_config');
+  if (!switching) return [];
+  return ['no backend is in this run: none restarts and there is no lockstep; each agent switches on its own, and its gate proves its backends serve what it now dials'];
 }
 
 function planTask(ctx: TaskContext): Step[] {
@@ -359,7 +395,9 @@ function checkLimitKeepsLockstep(input: PlanInput, phases: readonly PhasePlan[],
   // A restart counts: a rotation changes no config in the wave, but backends restart onto new certificates.
   const backendsChange = phases.some((p) => p.wave && p.batches.some((b) => b.steps.some((s) => s.status === 'change' && (s.kind === 'file' || s.kind === 'restart') && input.hosts.find((h) => h.name === s.host)?.role === 'backend')));
   if (!backendsChange) return;
-  const left = input.allHosts.filter((h) => h.role === 'agent' && !selected.has(h.name));
+  // Agents preflight left out under --max-unreachable were accepted as cut off, and are named apart.
+  const accepted = new Set((input.leftBehind ?? []).map((l) => l.host));
+  const left = input.allHosts.filter((h) => h.role === 'agent' && !selected.has(h.name) && !accepted.has(h.name));
   if (left.length > 0) {
     problems.push({
       host: left.map((h) => h.name).slice(0, 5).join(', ') + (left.length > 5 ? ` and ${left.length - 5} more` : ''),

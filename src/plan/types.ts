@@ -133,6 +133,26 @@ export type Step = FileStep | DirStep | RestartStep | GateStep | EtcdMemberStep;
 export interface Batch {
   hosts: string[];
   steps: Step[];
+  /**
+   * The first agent batch of a phase under `--serial`: whatever the failure bounds allow, a
+   * failure here rolls the whole run back (the canary says the change itself is wrong).
+   */
+  canary?: boolean;
+}
+
+/** A batch size of `--serial`: a number of hosts, or a percentage of the phase's hosts (rounded up). */
+export type BatchSize = { count: number } | { percent: number };
+
+/**
+ * An agent the run leaves as it was, and why: left out at preflight (`--max-unreachable`), or put
+ * back alone after failing in its wave (`--max-fail-percentage`). Named in the plan, the recap,
+ * `--json` and the run's retry file.
+ */
+export interface LeftBehind {
+  host: string;
+  reason: string;
+  /** `preflight`: never touched. `run`: failed, put back on its old files byte for byte. */
+  stage: 'preflight' | 'run';
 }
 
 /** One phase of the playbook, planned. */
@@ -159,4 +179,8 @@ export interface Plan {
   changedHosts: string[];
   /** Number of steps that change something. */
   changes: number;
+  /** Agents left out of this run at preflight, with why. */
+  leftBehind: LeftBehind[];
+  /** What the operator should know about the run as a whole (shown under the plan). */
+  notes: string[];
 }

@@ -8,7 +8,7 @@ import { readFile, appendFile } from 'node:fs/promises';
 import type { Duplex } from 'node:stream';
 import ssh2 from 'ssh2';
 import type { ClientChannel, ConnectConfig } from 'ssh2';
-import { ConnectError, ConnectTimeoutError, HostChangedError, RemoteCommandError } from '../errors.js';
+import { ConnectError, ConnectTimeoutError, HostChangedError, RemoteCommandError, UnreachableError } from '../errors.js';
 import { printable } from '../terminal-text.js';
 import { fingerprint, hostKeyName, knownHostsEntry, knownKeyTypes, parseKnownHosts, shouldHash, verifyHostKey, type HostKeyVerdict, type KnownHostLine } from './known-hosts.js';
 import { quote } from './shell.js';
@@ -204,9 +204,9 @@ function connectErrorOf(err: Error & { level?: string; code?: string }, target: 
   if (err.level === 'client-timeout' || code === 'ETIMEDOUT' || /timed out/i.test(err.message)) {
     return new ConnectTimeoutError(`${target.name} (${where}): timed out after ${timeoutMs / 1000} s connecting`, { place, hint: 'is the host up, and is ansible_host/ansible_port right? A busy host or a slow link: raise --connect-timeout' });
   }
-  if (code === 'ECONNREFUSED') return new ConnectError(`${target.name} (${where}): connection refused`, { place, hint: 'is sshd running there, and is ansible_port right?' });
-  if (code === 'EHOSTUNREACH' || code === 'ENETUNREACH') return new ConnectError(`${target.name} (${where}): host unreachable`, { place, hint: 'check ansible_host and the network path' });
-  if (code === 'ENOTFOUND' || code === 'EAI_AGAIN') return new ConnectError(`${target.name}: cannot resolve ${target.address}`, { place, hint: 'set ansible_host to an address or a name this machine resolves' });
+  if (code === 'ECONNREFUSED') return new UnreachableError(`${target.name} (${where}): connection refused`, { place, hint: 'is sshd running there, and is ansible_port right?' });
+  if (code === 'EHOSTUNREACH' || code === 'ENETUNREACH') return new UnreachableError(`${target.name} (${where}): host unreachable`, { place, hint: 'check ansible_host and the network path' });
+  if (code === 'ENOTFOUND' || code === 'EAI_AGAIN') return new UnreachableError(`${target.name}: cannot resolve ${target.address}`, { place, hint: 'set ansible_host to an address or a name this machine resolves' });
   if (err.level === 'client-authentication') {
     return new ConnectError(`${target.name} (${where}): authentication failed for user ${target.user}`, {
       place,

@@ -109,10 +109,17 @@ export function renderPlan(plan: Plan, options: ViewOptions): string {
     for (const s of changing) counts.set(s.task, (counts.get(s.task) ?? 0) + 1);
     for (const [task, n] of counts) lines.push(`  ${task}: ${n} host(s)`);
     const batches = phase.batches.length;
-    if (batches > 1) lines.push(paint(options.color, '2', `  in ${batches} batches of up to ${Math.max(...phase.batches.map((b) => b.hosts.length))} host(s)`));
+    const canary = phase.batches[0]?.canary ? `; the first, of ${phase.batches[0].hosts.length} host(s), is the canary: a failure there rolls back the whole run` : '';
+    if (batches > 1 || canary) lines.push(paint(options.color, '2', `  in ${batches} batch(es) of up to ${Math.max(...phase.batches.map((b) => b.hosts.length))} host(s)${canary}`));
     if (!options.diff) continue;
     lines.push(...hostSections(steps, hosts, options).map((l) => `  ${l}`));
   }
+  if (plan.leftBehind.length > 0) {
+    lines.push(paint(options.color, '33', `left behind: ${plan.leftBehind.length} agent(s), not touched by this run (--max-unreachable)`));
+    for (const l of plan.leftBehind) lines.push(`  ${l.host}: ${l.reason}`);
+    lines.push(paint(options.color, '2', '  once the backends serve TLS these stay cut off (Sensu has no mixed ws/wss mode) until a later run switches them: the run writes their names to a retry file for `--limit @FILE`'));
+  }
+  for (const note of plan.notes) lines.push(paint(options.color, '2', `note: ${note}`));
   return lines.join('\n');
 }
 
@@ -167,6 +174,7 @@ export function renderSteps(steps: readonly Step[], options: Omit<ViewOptions, '
 
 /** The closing line of a dry run or plan display. */
 export function planSummary(plan: Plan, hostCount: number): string {
-  if (plan.changes === 0) return `${hostCount} host(s), no changes: the fleet is already secured`;
-  return `${hostCount} host(s), ${plan.changedHosts.length} to change, ${plan.changes} change(s) pending`;
+  const left = plan.leftBehind.length > 0 ? `; ${plan.leftBehind.length} agent(s) left behind` : '';
+  if (plan.changes === 0) return left ? `${hostCount} host(s), no changes${left}` : `${hostCount} host(s), no changes: the fleet is already secured`;
+  return `${hostCount} host(s), ${plan.changedHosts.length} to change, ${plan.changes} change(s) pending${left}`;
 }

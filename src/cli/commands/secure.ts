@@ -2,11 +2,14 @@
  * `rollout secure`: load → connect → gather facts → preflight → plan → show → confirm → execute →
  * recap → disconnect (in a finally). `--check` stops after show. The same plan drives both.
  */
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import type { ListrRendererValue } from 'listr2';
-import { ExitCode, InputError, PreflightError, RollbackFailedError, RolledBackError, InterruptedError } from '../../errors.js';
+import { ExitCode, InputError, PreflightError, RollbackFailedError, RolledBackError, InterruptedError, UnreachableError } from '../../errors.js';
 import { lockFleet } from '../../execute/lock.js';
 import { fleetStateDir, Journal, newRunId } from '../../execute/journal.js';
+import { assertPrivate } from '../../execute/state-dir.js';
 import type { ExecuteResult } from '../../execute/run.js';
 import type { KeepaliveCheck } from '../../execute/gates.js';
 import type { ProbeTarget } from '../../execute/rollback.js';
@@ -16,8 +19,9 @@ import { addEtcdFacts } from '../../facts/etcd-members.js';
 import { gatherHostFacts, gatherLocalFiles } from '../../facts/gather.js';
 import type { HostFacts } from '../../facts/types.js';
 import type { HostSpec } from '../../inventory/types.js';
+import { healthVerdict, type Unreachable } from '../../plan/health-preflight.js';
 import { plan as makePlan } from '../../plan/plan.js';
-import type { FileStep, Plan, PlanProblem } from '../../plan/types.js';
+import type { BatchSize, FileStep, LeftBehind, Plan, PlanProblem } from '../../plan/types.js';
 import { loadPlaybook } from '../../playbook/load.js';
 import { closeAll, connectAll, forEachLimited } from '../../transport/pool.js';
 import type { Transport } from '../../transport/transport.js';
@@ -53,6 +57,12 @@ export interface SecureFlags extends FleetFlags {
   forceUnlock?: boolean;
   /** `--keep-backups`: on-host backups of how many runs to keep (older ones go after a successful run). */
   keepBackups?: number;
+  /** `--max-unreachable N|P%`: agents that may be left out at preflight (unreachable, or sensu-agent not running). */
+  maxUnreachable?: BatchSize;
+  /** `--max-fail-percentage P`: agents that may fail in their wave and be put back alone, as a percentage of the run's agents. */
+  maxFailPercentage?: number;
+  /** `--serial 1,5%,100%`: the agents' batch sizes; the first batch is the canary. */
+  serial?: BatchSize[];
 }
 
 /** The playbook's optional parts this run turns on. */
@@ -69,6 +79,8 @@ interface Gathered {
   transports: Map<string, Transport>;
   facts: Map<string, HostFacts>;
   problems: PlanProblem[];
+  /** Hosts nothing answered for (refused, no route, timed out): agents among them may be left out. */
+  unreachable: Unreachable[];
 }
 
 async function gather(hosts: readonly HostSpec[], open: (h: HostSpec) => Promise<Transport>, forks: number, playbook: Awaited<ReturnType<typeof loadPlaybook>>, ca: string | undefined, progress: (line: string) => void, stats: RunStats): Promise<Gathered & { closeAll: () => Promise<void> }> {
@@ -76,9 +88,13 @@ async function gather(hosts: readonly HostSpec[], open: (h: HostSpec) => Promise
   stats.end('connect');
   const transports = new Map<string, Transport>();
   const problems: PlanProblem[] = [];
+  const unreachable: Unreachable[] = [];
   for (const c of connections) {
     if (c.transport) transports.set(c.host, c.transport);
-    else problems.push({ host: c.host, message: c.error.message.replace(new RegExp(`^${c.host}:? ?`), ''), ...(c.error.hint ? { fix: c.error.hint } : {}) });
+    else {
+      const problem = { host: c.host, message: c.error.message.replace(new RegExp(`^${c.host}:? ?`), ''), ...(c.error.hint ? { fix: c.error.hint } : {}) };
+      (c.error instanceof UnreachableError ? unreachable : problems).push(problem);
+    }
   }
   progress(`connected to ${transports.size}/${hosts.length} hosts`);
   const facts = new Map<string, HostFacts>();
@@ -88,14 +104,6 @@ async function gather(hosts: readonly HostSpec[], open: (h: HostSpec) => Promise
       const f = await gatherHostFacts(host, t, playbook);
       // A backend may still serve a certificate of the CA being rotated out: what it trusts verifies it.
       f.health = await currentHealth(host, f, t, ca === undefined ? undefined : caBundle(ca, trustedCaText(host, f)));
-      // An unreadable config is the plan's to report, with its fix: one line, not two.
-      if (!f.health.ok && !f.health.detail.startsWith('config unreadable')) {
-        problems.push({
-          host: name,
-          message: `is not healthy before the run (${f.health.detail}): a gate could not tell a failed change from this`,
-          fix: host.role === 'backend' ? 'bring the backend back first (systemctl status sensu-backend)' : 'bring the agent back first (systemctl status sensu-agent), or take the host out of the inventory',
-        });
-      }
       facts.set(name, f);
     } catch (err) {
       const e = err as InputError;
@@ -107,7 +115,7 @@ async function gather(hosts: readonly HostSpec[], open: (h: HostSpec) => Promise
   problems.sort((a, b) => (order.get(a.host) ?? 0) - (order.get(b.host) ?? 0));
   progress(`gathered facts from ${facts.size} hosts`);
   stats.end('facts');
-  return { transports, facts, problems, closeAll: () => closeAll(connections) };
+  return { transports, facts, problems, unreachable, closeAll: () => closeAll(connections) };
 }
 
 async function rendererFor(flags: SecureFlags): Promise<ListrRendererValue> {
@@ -163,28 +171,38 @@ export async function runSecure(flags: SecureFlags, out: Output): Promise<number
   // The member list is what the peer migration plans on (backend.yml's etcd-initial-* keys are stale once a member has data).
   if (flags.etcdTls) await addEtcdFacts(fleet.hosts, g.transports, g.facts);
   let waitMs: number | undefined;
+  let keepaliveCalls: ExecuteResult['keepaliveCalls'] | undefined;
   // Reported however the command ends (a dry run's exit 5, a refusal, a rollback).
   const report = (): void => {
     if (!flags.stats) return;
-    const r = stats.report(g.transports.values(), waitMs);
+    const r = stats.report(g.transports.values(), waitMs, keepaliveCalls);
     if (flags.json) out.json('secure', { stats: r });
     else for (const l of statsLines(r)) out.note(out.style('dim', l));
   };
   try {
-    const local = await gatherLocalFiles(fleet.hosts);
+    // Agents unreachable or not running may be left out (--max-unreachable); backends never.
+    const verdict = healthVerdict({ hosts: fleet.hosts, facts: g.facts, unreachable: g.unreachable, ...(flags.maxUnreachable ? { maxUnreachable: flags.maxUnreachable } : {}) });
+    const leftOut = new Set(verdict.leftBehind.map((l) => l.host));
+    const runHosts = fleet.hosts.filter((h) => !leftOut.has(h.name));
+    const local = await gatherLocalFiles(runHosts);
     // Gates and rollback verify against the new CA and whatever the fleet trusted before (a rotation).
-    const trust = ca === undefined ? undefined : caBundle(ca, ...fleet.hosts.map((h) => { const f = g.facts.get(h.name); return f ? trustedCaText(h, f) : undefined; }));
-    const certProblems = await certificateProblems(fleet.hosts, fleet.inventory.dir, { minValidityDays: flags.minValidity, features: featuresOf(flags), facts: g.facts });
+    const trust = ca === undefined ? undefined : caBundle(ca, ...runHosts.map((h) => { const f = g.facts.get(h.name); return f ? trustedCaText(h, f) : undefined; }));
+    const certProblems = await certificateProblems(runHosts, fleet.inventory.dir, { minValidityDays: flags.minValidity, features: featuresOf(flags), facts: g.facts });
+    const order = new Map(fleet.hosts.map((h, i) => [h.name, i]));
+    const preflight = [...g.problems, ...verdict.problems].sort((a, b) => (order.get(a.host) ?? 0) - (order.get(b.host) ?? 0));
     const plan: Plan = makePlan({
-      hosts: fleet.hosts,
+      hosts: runHosts,
       allHosts: fleet.inventory.hosts,
       playbook,
       facts: g.facts,
       local,
-      preflight: [...g.problems, ...certProblems],
+      preflight: [...preflight, ...certProblems],
       forks: flags.forks,
       ...(flags.gateTimeout ? { gateTimeoutMs: flags.gateTimeout * 1000 } : {}),
       features: featuresOf(flags),
+      ...(flags.serial ? { agentSerial: flags.serial } : {}),
+      leftBehind: verdict.leftBehind,
+      notes: verdict.notes,
     });
     stats.end('plan');
     const secrets = secretsOf(fleet.hosts);
@@ -200,10 +218,17 @@ export async function runSecure(flags: SecureFlags, out: Output): Promise<number
       printProblems(out, plan.problems);
       throw new PreflightError(`preflight found ${plan.problems.length} problem(s): nothing was changed on any host`);
     }
-    if (!flags.json) out.line(out.style('bold', planSummary(plan, fleet.hosts.length)));
+    if (!flags.json) out.line(out.style('bold', planSummary(plan, runHosts.length)));
     stats.end('show');
-    if (flags.check) return plan.changes > 0 ? ExitCode.PendingChanges : ExitCode.Ok;
-    if (plan.changes === 0) return ExitCode.Ok;
+    if (flags.check) return plan.changes > 0 ? ExitCode.PendingChanges : plan.leftBehind.length > 0 ? ExitCode.LeftBehind : ExitCode.Ok;
+    if (plan.changes === 0) {
+      if (plan.leftBehind.length === 0) return ExitCode.Ok;
+      // Nothing to change on the hosts that answered; the ones that did not still need a run.
+      const retryFile = writeRetryFile(fleetStateDir(fleet.inventory.file), newRunId(), plan.leftBehind);
+      if (flags.json) out.json('secure', { leftBehind: plan.leftBehind, retryFile });
+      else leftBehindNote(out, plan.leftBehind, retryFile, flags);
+      return ExitCode.LeftBehind;
+    }
     if (!flags.yes && !flags.step) {
       const go = await askYesNo(`Apply ${plan.changes} change(s) to ${plan.changedHosts.length} host(s)?`, false);
       if (!go) {
@@ -228,7 +253,7 @@ export async function runSecure(flags: SecureFlags, out: Output): Promise<number
       const step = flags.step ? (await import('../../ui/step-prompt.js')).stepHooks({ color: out.color, secrets, columns: () => process.stdout.columns || 80 }) : undefined;
       result = await execute({
         plan,
-        hosts: new Map(fleet.hosts.map((h) => [h.name, h])),
+        hosts: new Map(runHosts.map((h) => [h.name, h])),
         transports: g.transports,
         journal,
         runId,
@@ -237,15 +262,17 @@ export async function runSecure(flags: SecureFlags, out: Output): Promise<number
         trust,
         // Keepalive reads carry the API credentials: verified against the inventory's CA alone, never
         // a CA a host's files added (by the time agents are gated, every backend serves the new CA's).
-        keepalive: keepaliveCheck(fleet.hosts, ca),
+        // Every backend of the inventory, selected or not: a retry of agents alone still reads their keepalives.
+        keepalive: keepaliveCheck(fleet.inventory.hosts, ca),
         forks: flags.forks,
         renderer: await rendererFor(flags),
         signal: controller.signal,
-        probes: probesOf(fleet.hosts, plan),
+        probes: probesOf(runHosts, plan, g.facts),
         // With etcd TLS in the run, members mid-switch need their peers' certificates: one member at a time.
         serialBackends: flags.etcdTls === true,
         restartsBefore: new Map([...g.facts.entries()].map(([name, f]) => [name, f.service.nRestarts])),
         ...(step ? { step } : {}),
+        maxAgentFailures: Math.floor(((flags.maxFailPercentage ?? 0) * runHosts.filter((h) => h.role === 'agent').length) / 100),
       });
     } finally {
       process.off('SIGINT', onSigint);
@@ -253,6 +280,11 @@ export async function runSecure(flags: SecureFlags, out: Output): Promise<number
     }
     stats.end('run');
     waitMs = result.waitMs;
+    keepaliveCalls = result.keepaliveCalls;
+    // Left behind: never touched at preflight, or put back alone in the run; only a run that stood leaves anyone.
+    const leftBehind = result.outcome === 'ok' ? [...plan.leftBehind, ...result.leftBehind] : [];
+    const retryFile = leftBehind.length > 0 ? writeRetryFile(fleetStateDir(fleet.inventory.file), runId, leftBehind) : undefined;
+    result = { ...result, leftBehind, ...(retryFile ? { retryFile } : {}) };
     for (const gate of result.gates) out.trace.record({ type: 'gate', host: gate.host, task: gate.task, ok: gate.result.ok, detail: gate.result.detail });
     for (const r of result.rollback ?? []) out.trace.record({ type: 'rollback', host: r.host, ok: r.ok, state: r.state });
     for (const h of result.hosts) out.trace.record({ type: 'host-result', host: h.host, status: h.status, changed: h.changed, ms: h.ms, ...(h.detail ? { detail: h.detail } : {}) });
@@ -262,6 +294,10 @@ export async function runSecure(flags: SecureFlags, out: Output): Promise<number
     switch (result.outcome) {
       case 'ok':
         if (result.skipped.length > 0) out.note(out.style('yellow', `${result.skipped.length} step(s) skipped, as answered: \`rollout secure --check\` lists what is still pending`));
+        if (retryFile) {
+          if (!flags.json) leftBehindNote(out, leftBehind, retryFile, flags);
+          return ExitCode.LeftBehind;
+        }
         return ExitCode.Ok;
       case 'aborted': {
         const undone = result.hosts.some((h) => h.status === 'rolled back');
@@ -318,12 +354,34 @@ function keepaliveCheck(hosts: readonly HostSpec[], ca: string | undefined): Kee
   return { baseUrls: backends.map((b) => `https://${b.address}:8080`), credentials, ca };
 }
 
-function probesOf(hosts: readonly HostSpec[], plan: Plan): ProbeTarget[] {
+function probesOf(hosts: readonly HostSpec[], plan: Plan, facts: ReadonlyMap<string, HostFacts>): ProbeTarget[] {
   const steps = plan.phases.flatMap((p) => p.batches.flatMap((b) => b.steps));
   return hosts.map((host) => {
     const eff = steps.find((s): s is FileStep => s.host === host.name && s.kind === 'file' && s.effective !== undefined)?.effective;
+    // An agent cut off before the run is "as it was" when it runs again on its old files, connected or not.
+    const cutOff = facts.get(host.name)?.health?.agent === 'disconnected';
     return host.role === 'backend'
       ? { host, apiPort: eff?.apiPort ?? 8080 }
-      : { host, apiPort: eff?.agentApiPort ?? 3031, agentApiHost: eff?.agentApiHost ?? '127.0.0.1' };
+      : { host, apiPort: eff?.agentApiPort ?? 3031, agentApiHost: eff?.agentApiHost ?? '127.0.0.1', ...(cutOff ? { connected: false } : {}) };
   });
+}
+
+/**
+ * The agents left behind, one name a line (Ansible's .retry format), next to the run's journal:
+ * `rollout secure --limit @FILE` runs on exactly those.
+ */
+function writeRetryFile(stateDir: string, runId: string, left: readonly LeftBehind[]): string {
+  mkdirSync(stateDir, { recursive: true, mode: 0o700 });
+  assertPrivate(stateDir, 'directory');
+  const file = join(stateDir, `run-${runId}.retry`);
+  writeFileSync(file, left.map((l) => `${l.host}\n`).join(''), { mode: 0o600 });
+  return file;
+}
+
+/** What a run that left agents behind tells the operator: who, why, and the command that finishes them. */
+function leftBehindNote(out: Output, left: readonly LeftBehind[], retryFile: string, flags: SecureFlags): void {
+  out.note(out.style('yellow', `${left.length} agent(s) left behind:`));
+  for (const l of left) out.note(out.style('yellow', `  ${l.host}: ${l.reason}`));
+  out.note(out.style('yellow', 'Once the backends serve TLS, these stay cut off (Sensu has no mixed ws/wss mode) until a later run switches them. When they are back:'));
+  out.note(`  rollout secure -i ${flags.inventory} --limit @${retryFile}`);
 }

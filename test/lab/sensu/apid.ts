@@ -98,7 +98,7 @@ async function handleAuth(ctx: BackendContext, req: IncomingMessage, res: Server
   notFound(res);
 }
 
-async function handleCoreV2(ctx: BackendContext, req: IncomingMessage, res: ServerResponse, parts: string[]): Promise<void> {
+async function handleCoreV2(ctx: BackendContext, req: IncomingMessage, res: ServerResponse, parts: string[], query: URLSearchParams): Promise<void> {
   const auth = await authenticatedUser(ctx, req);
   if (!auth.user) {
     unauthenticated(res, auth.reason);
@@ -117,7 +117,7 @@ async function handleCoreV2(ctx: BackendContext, req: IncomingMessage, res: Serv
     return;
   }
   if (kind === 'entities') {
-    if (name === undefined) return sendJson(res, 200, await ctx.store.listEntities(ns));
+    if (name === undefined) return sendPage(res, await ctx.store.listEntities(ns), query);
     const entity = await ctx.store.getEntity(ns, name);
     if (!entity) return sendApiError(res, 404, 2, 'not found');
     return sendJson(res, 200, entity);
@@ -130,6 +130,21 @@ async function handleCoreV2(ctx: BackendContext, req: IncomingMessage, res: Serv
     return sendJson(res, 200, event);
   }
   notFound(res);
+}
+
+/**
+ * A list, paged as sensu-go's lister pages it: `limit` (0 or absent: everything) and `continue`,
+ * the base64url (no padding) token the previous page's `Sensu-Continue` header gave; here the
+ * token is the name the next page starts at (etcd's is its next key).
+ */
+function sendPage<T extends { metadata: { name: string } }>(res: ServerResponse, items: T[], query: URLSearchParams): void {
+  const sorted = [...items].sort((a, b) => (a.metadata.name < b.metadata.name ? -1 : a.metadata.name > b.metadata.name ? 1 : 0));
+  const limit = Number.parseInt(query.get('limit') ?? '', 10);
+  const from = Buffer.from(query.get('continue') ?? '', 'base64url').toString('utf8');
+  const rest = from === '' ? sorted : sorted.filter((e) => e.metadata.name >= from);
+  if (!(limit > 0) || rest.length <= limit) return sendJson(res, 200, rest);
+  res.setHeader('Sensu-Continue', Buffer.from(rest[limit]?.metadata.name ?? '', 'utf8').toString('base64url'));
+  sendJson(res, 200, rest.slice(0, limit));
 }
 
 /** The apid request handler. */
@@ -159,7 +174,7 @@ export function apiHandler(ctx: BackendContext): RequestListener {
       const prefix = '/api/core/v2/';
       if (path.startsWith(prefix)) {
         const parts = path.slice(prefix.length).split('/').filter((p) => p !== '').map(decodeURIComponent);
-        return handleCoreV2(ctx, req, res, parts);
+        return handleCoreV2(ctx, req, res, parts, url.searchParams);
       }
       notFound(res);
     };
