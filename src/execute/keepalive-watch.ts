@@ -33,6 +33,8 @@ export class KeepaliveWatch {
   private lastError = '';
   /** Last `last_seen` each entity had when polled (`namespace/name` → Unix seconds). */
   private readonly seen = new Map<string, number>();
+  /** When the last listing started (epoch ms). */
+  private lastPoll = 0;
 
   constructor(
     private readonly check: KeepaliveCheck,
@@ -72,10 +74,13 @@ export class KeepaliveWatch {
 
   private async poll(): Promise<void> {
     while (this.waiters.size > 0) {
+      // At most one listing per interval, also when agents join one by one (each would start a
+      // poll of its own the moment the previous ones were answered).
+      const wait = this.lastPoll + this.intervalMs - Date.now();
+      if (wait > 0) await sleep(wait);
+      this.lastPoll = Date.now();
       const namespaces = new Set([...this.waiters].map((w) => w.namespace));
       for (const namespace of namespaces) await this.pollNamespace(namespace);
-      if (this.waiters.size === 0) return;
-      await sleep(this.intervalMs);
     }
   }
 
