@@ -107,8 +107,9 @@ describe('agents left out at preflight (--max-unreachable)', () => {
       const r = await secure(['--max-unreachable', '2', '--stats']);
       expect(r.code, r.stdout + r.stderr).toBe(7);
       for (const h of DOWN) {
-        expect(r.stdout).toMatch(new RegExp(`${h}: unreachable: .*connection refused`));
-        expect(r.stderr).toMatch(new RegExp(`  ${h}: unreachable: `));
+        expect(r.stdout).toMatch(new RegExp(`  ${h}: unreachable at [\\d.]+:22: connection refused`));
+        expect(r.stdout).toMatch(new RegExp(`${h}\\s+agent\\s+left behind\\s+0`));
+        expect(r.stderr).toMatch(new RegExp(`  ${h}: unreachable at `));
       }
       expect(r.stdout).toContain('left behind: 2 agent(s), not touched by this run');
       expect(r.stderr).toContain('stay cut off (Sensu has no mixed ws/wss mode) until a later run switches them');

@@ -66,7 +66,8 @@ export function healthVerdict(input: { hosts: readonly HostSpec[]; facts: Readon
     const leavable = host.role === 'agent';
     if (down) {
       const problem = { host: host.name, message: down.message, ...(down.fix ? { fix: down.fix } : {}) };
-      if (leavable) candidates.push({ host: host.name, reason: `unreachable: ${down.message}`, stage: 'preflight', problem });
+      // "(127.0.0.5:22): connection refused" reads better as "unreachable at 127.0.0.5:22: connection refused".
+      if (leavable) candidates.push({ host: host.name, reason: `unreachable${down.message.replace(/^\(([^)]*)\):/, ' at $1:').replace(/^(?! at )/, ': ')}`, stage: 'preflight', problem });
       else problems.push(problem);
       continue;
     }
@@ -74,7 +75,7 @@ export function healthVerdict(input: { hosts: readonly HostSpec[]; facts: Readon
     // An unreadable config is the plan's to report, with its fix: one line, not two.
     if (!facts || !health || health.ok || health.detail.startsWith('config unreadable')) continue;
     if (leavable && health.agent === 'down') {
-      candidates.push({ host: host.name, reason: `sensu-agent is not running (${health.detail})`, stage: 'preflight', problem: unhealthy(host, health) });
+      candidates.push({ host: host.name, reason: `sensu-agent is not running (${health.detail.replace(`${host.name}: `, '')})`, stage: 'preflight', problem: unhealthy(host, health) });
       continue;
     }
     if (leavable && health.agent === 'disconnected' && backendsOnTls && dialsPlain(host, facts)) {

@@ -10,7 +10,7 @@ import { ExitCode, InputError, PreflightError, RollbackFailedError, RolledBackEr
 import { lockFleet } from '../../execute/lock.js';
 import { fleetStateDir, Journal, newRunId } from '../../execute/journal.js';
 import { assertPrivate } from '../../execute/state-dir.js';
-import type { ExecuteResult } from '../../execute/run.js';
+import type { ExecuteResult, HostOutcome } from '../../execute/run.js';
 import type { KeepaliveCheck } from '../../execute/gates.js';
 import type { ProbeTarget } from '../../execute/rollback.js';
 import { caBundle } from '../../certs/ca-bundle.js';
@@ -134,7 +134,7 @@ function printProblems(out: Output, problems: readonly PlanProblem[]): void {
 }
 
 function recap(out: Output, result: ExecuteResult): void {
-  const colorOf = (s: string): string => (s === 'ok' ? out.style('green', s) : s === 'changed' ? out.style('yellow', s) : s === 'rolled back' ? out.style('cyan', s) : out.style('red', s));
+  const colorOf = (s: string): string => (s === 'ok' ? out.style('green', s) : s === 'changed' || s === 'left behind' ? out.style('yellow', s) : s === 'rolled back' ? out.style('cyan', s) : out.style('red', s));
   const rows = result.hosts.map((h) => [h.host, h.role, colorOf(h.status), String(h.changed), `${(h.ms / 1000).toFixed(1)} s`, h.detail ?? '']);
   const counts = new Map<string, number>();
   for (const h of result.hosts) counts.set(h.status, (counts.get(h.status) ?? 0) + 1);
@@ -284,7 +284,10 @@ export async function runSecure(flags: SecureFlags, out: Output): Promise<number
     // Left behind: never touched at preflight, or put back alone in the run; only a run that stood leaves anyone.
     const leftBehind = result.outcome === 'ok' ? [...plan.leftBehind, ...result.leftBehind] : [];
     const retryFile = leftBehind.length > 0 ? writeRetryFile(fleetStateDir(fleet.inventory.file), runId, leftBehind) : undefined;
-    result = { ...result, leftBehind, ...(retryFile ? { retryFile } : {}) };
+    // The recap lists every host of the selection: those left out at preflight too, in inventory order.
+    const leftOutRows = plan.leftBehind.map((l): HostOutcome => ({ host: l.host, role: 'agent', changed: 0, status: 'left behind', ms: 0, detail: l.reason }));
+    const hostRows = [...result.hosts, ...leftOutRows].sort((a, b) => (order.get(a.host) ?? 0) - (order.get(b.host) ?? 0));
+    result = { ...result, hosts: hostRows, leftBehind, ...(retryFile ? { retryFile } : {}) };
     for (const gate of result.gates) out.trace.record({ type: 'gate', host: gate.host, task: gate.task, ok: gate.result.ok, detail: gate.result.detail });
     for (const r of result.rollback ?? []) out.trace.record({ type: 'rollback', host: r.host, ok: r.ok, state: r.state });
     for (const h of result.hosts) out.trace.record({ type: 'host-result', host: h.host, status: h.status, changed: h.changed, ms: h.ms, ...(h.detail ? { detail: h.detail } : {}) });
