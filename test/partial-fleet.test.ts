@@ -125,7 +125,7 @@ describe('agents left out at preflight (--max-unreachable)', () => {
       const requests = credentialedRequests(lab).slice(requestsBefore);
       expect(requests.filter((q) => q.path.includes('/events/'))).toEqual([]);
       const listings = requests.filter((q) => q.path.endsWith('/entities')).length;
-      const batches = [...r.stderr.matchAll(/stats: agents-wss batch (\d+): (\d+) Sensu API request\(s\) for the keepalives of (\d+) host\(s\), batch ([\d.]+) s/g)];
+      const batches = [...r.stderr.matchAll(/stats: agents-wss batch (\d+): (\d+) Sensu API request\(s\) \([\d.]+ [kM]?B\) for the keepalives of (\d+) host\(s\), batch ([\d.]+) s/g)];
       expect(batches.length, r.stderr).toBeGreaterThan(0);
       const reported = batches.reduce((n, m) => n + Number(m[2]), 0);
       // Logins are counted too (one per backend asked), and listings the backends logged are the rest.

@@ -106,7 +106,7 @@ const stats = z.object({
   peakRssMb: z.number(),
   cpuMs: z.number(),
   keepalive: z
-    .array(z.object({ phase: z.string(), batch: z.number().int(), hosts: z.number().int(), calls: z.number().int(), ms: z.number() }))
+    .array(z.object({ phase: z.string(), batch: z.number().int(), hosts: z.number().int(), calls: z.number().int(), bytes: z.number().int(), ms: z.number() }))
     .optional()
     .describe('Per agent batch: Sensu API requests the keepalive checks made (one entity listing per poll), and the batch wall time'),
 });
@@ -130,7 +130,7 @@ const result = z.object({
   skipped: z.array(z.object({ host: z.string(), task: z.string(), id: z.string() })),
   waitMs: z.number(),
   leftBehind: z.array(leftBehind).describe('Every agent this run left behind (at preflight and in the run), with why; also in retryFile'),
-  keepaliveCalls: z.array(z.object({ phase: z.string(), batch: z.number().int(), hosts: z.number().int(), calls: z.number().int(), ms: z.number() })),
+  keepaliveCalls: z.array(z.object({ phase: z.string(), batch: z.number().int(), hosts: z.number().int(), calls: z.number().int(), bytes: z.number().int(), ms: z.number() })),
   retryFile: z.string().optional().describe('The retry file naming the agents left behind: rollout secure --limit @FILE finishes them'),
 });
 

@@ -27,6 +27,10 @@ interface Waiter {
 export class KeepaliveWatch {
   /** API requests made so far (logins included): `--stats` reports them per batch. */
   calls = 0;
+  /** Bytes the listings brought back so far. */
+  bytes = 0;
+  /** Pages the last listing took: a namespace of thousands of entities is listed less often. */
+  private pages = 1;
   private readonly waiters = new Set<Waiter>();
   private polling: Promise<void> | undefined;
   /** Why the last poll could not answer (a backend restarting, a refused login), for failures. */
@@ -76,7 +80,8 @@ export class KeepaliveWatch {
     while (this.waiters.size > 0) {
       // At most one listing per interval, also when agents join one by one (each would start a
       // poll of its own the moment the previous ones were answered).
-      const wait = this.lastPoll + this.intervalMs - Date.now();
+      // A namespace of 5 000 entities is 10 pages (megabytes) a listing: at most 2 pages a second.
+      const wait = this.lastPoll + this.intervalMs * Math.max(1, Math.ceil(this.pages / 2)) - Date.now();
       if (wait > 0) await sleep(wait);
       this.lastPoll = Date.now();
       const namespaces = new Set([...this.waiters].map((w) => w.namespace));
@@ -92,6 +97,8 @@ export class KeepaliveWatch {
         auth = await this.authorization(base);
         const listing = await entitiesLastSeen(base, namespace, auth, this.check.ca);
         this.calls += listing.calls;
+        this.bytes += listing.bytes;
+        this.pages = listing.calls;
         this.lastError = '';
         for (const [name, lastSeen] of listing.lastSeen) this.seen.set(`${namespace}/${name}`, lastSeen);
         for (const w of [...this.waiters]) {

@@ -24,6 +24,7 @@ import { KeepaliveWatch } from './keepalive-watch.js';
 import { rollback, type ProbeTarget, type RollbackHostResult } from './rollback.js';
 import { skipRule, type SkipRule } from './step-policy.js';
 import { WaitClock } from './wait-clock.js';
+import { unitOf as unitOfRole } from '../sensu/host-config.js';
 
 /** Per-host outcome for the recap. */
 export interface HostOutcome {
@@ -65,6 +66,8 @@ export interface BatchApiCalls {
   batch: number;
   hosts: number;
   calls: number;
+  /** Bytes of the API's answers (entity listings). */
+  bytes: number;
   ms: number;
 }
 
@@ -197,7 +200,8 @@ function unitOf(step: FileStep, hosts: ReadonlyMap<string, HostSpec>): string | 
   if (step.module !== 'sensu_config' && step.module !== 'copy') return undefined;
   // An agent reads its CA and client certificate on every dial: putting them back needs no restart.
   if (step.module === 'copy' && hosts.get(step.host)?.role !== 'backend') return undefined;
-  return hosts.get(step.host)?.role === 'backend' ? 'sensu-backend' : 'sensu-agent';
+  const role = hosts.get(step.host)?.role;
+  return role ? unitOfRole(role) : undefined;
 }
 
 /** Runs the plan; never throws for a host failure (the result says what happened). */
@@ -444,6 +448,7 @@ export async function execute(options: ExecuteOptions): Promise<ExecuteResult> {
             const label = phase.batches.length > 1 ? ` (batch ${i + 1}/${phase.batches.length})` : '';
             task.output = `${done}/${hostCount} hosts done${label}`;
             const calls0 = watch?.calls ?? 0;
+            const bytes0 = watch?.bytes ?? 0;
             const t0 = Date.now();
             await runOnHosts(
               batch.hosts,
@@ -455,7 +460,7 @@ export async function execute(options: ExecuteOptions): Promise<ExecuteResult> {
               batch,
             );
             const calls = (watch?.calls ?? 0) - calls0;
-            if (calls > 0) keepaliveCalls.push({ phase: phase.name, batch: i + 1, hosts: batch.hosts.length, calls, ms: Date.now() - t0 });
+            if (calls > 0) keepaliveCalls.push({ phase: phase.name, batch: i + 1, hosts: batch.hosts.length, calls, bytes: (watch?.bytes ?? 0) - bytes0, ms: Date.now() - t0 });
           }
           const made = applied.size - changedBefore;
           const dropped = phase.batches.reduce((n, b) => n + b.steps.filter((s) => skipped.has(s.id) && s.kind !== 'gate').length, 0);

@@ -5,19 +5,12 @@
  * preflight refuses it.
  */
 import net from 'node:net';
-import { parseListenAddress } from '../sensu/urls.js';
-import { effectiveConfig, type EffectiveSetting } from '../sensu/effective-config.js';
+import type { EffectiveSetting } from '../sensu/effective-config.js';
+import { endpointsOf, hostSettings } from '../sensu/host-config.js';
 import type { HostSpec } from '../inventory/types.js';
 import type { Transport } from '../transport/transport.js';
 import { agentHealthz, backendHealth } from './health.js';
 import type { HealthFact, HostFacts } from './types.js';
-
-function settingsOf(host: HostSpec, facts: HostFacts): Record<string, EffectiveSetting> {
-  const yamlFile = host.role === 'backend' ? host.sensu.backendConfig : host.sensu.agentConfig;
-  const unit = host.role === 'backend' ? 'sensu-backend' : 'sensu-agent';
-  const envFile = [`/etc/default/${unit}`, `/etc/sysconfig/${unit}`].find((p) => facts.files[p]?.exists) ?? `/etc/default/${unit}`;
-  return effectiveConfig({ role: host.role, yaml: facts.files[yamlFile]?.text, yamlFile, env: facts.files[envFile]?.text, envFile, hostname: facts.hostname }).settings;
-}
 
 /**
  * The CA file the host trusts now (its `trusted-ca-file`), when the facts hold its text: during a
@@ -25,7 +18,7 @@ function settingsOf(host: HostSpec, facts: HostFacts): Record<string, EffectiveS
  */
 export function trustedCaText(host: HostSpec, facts: HostFacts): string | undefined {
   try {
-    const path = settingsOf(host, facts)['trusted-ca-file']?.value;
+    const path = hostSettings(host, facts)['trusted-ca-file']?.value;
     return typeof path === 'string' && path !== '' ? facts.files[path]?.text : undefined;
   } catch {
     return undefined;
@@ -50,23 +43,21 @@ function tcpAnswers(address: string, port: number, timeoutMs: number): Promise<b
 export async function currentHealth(host: HostSpec, facts: HostFacts, transport: Transport, ca: string | undefined): Promise<HealthFact> {
   let settings: Record<string, EffectiveSetting>;
   try {
-    settings = settingsOf(host, facts);
+    settings = hostSettings(host, facts);
   } catch (err) {
     return { ok: false, detail: `config unreadable: ${(err as Error).message}` };
   }
   if (host.role === 'backend') {
-    const port = parseListenAddress(String(settings['api-listen-address']?.value ?? '[::]:8080')).port ?? 8080;
+    const { apiPort: port, dashboardHost, dashboardPort: dashPort } = endpointsOf(settings, 'backend');
     const tls = String(settings['cert-file']?.value ?? '') !== '';
-    const dashHost = String(settings['dashboard-host']?.value ?? '[::]').replace(/^\[|\]$/g, '');
-    const dashPort = Number(settings['dashboard-port']?.value ?? 3000);
+    const dashHost = dashboardHost.replace(/^\[|\]$/g, '');
     const [h, webUi] = await Promise.all([
       backendHealth(host.address, port, tls ? 'https' : 'http', { ...(ca ? { ca } : {}), timeoutMs: 5000 }),
       tcpAnswers(dashHost === '' || dashHost === '::' || dashHost === '0.0.0.0' ? host.address : dashHost, dashPort, 3000),
     ]);
     return { ok: h.ok, scheme: h.scheme, detail: h.detail, webUi };
   }
-  const apiHost = String(settings['api-host']?.value ?? '127.0.0.1');
-  const apiPort = Number(settings['api-port']?.value ?? 3031);
+  const { agentApiHost: apiHost, agentApiPort: apiPort } = endpointsOf(settings, 'agent');
   try {
     const socket = await transport.forward(apiHost, apiPort);
     const h = await agentHealthz(socket, apiHost, apiPort, 5000);

@@ -6,10 +6,9 @@
  */
 import { readFile } from 'node:fs/promises';
 import type { HostSpec } from '../inventory/types.js';
-import { effectiveConfig, type EffectiveSetting } from '../sensu/effective-config.js';
 import { clientEndpoints, memberList, type EtcdEndpoint, type EtcdTlsMaterial } from '../sensu/etcd-gateway.js';
 import type { Transport } from '../transport/transport.js';
-import { configPathOf, envFilesOf } from './gather.js';
+import { hostSettings } from '../sensu/host-config.js';
 import type { EtcdFact, HostFacts } from './types.js';
 
 /**
@@ -23,15 +22,9 @@ export async function etcdTlsMaterial(host: HostSpec): Promise<EtcdTlsMaterial> 
   return { ...(ca ? { ca } : {}), ...(cert ? { cert } : {}), ...(key ? { key } : {}) };
 }
 
-function settingsOf(host: HostSpec, facts: HostFacts): Record<string, EffectiveSetting> {
-  const yamlFile = configPathOf(host);
-  const envFile = envFilesOf(host).find((p) => facts.files[p]?.exists) ?? envFilesOf(host)[0] ?? '';
-  return effectiveConfig({ role: host.role, yaml: facts.files[yamlFile]?.text, yamlFile, env: facts.files[envFile]?.text, envFile, hostname: facts.hostname }).settings;
-}
-
 /** The backend's etcd client port (both schemes, its configured one first) and member name. */
 export function etcdEndpointsOf(host: HostSpec, facts: HostFacts): { endpoints: EtcdEndpoint[]; name: string } {
-  const s = settingsOf(host, facts);
+  const s = hostSettings(host, facts);
   const urls = s['etcd-listen-client-urls']?.value;
   return { endpoints: clientEndpoints(Array.isArray(urls) ? urls.join(',') : String(urls ?? '')), name: String(s['etcd-name']?.value ?? 'default') };
 }

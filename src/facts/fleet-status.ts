@@ -5,10 +5,10 @@
  * how old its last keepalive is. `secured` on each row is the verdict `rollout status` exits on.
  */
 import type { HostSpec } from '../inventory/types.js';
-import { effectiveConfig, type EffectiveSetting } from '../sensu/effective-config.js';
+import type { EffectiveSetting } from '../sensu/effective-config.js';
 import { backendUrlTarget, isWildcardHost, parseListenAddress, splitUrlList } from '../sensu/urls.js';
 import type { Transport } from '../transport/transport.js';
-import { envFilesOf, configPathOf, unitOf } from './gather.js';
+import { configPathOf, endpointsOf, envFilesOf, hostSettings, SENSU_PORTS, unitOf } from '../sensu/host-config.js';
 import { agentHealthz, apiAuthorization, keepaliveOf, type ApiCredentials } from './health.js';
 import { factsScript, parseFacts } from './script.js';
 import { probeTls, probeVerifies, type TlsProbe } from './tls-probe.js';
@@ -74,15 +74,12 @@ type Settings = Record<string, EffectiveSetting>;
 
 /** Reads the host's config, env file and hostname in one sudo command, and resolves the effective settings. */
 export async function readSettings(host: HostSpec, transport: Transport): Promise<{ facts: HostFacts; settings: Settings }> {
-  const unit = unitOf(host);
-  const paths = [configPathOf(host), ...envFilesOf(host)].map((path) => ({ path, want: 'content' as const }));
+  const unit = unitOf(host.role);
+  const paths = [configPathOf(host), ...envFilesOf(host.role)].map((path) => ({ path, want: 'content' as const }));
   const r = await transport.run(factsScript(paths, [], unit), { sudo: true });
   if (r.code !== 0) throw new Error(`reading the config failed: ${printable(r.stderr.toString().trim().split('\n').pop() ?? `exit ${String(r.code)}`)}`);
   const facts = parseFacts(host.name, unit, r.stdout.toString());
-  const yamlFile = configPathOf(host);
-  const envFile = envFilesOf(host).find((p) => facts.files[p]?.exists) ?? envFilesOf(host)[0];
-  const cfg = effectiveConfig({ role: host.role, yaml: facts.files[yamlFile]?.text, yamlFile, env: envFile ? facts.files[envFile]?.text : undefined, ...(envFile ? { envFile } : {}), hostname: facts.hostname });
-  return { facts, settings: cfg.settings };
+  return { facts, settings: hostSettings(host, facts) };
 }
 
 function listener(host: HostSpec, settings: Settings, hostKey: string | undefined, addressKey: string | undefined, portKey: string | undefined, defaultPort: number): { address: string; port: number } {
@@ -101,9 +98,9 @@ function listener(host: HostSpec, settings: Settings, hostKey: string | undefine
 
 /** Probes a backend's three listeners. */
 export async function backendStatus(host: HostSpec, settings: Settings, ca: string | undefined): Promise<BackendStatus> {
-  const apiAt = listener(host, settings, undefined, 'api-listen-address', undefined, 8080);
-  const agentAt = listener(host, settings, 'agent-host', undefined, 'agent-port', 8081);
-  const dashAt = listener(host, settings, 'dashboard-host', undefined, 'dashboard-port', 3000);
+  const apiAt = listener(host, settings, undefined, 'api-listen-address', undefined, SENSU_PORTS.backendApi);
+  const agentAt = listener(host, settings, 'agent-host', undefined, 'agent-port', SENSU_PORTS.agentWebsocket);
+  const dashAt = listener(host, settings, 'dashboard-host', undefined, 'dashboard-port', SENSU_PORTS.dashboard);
   const opts = { ...(ca ? { ca } : {}), timeoutMs: 5000 };
   const [api, agentPort, dashboard] = await Promise.all([
     probeTls(apiAt.address, apiAt.port, { ...opts, path: '/health' }),
@@ -159,8 +156,7 @@ export async function agentStatus(host: HostSpec, settings: Settings, facts: Hos
   const raw = settings['backend-url']?.value;
   const urls = Array.isArray(raw) ? raw : typeof raw === 'string' ? splitUrlList(raw) : [];
   const schemes = [...new Set(urls.map((u) => backendUrlTarget(u)?.scheme ?? 'invalid'))].sort();
-  const apiHost = String(settings['api-host']?.value ?? '127.0.0.1');
-  const apiPort = Number(settings['api-port']?.value ?? 3031);
+  const { agentApiHost: apiHost, agentApiPort: apiPort } = endpointsOf(settings, 'agent');
   let health: { ok: boolean; detail: string };
   try {
     health = await agentHealthz(await transport.forward(apiHost, apiPort), apiHost, apiPort, 5000);

@@ -14,22 +14,7 @@ import type { Transport } from '../transport/transport.js';
 import { factsScript, parseFacts, type PathRequest } from './script.js';
 import type { HostFacts } from './types.js';
 import { printable } from '../terminal-text.js';
-
-/** The unit a host of this role runs. */
-export function unitOf(host: HostSpec): 'sensu-backend' | 'sensu-agent' {
-  return host.role === 'backend' ? 'sensu-backend' : 'sensu-agent';
-}
-
-/** The Sensu config file of a host. */
-export function configPathOf(host: HostSpec): string {
-  return host.role === 'backend' ? host.sensu.backendConfig : host.sensu.agentConfig;
-}
-
-/** Environment files the packaged units read (Debian, then RHEL). */
-export function envFilesOf(host: HostSpec): string[] {
-  const unit = unitOf(host);
-  return [`/etc/default/${unit}`, `/etc/sysconfig/${unit}`];
-}
+import { configPathOf, envFilesOf, unitOf } from '../sensu/host-config.js';
 
 function render(value: string, host: HostSpec): string {
   const r = renderTemplate(value, (name) => (name === 'inventory_hostname' ? { found: true, value: host.name } : name in host.vars ? { found: true, value: host.vars[name] } : { found: false }));
@@ -38,7 +23,7 @@ function render(value: string, host: HostSpec): string {
 
 /** Every remote path the playbook may touch on this host, and the directories to list. */
 export function factRequests(host: HostSpec, playbook: Playbook): { paths: PathRequest[]; dirs: string[] } {
-  const paths: PathRequest[] = [{ path: configPathOf(host), want: 'content' }, ...envFilesOf(host).map((path) => ({ path, want: 'content' as const }))];
+  const paths: PathRequest[] = [{ path: configPathOf(host), want: 'content' }, ...envFilesOf(host.role).map((path) => ({ path, want: 'content' as const }))];
   const dirs: string[] = [];
   for (const phase of playbook.phases) {
     for (const task of phase.tasks) {
@@ -63,7 +48,7 @@ function dedupe(paths: PathRequest[]): PathRequest[] {
 /** Gathers one host's facts in one round trip. */
 export async function gatherHostFacts(host: HostSpec, transport: Transport, playbook: Playbook): Promise<HostFacts> {
   const { paths, dirs } = factRequests(host, playbook);
-  const unit = unitOf(host);
+  const unit = unitOf(host.role);
   const r = await transport.run(factsScript(paths, dirs, unit), { sudo: true });
   if (r.code !== 0) throw new RemoteCommandError(`${host.name}: gathering facts failed: ${printable(r.stderr.toString().trim().split('\n').pop() ?? '')}`, { place: { host: host.name } });
   return parseFacts(host.name, unit, r.stdout.toString());

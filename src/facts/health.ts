@@ -194,6 +194,8 @@ export interface EntityListing {
   lastSeen: Map<string, number>;
   /** API requests made (one per page). */
   calls: number;
+  /** Bytes of the answers' bodies: what the listing cost the backend to send. */
+  bytes: number;
 }
 
 /**
@@ -204,16 +206,18 @@ export async function entitiesLastSeen(baseUrl: string, namespace: string, autho
   assertCredentialsMayGo(baseUrl, ca);
   const lastSeen = new Map<string, number>();
   let calls = 0;
+  let bytes = 0;
   let token: string | undefined;
   do {
     const query = `limit=${pageSize}${token ? `&continue=${encodeURIComponent(token)}` : ''}`;
     const answer = await get({ url: `${baseUrl}/api/core/v2/namespaces/${encodeURIComponent(namespace)}/entities?${query}`, headers: { authorization }, timeoutMs: 10_000, ...(ca ? { ca } : {}) });
     calls += 1;
+    bytes += Buffer.byteLength(answer.body);
     if (answer.status !== 200) throw new Error(`entities of namespace ${namespace}: HTTP ${answer.status}`);
     const page = JSON.parse(answer.body) as { metadata?: { name?: string }; last_seen?: number }[] | null;
     for (const e of page ?? []) if (e.metadata?.name) lastSeen.set(e.metadata.name, e.last_seen ?? 0);
     const next = answer.headers?.['sensu-continue'];
     token = typeof next === 'string' && next !== '' ? next : undefined;
   } while (token !== undefined);
-  return { lastSeen, calls };
+  return { lastSeen, calls, bytes };
 }

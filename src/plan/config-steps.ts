@@ -9,7 +9,8 @@ import { RolloutError } from '../errors.js';
 import type { FileFact } from '../facts/types.js';
 import { patchConfig, type ConfigEdit } from '../sensu/config-patch.js';
 import { effectiveConfig, patchEnvFile, type EffectiveSetting, type EnvEdit } from '../sensu/effective-config.js';
-import { backendUrlProblem, parseListenAddress } from '../sensu/urls.js';
+import { backendUrlProblem } from '../sensu/urls.js';
+import { configPathOf, endpointsOf, envFileOf, hostSettings } from '../sensu/host-config.js';
 import { isSet } from './host-vars.js';
 import { unsafeFile } from './unsafe-files.js';
 import type { TaskContext } from './plan.js';
@@ -60,10 +61,12 @@ function withScheme(value: string, to: 'https' | 'wss'): string {
 export function planConfigSteps(ctx: TaskContext): FileStep[] {
   const args = ctx.args as unknown as ConfigArgs;
   const role = args.role;
-  const yamlPath = role === 'backend' ? ctx.host.sensu.backendConfig : ctx.host.sensu.agentConfig;
-  const unit = role === 'backend' ? 'sensu-backend' : 'sensu-agent';
-  const envCandidates = [`/etc/default/${unit}`, `/etc/sysconfig/${unit}`];
-  const envPath = envCandidates.find((p) => ctx.facts.files[p]?.exists) ?? envCandidates[0] ?? '';
+  if (role !== ctx.host.role) {
+    ctx.problem(`the task edits a ${role}'s config, and ${ctx.host.name} is a ${ctx.host.role}`, `give the task \`when: ${role}\` in the playbook`);
+    return [];
+  }
+  const yamlPath = configPathOf(ctx.host);
+  const envPath = envFileOf(role, (p) => ctx.facts.files[p]?.exists === true);
   const yamlFact = ctx.facts.files[yamlPath];
   const envFact = ctx.facts.files[envPath];
   for (const [path, fact] of [[yamlPath, yamlFact], [envPath, envFact]] as const) {
@@ -144,40 +147,13 @@ export function planConfigSteps(ctx: TaskContext): FileStep[] {
   return steps;
 }
 
-function endpointsOf(settings: Record<string, EffectiveSetting>, role: 'backend' | 'agent'): EffectiveEndpoints {
-  const str = (k: string, d: string): string => {
-    const v = settings[k]?.value;
-    return v === undefined || v === '' ? d : String(v);
-  };
-  const num = (k: string, d: number): number => {
-    const v = Number(settings[k]?.value);
-    return Number.isFinite(v) && v > 0 ? v : d;
-  };
-  const api = parseListenAddress(str('api-listen-address', '[::]:8080'));
-  const name = role === 'agent' ? settings.name?.value : undefined;
-  return {
-    apiPort: api.port ?? 8080,
-    agentApiHost: str('api-host', '127.0.0.1'),
-    agentApiPort: num('api-port', 3031),
-    ...(typeof name === 'string' && name !== '' ? { entityName: name } : {}),
-    namespace: str('namespace', 'default'),
-    dashboardHost: role === 'backend' ? str('dashboard-host', '') : '',
-    dashboardPort: role === 'backend' ? num('dashboard-port', 3000) : 0,
-  };
-}
-
 /**
  * Where a host's Sensu can be probed, from its config as this run will have left it: for gates in
  * phases that change no config (a restart onto new certificates). Undefined when it cannot be read.
  */
 export function endpointsFromFacts(ctx: TaskContext): EffectiveEndpoints | undefined {
-  const role = ctx.host.role;
-  const yamlPath = role === 'backend' ? ctx.host.sensu.backendConfig : ctx.host.sensu.agentConfig;
-  const unit = role === 'backend' ? 'sensu-backend' : 'sensu-agent';
-  const envPath = [`/etc/default/${unit}`, `/etc/sysconfig/${unit}`].find((p) => ctx.facts.files[p]?.exists) ?? `/etc/default/${unit}`;
   try {
-    const effective = effectiveConfig({ role, yaml: ctx.facts.files[yamlPath]?.text, yamlFile: yamlPath, env: ctx.facts.files[envPath]?.text, envFile: envPath, hostname: ctx.facts.hostname });
-    return endpointsOf(effective.settings, role);
+    return endpointsOf(hostSettings(ctx.host, ctx.facts), ctx.host.role);
   } catch {
     return undefined;
   }

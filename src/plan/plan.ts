@@ -11,6 +11,7 @@ import type { Feature, Phase, Playbook, Task } from '../playbook/schema.js';
 import { unsafeFile } from './unsafe-files.js';
 import { caBundle, certCount } from '../certs/ca-bundle.js';
 import { agentIdentity } from '../sensu/agent-identity.js';
+import { configPathOf, envFilesOf } from '../sensu/host-config.js';
 import { backendUrlTarget } from '../sensu/urls.js';
 import { endpointsFromFacts, planConfigSteps } from './config-steps.js';
 import { planEtcdMember } from './etcd-member-step.js';
@@ -159,8 +160,7 @@ function planCopy(ctx: TaskContext): FileStep | undefined {
  */
 function readByUnit(ctx: TaskContext, path: string | undefined): boolean {
   if (path === undefined) return true;
-  const unit = ctx.host.role === 'backend' ? 'sensu-backend' : 'sensu-agent';
-  const configs = [ctx.host.role === 'backend' ? ctx.host.sensu.backendConfig : ctx.host.sensu.agentConfig, `/etc/default/${unit}`, `/etc/sysconfig/${unit}`];
+  const configs = [configPathOf(ctx.host), ...envFilesOf(ctx.host.role)];
   return configs.includes(path) || configs.some((c) => ctx.facts.files[c]?.text?.includes(path) === true);
 }
 

@@ -3,6 +3,7 @@
  * the real run executes exactly it. Nothing here holds a secret: private keys appear as a
  * fingerprint and the local path they will be read from at execute time.
  */
+import type { SensuEndpoints } from '../sensu/host-config.js';
 
 /** Owner, group and mode of a file or directory. */
 export interface Ownership {
@@ -45,19 +46,7 @@ interface StepBase {
 }
 
 /** Where a host's Sensu service can be probed once a config step is applied (gates read it). */
-export interface EffectiveEndpoints {
-  /** Backend API port (from api-listen-address). */
-  apiPort: number;
-  /** Agent API host and port on the host (api-host/api-port). */
-  agentApiHost: string;
-  agentApiPort: number;
-  /** Agent entity name when the config sets one. */
-  entityName?: string;
-  namespace: string;
-  /** Backend web UI listener (dashboard-host/dashboard-port); '' or a wildcard means the host's address. */
-  dashboardHost: string;
-  dashboardPort: number;
-}
+export type EffectiveEndpoints = SensuEndpoints;
 
 /** Write a file (upload or patched config). */
 export interface FileStep extends StepBase {

@@ -7,6 +7,7 @@
 import type { HostFacts } from '../facts/types.js';
 import type { HostSpec } from '../inventory/types.js';
 import { effectiveBackendUrls, effectiveConfig } from './effective-config.js';
+import { envFileOf } from './host-config.js';
 
 /** An agent as the backends see it. */
 export interface AgentIdentity {
@@ -19,7 +20,7 @@ export interface AgentIdentity {
 
 /** Reads an agent's identity from its facts; throws InputError when its YAML cannot be read. */
 export function agentIdentity(host: HostSpec, facts: HostFacts): AgentIdentity {
-  const envFile = [`/etc/default/sensu-agent`, `/etc/sysconfig/sensu-agent`].find((p) => facts.files[p]?.exists) ?? '/etc/default/sensu-agent';
+  const envFile = envFileOf('agent', (p) => facts.files[p]?.exists === true);
   const cfg = effectiveConfig({ role: 'agent', yaml: facts.files[host.sensu.agentConfig]?.text, yamlFile: host.sensu.agentConfig, env: facts.files[envFile]?.text, envFile, hostname: facts.hostname });
   const name = cfg.settings.name.value;
   const namespace = cfg.settings.namespace.value;

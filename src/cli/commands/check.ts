@@ -10,6 +10,7 @@ import type { Transport } from '../../transport/transport.js';
 import { loadFleet, type FleetFlags } from '../context.js';
 import type { JsonDocument } from '../json-schemas.js';
 import { table, type Output } from '../output.js';
+import { configPathOf, unitOf } from '../../sensu/host-config.js';
 
 /** One host's answers (also its --json form: booleans, and null for what could not be asked). */
 export type CheckRow = NonNullable<JsonDocument<'check'>['hosts']>[number];
@@ -17,7 +18,7 @@ export type CheckRow = NonNullable<JsonDocument<'check'>['hosts']>[number];
 type Probed = Pick<CheckRow, 'sudo' | 'configFound' | 'service' | 'ready' | 'error'>;
 
 async function probe(host: HostSpec, t: Transport, config: string): Promise<Probed> {
-  const unit = host.role === 'backend' ? 'sensu-backend' : 'sensu-agent';
+  const unit = unitOf(host.role);
   // One command for everything: round trips are what a fleet run pays for.
   const script = `echo "user=$(id -un)"; if [ -f ${quote(config)} ]; then echo config=yes; else echo config=no; fi; echo "service=$(systemctl is-active ${unit} 2>/dev/null)"`;
   try {
@@ -46,7 +47,7 @@ export async function runCheck(flags: FleetFlags & { json?: boolean }, out: Outp
   const rows = await withConnections(fleet.hosts, fleet.open, { forks: flags.forks }, async (connections) =>
     forEachLimited(connections, flags.forks, async (c): Promise<CheckRow> => {
       const host = fleet.hosts.find((h) => h.name === c.host) as HostSpec;
-      const config = host.role === 'backend' ? host.sensu.backendConfig : host.sensu.agentConfig;
+      const config = configPathOf(host);
       const base = { host: host.name, role: host.role, address: host.address, port: host.port, config };
       if (!c.transport) return { ...base, connected: false, sudo: null, configFound: null, service: null, ready: false, error: c.error.message.replace(`${host.name} `, '').replace(`${host.name}: `, '') };
       return { ...base, connected: true, ...(await probe(host, c.transport, config)) };

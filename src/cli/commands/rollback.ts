@@ -9,8 +9,8 @@ import { changesOf, fleetStateDir, lastRun, Journal } from '../../execute/journa
 import { lockFleet } from '../../execute/lock.js';
 import { rollback, type ProbeTarget } from '../../execute/rollback.js';
 import type { HostSpec } from '../../inventory/types.js';
-import { parseListenAddress } from '../../sensu/urls.js';
-import { effectiveConfig, type EffectiveSetting } from '../../sensu/effective-config.js';
+import { readSettings } from '../../facts/fleet-status.js';
+import { endpointsOf } from '../../sensu/host-config.js';
 import { closeAll, connectAll } from '../../transport/pool.js';
 import type { Transport } from '../../transport/transport.js';
 import { askYesNo, canPrompt } from '../../ui/prompts.js';
@@ -18,15 +18,14 @@ import { renderUndo, undoByHost } from '../../ui/rollback-view.js';
 import { loadFleet, type FleetFlags } from '../context.js';
 import { table, type Output } from '../output.js';
 
+/**
+ * Where a host is verified once its files are back: its config and environment file read as the
+ * restored service reads them (one command), Sensu's defaults when they cannot be read.
+ */
 async function probeOf(host: HostSpec, t: Transport | undefined): Promise<ProbeTarget> {
-  const path = host.role === 'backend' ? host.sensu.backendConfig : host.sensu.agentConfig;
-  const text = t ? (await t.readFile(path).catch(() => undefined))?.toString() : undefined;
-  const settings = effectiveConfig({ role: host.role, yaml: text, yamlFile: path }).settings as Record<string, EffectiveSetting>;
-  if (host.role === 'backend') {
-    const api = parseListenAddress(String(settings['api-listen-address']?.value ?? '[::]:8080'));
-    return { host, apiPort: api.port ?? 8080 };
-  }
-  return { host, apiPort: Number(settings['api-port']?.value ?? 3031), agentApiHost: String(settings['api-host']?.value ?? '127.0.0.1') };
+  const settings = t ? await readSettings(host, t).then((r) => r.settings, () => undefined) : undefined;
+  const at = endpointsOf(settings ?? {}, host.role);
+  return host.role === 'backend' ? { host, apiPort: at.apiPort } : { host, apiPort: at.agentApiPort, agentApiHost: at.agentApiHost };
 }
 
 /** Options of `rollout rollback`. */

@@ -20,6 +20,7 @@ import { gatherHostFacts, gatherLocalFiles } from '../../facts/gather.js';
 import type { HostFacts } from '../../facts/types.js';
 import type { HostSpec } from '../../inventory/types.js';
 import { healthVerdict, type Unreachable } from '../../plan/health-preflight.js';
+import { endpointsOf, hostSettings, SENSU_PORTS } from '../../sensu/host-config.js';
 import { plan as makePlan } from '../../plan/plan.js';
 import type { BatchSize, FileStep, LeftBehind, Plan, PlanProblem } from '../../plan/types.js';
 import { loadPlaybook } from '../../playbook/load.js';
@@ -263,7 +264,14 @@ export async function runSecure(flags: SecureFlags, out: Output): Promise<number
         // Keepalive reads carry the API credentials: verified against the inventory's CA alone, never
         // a CA a host's files added (by the time agents are gated, every backend serves the new CA's).
         // Every backend of the inventory, selected or not: a retry of agents alone still reads their keepalives.
-        keepalive: keepaliveCheck(fleet.inventory.hosts, ca),
+        keepalive: keepaliveCheck(fleet.inventory.hosts, ca, (b) => {
+          const f = g.facts.get(b.name);
+          try {
+            return f ? endpointsOf(hostSettings(b, f), 'backend').apiPort : SENSU_PORTS.backendApi;
+          } catch {
+            return SENSU_PORTS.backendApi; // its unreadable config stopped the plan already
+          }
+        }),
         forks: flags.forks,
         renderer: await rendererFor(flags),
         signal: controller.signal,
@@ -349,12 +357,13 @@ async function caText(hosts: readonly HostSpec[]): Promise<string | undefined> {
   return file ? readFile(file, 'utf8') : undefined;
 }
 
-function keepaliveCheck(hosts: readonly HostSpec[], ca: string | undefined): KeepaliveCheck | undefined {
+function keepaliveCheck(hosts: readonly HostSpec[], ca: string | undefined, apiPortOf: (backend: HostSpec) => number): KeepaliveCheck | undefined {
   const any = hosts.find((h) => h.sensu.apiKey ?? (h.sensu.apiUser && h.sensu.apiPassword));
   if (!any) return undefined;
   const credentials = any.sensu.apiKey ? { apiKey: any.sensu.apiKey } : { user: any.sensu.apiUser ?? '', password: any.sensu.apiPassword as NonNullable<typeof any.sensu.apiPassword> };
   const backends = hosts.filter((h) => h.role === 'backend');
-  return { baseUrls: backends.map((b) => `https://${b.address}:8080`), credentials, ca };
+  // Each backend's API where its config puts it (the default port when its config was not gathered: not in --limit).
+  return { baseUrls: backends.map((b) => `https://${b.address}:${apiPortOf(b)}`), credentials, ca };
 }
 
 function probesOf(hosts: readonly HostSpec[], plan: Plan, facts: ReadonlyMap<string, HostFacts>): ProbeTarget[] {
@@ -363,9 +372,8 @@ function probesOf(hosts: readonly HostSpec[], plan: Plan, facts: ReadonlyMap<str
     const eff = steps.find((s): s is FileStep => s.host === host.name && s.kind === 'file' && s.effective !== undefined)?.effective;
     // An agent cut off before the run is "as it was" when it runs again on its old files, connected or not.
     const cutOff = facts.get(host.name)?.health?.agent === 'disconnected';
-    return host.role === 'backend'
-      ? { host, apiPort: eff?.apiPort ?? 8080 }
-      : { host, apiPort: eff?.agentApiPort ?? 3031, agentApiHost: eff?.agentApiHost ?? '127.0.0.1', ...(cutOff ? { connected: false } : {}) };
+    const at = eff ?? endpointsOf({}, host.role);
+    return host.role === 'backend' ? { host, apiPort: at.apiPort } : { host, apiPort: at.agentApiPort, agentApiHost: at.agentApiHost, ...(cutOff ? { connected: false } : {}) };
   });
 }
 
