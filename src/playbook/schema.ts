@@ -4,7 +4,7 @@
  */
 import { z } from 'zod';
 
-/** Module names the planner knows (src/modules). */
+/** Module names the planner knows. A task is a health gate by its module: backend_health, agent_health. */
 export const MODULES = ['cert_preflight', 'directory', 'copy', 'sensu_config', 'service', 'backend_health', 'agent_health', 'etcd_member'] as const;
 /** A module name. */
 export type ModuleName = (typeof MODULES)[number];
@@ -51,7 +51,8 @@ export const moduleArgs = {
       when_set: z.record(z.string(), z.object({ set: z.record(z.string(), z.string()), otherwise: z.string().optional() }).strict()).default({}),
     })
     .strict(),
-  service: z.object({ name: z.enum(['sensu-backend', 'sensu-agent']), restart_when_changed: z.boolean().default(true) }).strict(),
+  /** Restarts the unit when a file it reads changed in this run (earlier phases included), never otherwise. */
+  service: z.object({ name: z.enum(['sensu-backend', 'sensu-agent']) }).strict(),
   backend_health: z
     .object({
       tls: z.boolean(),
@@ -80,8 +81,6 @@ const task = z
     requires: z.enum(FEATURES).optional(),
     /** Only on hosts whose inventory sets this variable (e.g. `sensu_dashboard_cert_file`). */
     when_set: z.string().regex(/^[a-z_][a-z0-9_]*$/).optional(),
-    /** A failed gate fails the wave and rolls it back. */
-    gate: z.boolean().default(false),
     args: z.record(z.string(), z.unknown()).default({}),
   })
   .strict();
@@ -90,7 +89,10 @@ const phase = z
   .object({
     name: z.string().regex(/^[a-z0-9-]+$/, 'phase names are lower-case words joined by -'),
     description: z.string(),
-    /** Phases with the same wave are rolled back together. */
+    /**
+     * Phases that belong together (the TLS switch of backends and agents): step mode skips them
+     * whole, and --limit may not split them. A failure anywhere rolls back the whole run.
+     */
     wave: z.string().optional(),
     /** Only when the run turns this feature on. */
     requires: z.enum(FEATURES).optional(),

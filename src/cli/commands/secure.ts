@@ -188,7 +188,9 @@ export async function runSecure(flags: SecureFlags, out: Output): Promise<number
     const local = await gatherLocalFiles(runHosts);
     // Gates and rollback verify against the new CA and whatever the fleet trusted before (a rotation).
     const trust = ca === undefined ? undefined : caBundle(ca, ...runHosts.map((h) => { const f = g.facts.get(h.name); return f ? trustedCaText(h, f) : undefined; }));
-    const certProblems = await certificateProblems(runHosts, fleet.inventory.dir, { minValidityDays: flags.minValidity, features: featuresOf(flags), facts: g.facts });
+    // The playbook's cert_preflight task is where certificates are checked; a playbook without one does not ask for it.
+    const checksCerts = playbook.phases.some((p) => p.tasks.some((t) => t.module === 'cert_preflight'));
+    const certProblems = checksCerts ? await certificateProblems(runHosts, fleet.inventory.dir, { minValidityDays: flags.minValidity, features: featuresOf(flags), facts: g.facts }) : [];
     const order = new Map(fleet.hosts.map((h, i) => [h.name, i]));
     const preflight = [...g.problems, ...verdict.problems].sort((a, b) => (order.get(a.host) ?? 0) - (order.get(b.host) ?? 0));
     const plan: Plan = makePlan({
