@@ -5,7 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import type { EtcdFact, HostFacts } from '../src/facts/types.js';
 import type { HostSpec } from '../src/inventory/types.js';
-import { planEtcdMember } from '../src/plan/etcd-member-step.js';
+import { planEtcdMember } from '../src/modules/etcd-member.js';
 import type { TaskContext } from '../src/plan/plan.js';
 import { clientEndpoints, withUrlScheme } from '../src/sensu/etcd-gateway.js';
 

@@ -3,20 +3,15 @@
  * everything it knows comes in as data (facts of each host, and of the controller's local files),
  * so the dry run and the real run share it and the diff shown is the change made.
  */
-import { createHash } from 'node:crypto';
 import type { HostSpec } from '../inventory/types.js';
 import { renderTemplate } from '../inventory/template.js';
 import type { FileFact, HostFacts } from '../facts/types.js';
 import type { Feature, Phase, Playbook, Task } from '../playbook/schema.js';
-import { unsafeFile } from './unsafe-files.js';
-import { caBundle, certCount } from '../certs/ca-bundle.js';
 import { agentIdentity } from '../sensu/agent-identity.js';
-import { configPathOf, envFilesOf } from '../sensu/host-config.js';
 import { backendUrlTarget } from '../sensu/urls.js';
-import { endpointsFromFacts, planConfigSteps } from './config-steps.js';
-import { planEtcdMember } from './etcd-member-step.js';
+import { modules } from '../modules/index.js';
 import { hostVars, isSet } from './host-vars.js';
-import type { Batch, BatchSize, DirStep, FileStep, GateStep, LeftBehind, PhasePlan, Plan, PlanProblem, RestartStep, Step } from './types.js';
+import type { Batch, BatchSize, DirStep, FileStep, LeftBehind, PhasePlan, Plan, PlanProblem, Step } from './types.js';
 
 /** What the controller knows about a local file (a certificate, key or CA to upload). */
 export interface LocalFile {
@@ -79,114 +74,10 @@ export interface TaskContext {
   problem(message: string, fix?: string): void;
 }
 
-const modeText = (m: number | undefined): string => (m === undefined ? '?' : `0${(m & 0o777).toString(8)}`);
-
 /** Renders `{{ var }}` in task args from the host's vars (same rules as the inventory's). */
 function renderArgs(args: Record<string, unknown>, host: HostSpec): { ok: true; value: Record<string, unknown> } | { ok: false; message: string } {
   const r = renderTemplate(args, hostVars(host));
   return r.ok ? { ok: true, value: r.value as Record<string, unknown> } : r;
-}
-
-function planDirectory(ctx: TaskContext): DirStep {
-  const { path, mode, owner, group } = ctx.args as { path: string; mode: string; owner: string; group: string };
-  const fact = ctx.facts.files[path] ?? { path, exists: false };
-  const after = { mode: parseInt(mode, 8), owner, group };
-  const unsafe = unsafeFile(path, fact, { untrustedDirs: ctx.facts.untrustedDirs ?? [] });
-  if (unsafe) ctx.problem(unsafe.message, unsafe.fix);
-  const base = { id: ctx.id, host: ctx.host.name, phase: ctx.phase.name, task: ctx.task.name, module: ctx.task.module, kind: 'dir' as const, path, after };
-  const before = { exists: fact.exists, ...(fact.mode !== undefined ? { mode: fact.mode, owner: fact.owner ?? '', group: fact.group ?? '' } : {}) };
-  if (!fact.exists) return { ...base, before, status: 'change', reason: `create ${path} ${mode} ${owner}:${group}` };
-  if (fact.kind !== 'dir') {
-    ctx.problem(`${path} exists and is not a directory`, 'move the file away; rollout keeps certificates in that directory');
-    return { ...base, before, status: 'noop', reason: 'not a directory' };
-  }
-  const same = fact.mode === after.mode && fact.owner === owner && fact.group === group;
-  return same
-    ? { ...base, before, status: 'noop', reason: `${path} already ${mode} ${owner}:${group}` }
-    : { ...base, before, status: 'change', reason: `${path} ${modeText(fact.mode)} ${fact.owner ?? '?'}:${fact.group ?? '?'} → ${mode} ${owner}:${group}` };
-}
-
-function planCopy(ctx: TaskContext): FileStep | undefined {
-  const { src, dest, mode, owner, group, secret, keep_existing_certs: keep } = ctx.args as { src: string; dest: string; mode: string; owner: string; group: string; secret: boolean; keep_existing_certs: boolean };
-  const local = ctx.local.get(src);
-  if (!local?.exists || !local.sha256) {
-    ctx.problem(`cannot read ${src} on this machine`, 'check the sensu_* file vars in the inventory (paths are relative to the inventory file)');
-    return undefined;
-  }
-  const fact = ctx.facts.files[dest] ?? { path: dest, exists: false };
-  // A file in a directory this run takes back from another user is replaced unread (reading it
-  // could follow a link that user planted); anything else root cannot act on safely stops the run.
-  const managed = ctx.managedDirs.some((d) => dest.startsWith(`${d}/`));
-  const unsafe = unsafeFile(dest, fact, { untrustedOk: managed, untrustedDirs: ctx.facts.untrustedDirs ?? [] });
-  if (unsafe) {
-    ctx.problem(unsafe.message, unsafe.fix);
-    return undefined;
-  }
-  if (fact.untrusted && keep && readByUnit(ctx, dest)) {
-    ctx.problem(`${dest} is in use and lies in a directory the sensu user could write, so its certificates cannot be read and kept`, `make ${dest.slice(0, dest.lastIndexOf('/'))} root's (chown root:sensu; chmod 0750) and run again`);
-    return undefined;
-  }
-  // A CA file keeps what the host trusts besides the new CA: see playbooks/secure.yml.
-  const bundled = keep && local.text !== undefined ? caBundle(local.text, fact.text) : undefined;
-  const bundle = bundled !== undefined && bundled !== local.text ? bundled : undefined;
-  const text = bundle ?? local.text;
-  const sha256 = bundle !== undefined ? createHash('sha256').update(bundle).digest('hex') : local.sha256;
-  const after = { exists: true, mode: parseInt(mode, 8), owner, group, sha256, ...(text !== undefined && !secret ? { text } : {}) };
-  const before = {
-    exists: fact.exists,
-    ...(fact.untrusted ? { unread: true } : {}),
-    ...(fact.sha256 ? { sha256: fact.sha256 } : {}),
-    ...(fact.mode !== undefined ? { mode: fact.mode, owner: fact.owner ?? '', group: fact.group ?? '' } : {}),
-    ...(fact.text !== undefined && !secret ? { text: fact.text } : {}),
-  };
-  const base = {
-    id: ctx.id, host: ctx.host.name, phase: ctx.phase.name, task: ctx.task.name, module: ctx.task.module, kind: 'file' as const,
-    path: dest, before, after, source: src, secret: secret || local.secret, ...(local.cert ? { cert: local.cert } : {}),
-  };
-  if (!fact.exists) return { ...base, status: 'change', reason: `upload ${dest}` };
-  if (fact.untrusted) return { ...base, status: 'change', reason: `replace ${dest} unread (its directory was not root's)` };
-  const kept = bundle !== undefined ? `, still trusting ${certCount(bundle) - certCount(local.text ?? '')} certificate(s) of the old file` : '';
-  if (fact.sha256 !== sha256) return { ...base, status: 'change', reason: `replace ${dest} (content differs${kept})` };
-  if (fact.mode !== after.mode || fact.owner !== owner || fact.group !== group) {
-    return { ...base, status: 'change', reason: `${dest} ${modeText(fact.mode)} ${fact.owner ?? '?'}:${fact.group ?? '?'} → ${mode} ${owner}:${group}` };
-  }
-  return { ...base, status: 'noop', reason: `${dest} up to date` };
-}
-
-/**
- * Whether the unit reads a file at its next start: its config files, and files its config names
- * as this run will have left them. A client certificate uploaded before the config points at it
- * waits for the restart that comes with that config (no restart for a file nothing reads yet).
- */
-function readByUnit(ctx: TaskContext, path: string | undefined): boolean {
-  if (path === undefined) return true;
-  const configs = [configPathOf(ctx.host), ...envFilesOf(ctx.host.role)];
-  return configs.includes(path) || configs.some((c) => ctx.facts.files[c]?.text?.includes(path) === true);
-}
-
-function planRestart(ctx: TaskContext): RestartStep {
-  const { name } = ctx.args as { name: string };
-  // Files changed in earlier phases count too: a certificate replaced in `distribute` is only
-  // served once the unit restarts, in the phase whose turn it is (a rotation changes no config).
-  const changed = ctx.unrestarted.filter((id) => readByUnit(ctx, ctx.written.get(id)));
-  const base = { id: ctx.id, host: ctx.host.name, phase: ctx.phase.name, task: ctx.task.name, module: ctx.task.module, kind: 'restart' as const, unit: name, after: changed };
-  if (!ctx.facts.service.exists) ctx.problem(`unit ${name} not found`, `install Sensu's ${name} package on the host, or take the host out of the inventory`);
-  return changed.length > 0 ? { ...base, status: 'change', reason: `restart ${name}: files it reads changed` } : { ...base, status: 'noop', reason: 'configuration unchanged' };
-}
-
-function planGate(ctx: TaskContext, target: GateTarget): GateStep {
-  const gate = ctx.task.module as GateStep['gate'];
-  const args = ctx.args as { tls?: boolean; timeout: number; agents?: boolean };
-  const restarts = ctx.earlier.filter((s) => s.kind === 'restart' && s.status === 'change').map((s) => s.id);
-  if (args.agents && !ctx.host.sensu.apiKey && !(ctx.host.sensu.apiUser && ctx.host.sensu.apiPassword)) {
-    ctx.problem('this gate waits for every agent\'s keepalive, and the inventory gives no Sensu API credentials to read them', 'set sensu_api_key, or sensu_api_user and sensu_api_password, for the backends');
-  }
-  const base = {
-    id: ctx.id, host: ctx.host.name, phase: ctx.phase.name, task: ctx.task.name, module: ctx.task.module, kind: 'gate' as const,
-    gate, after: restarts, tls: args.tls ?? false, timeoutMs: ctx.gateTimeoutMs ?? args.timeout * 1000, ...target,
-    ...(args.agents && ctx.agents.length > 0 ? { agents: [...ctx.agents] } : {}),
-  };
-  return restarts.length > 0 ? { ...base, status: 'change', reason: 'verify health after the restart' } : { ...base, status: 'noop', reason: 'nothing restarted' };
 }
 
 function batchesOf(hosts: readonly HostSpec[], serial: Phase['serial'], forks: number): HostSpec[][] {
@@ -274,7 +165,6 @@ export function plan(input: PlanInput): Plan {
           if (task.when && task.when !== host.role) return;
           if (!wanted(task)) return;
           if (task.when_set && !isSet(host, task.when_set)) return;
-          if (task.module === 'cert_preflight') return; // checked before planning; its problems arrive in input.preflight
           const rendered = renderArgs(task.args, host);
           const problem = (message: string, fix?: string): void => {
             problems.push({ host: host.name, message: `${task.name}: ${message}`, ...(fix ? { fix } : {}) });
@@ -286,7 +176,8 @@ export function plan(input: PlanInput): Plan {
           const facts = withPlanned(gathered, files);
           const pending = unrestarted.get(host.name) ?? [];
           const ctx: TaskContext = { id: `${phase.name}/${index}/${host.name}`, host, facts, phase, task, args: rendered.value, local: input.local, earlier, unrestarted: pending, written, agents, gateTimeoutMs: input.gateTimeoutMs, managedDirs: managedDirsOf(input.playbook, host), problem };
-          const steps = planTask(ctx);
+          // The task's module plans it (src/modules/).
+          const steps = modules[task.module].plan(ctx);
           for (const step of steps) {
             if (step.status !== 'change') continue;
             if (step.kind === 'file' || step.kind === 'dir') files.set(step.path, plannedFact(step));
@@ -327,63 +218,6 @@ function agentsOnlyNote(input: PlanInput, changing: readonly Step[]): string[] {
   const switching = changing.some((s) => s.kind === 'file' && s.module === 'sensu_config');
   if (!switching) return [];
   return ['no backend is in this run: none restarts and there is no lockstep; each agent switches on its own, and its gate proves its backends serve what it now dials'];
-}
-
-function planTask(ctx: TaskContext): Step[] {
-  switch (ctx.task.module) {
-    case 'directory':
-      return [planDirectory(ctx)];
-    case 'copy': {
-      const s = planCopy(ctx);
-      return s ? [s] : [];
-    }
-    case 'sensu_config':
-      return planConfigSteps(ctx);
-    case 'service':
-      return [planRestart(ctx)];
-    case 'backend_health':
-    case 'agent_health': {
-      const target = gateTarget(ctx);
-      return target ? [planGate(ctx, target)] : [];
-    }
-    case 'cert_preflight':
-      return [];
-    case 'etcd_member':
-      return planEtcdMember(ctx);
-  }
-}
-
-type GateTarget = Pick<GateStep, 'probe' | 'entity' | 'dashboard'>;
-
-/**
- * The certificate the web UI will serve: the dashboard pair when the inventory gives one, else
- * `cert-file` (Sensu's fallback). Undefined when the local file could not be read (preflight says so).
- */
-function dashboardCert(ctx: TaskContext): { file: string; sha256: string } | undefined {
-  const file = ctx.host.sensu.dashboardCertFile ?? ctx.host.sensu.certFile;
-  const sha256 = file ? ctx.local.get(file)?.cert?.sha256 : undefined;
-  return file && sha256 ? { file, sha256 } : undefined;
-}
-
-/** Where a gate probes, read from the host's effective config (after this run's changes). */
-function gateTarget(ctx: TaskContext): GateTarget | undefined {
-  const configStep = ctx.earlier.find((s): s is FileStep => s.kind === 'file' && s.module === 'sensu_config');
-  const effective = configStep?.effective ?? endpointsFromFacts(ctx);
-  if (!effective) return undefined;
-  if (ctx.task.module === 'backend_health') {
-    const { tls, dashboard } = ctx.args as { tls: boolean; dashboard?: boolean };
-    // No web UI answered before the run (the open-source build serves none): none to wait for.
-    const cert = dashboard && ctx.facts.health?.webUi !== false ? dashboardCert(ctx) : undefined;
-    const host = effective.dashboardHost === '' || /^(\[::\]|::|0\.0\.0\.0)$/.test(effective.dashboardHost) ? ctx.host.address : effective.dashboardHost.replace(/^\[|\]$/g, '');
-    return {
-      probe: { address: ctx.host.address, port: effective.apiPort, scheme: tls ? 'https' : 'http' },
-      ...(cert ? { dashboard: { address: host, port: effective.dashboardPort, certFile: cert.file, sha256: cert.sha256 } } : {}),
-    };
-  }
-  return {
-    probe: { address: effective.agentApiHost, port: effective.agentApiPort, scheme: 'http' },
-    entity: { name: ctx.host.sensu.entityName ?? effective.entityName ?? ctx.facts.hostname, namespace: effective.namespace },
-  };
 }
 
 /**

@@ -8,7 +8,8 @@ import { parse } from 'yaml';
 import type { z } from 'zod';
 import { InputError } from '../errors.js';
 import { PACKAGE_ROOT } from '../package-info.js';
-import { moduleArgs, playbookSchema, type Playbook } from './schema.js';
+import { modules } from '../modules/index.js';
+import { playbookSchema, type Playbook } from './schema.js';
 
 /** Where the bundled playbooks live: `playbooks/` beside package.json. */
 export const PLAYBOOK_DIR = join(PACKAGE_ROOT, 'playbooks');
@@ -28,7 +29,7 @@ export function validatePlaybook(doc: unknown, file: string): Playbook {
   const problems: string[] = [];
   parsed.data.phases.forEach((phase, p) =>
     phase.tasks.forEach((task, t) => {
-      const args = moduleArgs[task.module].safeParse(task.args);
+      const args = modules[task.module].args.safeParse(task.args);
       if (!args.success) problems.push(...issuesOf(args.error, ['phases', p, 'tasks', t, 'args']));
       else task.args = args.data;
     }),

@@ -4,7 +4,7 @@
  */
 import { z } from 'zod';
 
-/** Module names the planner knows. A task is a health gate by its module: backend_health, agent_health. */
+/** Module names (src/modules/: one file each, its args and how it plans). A task is a health gate by its module: backend_health, agent_health. */
 export const MODULES = ['cert_preflight', 'directory', 'copy', 'sensu_config', 'service', 'backend_health', 'agent_health', 'etcd_member'] as const;
 /** A module name. */
 export type ModuleName = (typeof MODULES)[number];
@@ -16,60 +16,6 @@ export type ModuleName = (typeof MODULES)[number];
 export const FEATURES = ['agent_mtls', 'etcd_tls', 'drop_old_ca'] as const;
 /** A feature name. */
 export type Feature = (typeof FEATURES)[number];
-
-const mode = z.string().regex(/^0[0-7]{3}$/, 'expected an octal mode such as "0644"');
-
-/** Arguments of each module. */
-export const moduleArgs = {
-  cert_preflight: z.object({}).strict(),
-  directory: z.object({ path: z.string().startsWith('/'), mode, owner: z.string(), group: z.string() }).strict(),
-  copy: z
-    .object({
-      src: z.string(),
-      dest: z.string(),
-      mode,
-      owner: z.string(),
-      group: z.string(),
-      secret: z.boolean().default(false),
-      /**
-       * For a CA file: keep trusting the certificates the host's copy holds besides `src` (a CA
-       * bundle, old CA after the new one), so a CA rotation never leaves a host distrusting the
-       * certificates peers still present.
-       */
-      keep_existing_certs: z.boolean().default(false),
-    })
-    .strict(),
-  sensu_config: z
-    .object({
-      role: z.enum(['backend', 'agent']),
-      set: z.record(z.string(), z.string()).default({}),
-      scheme: z.record(z.string(), z.enum(['https', 'wss'])).default({}),
-      /**
-       * Keys set only on hosts whose inventory sets the variable named (e.g. dashboard TLS when
-       * `sensu_dashboard_cert_file` is given); `otherwise` is what the plan says on the others.
-       */
-      when_set: z.record(z.string(), z.object({ set: z.record(z.string(), z.string()), otherwise: z.string().optional() }).strict()).default({}),
-    })
-    .strict(),
-  /** Restarts the unit when a file it reads changed in this run (earlier phases included), never otherwise. */
-  service: z.object({ name: z.enum(['sensu-backend', 'sensu-agent']) }).strict(),
-  backend_health: z
-    .object({
-      tls: z.boolean(),
-      timeout: z.number().int().positive().default(90),
-      /** Also the web UI (dashboard-host:dashboard-port) serves TLS with the certificate it was given. */
-      dashboard: z.boolean().default(false),
-      /** Also every agent of the run sent a keepalive after this restart (agents on it reconnected). */
-      agents: z.boolean().default(false),
-    })
-    .strict(),
-  agent_health: z.object({ timeout: z.number().int().positive().default(60) }).strict(),
-  /**
-   * The host's etcd member gets peer URLs with this scheme in the cluster's member list (`member
-   * update`, raft-committed): what its peers dial from then on. Backends only.
-   */
-  etcd_member: z.object({ peer_scheme: z.enum(['https']) }).strict(),
-} satisfies Record<ModuleName, z.ZodType>;
 
 const task = z
   .object({

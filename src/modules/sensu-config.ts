@@ -11,10 +11,12 @@ import { patchConfig, type ConfigEdit } from '../sensu/config-patch.js';
 import { effectiveConfig, patchEnvFile, type EffectiveSetting, type EnvEdit } from '../sensu/effective-config.js';
 import { backendUrlProblem } from '../sensu/urls.js';
 import { configPathOf, endpointsOf, envFileOf, hostSettings } from '../sensu/host-config.js';
-import { isSet } from './host-vars.js';
-import { unsafeFile } from './unsafe-files.js';
-import type { TaskContext } from './plan.js';
-import type { EffectiveEndpoints, FileStep } from './types.js';
+import { isSet } from '../plan/host-vars.js';
+import { unsafeFile } from '../plan/unsafe-files.js';
+import { z } from 'zod';
+import type { TaskContext } from '../plan/plan.js';
+import type { PlaybookModule } from './module.js';
+import type { EffectiveEndpoints, FileStep } from '../plan/types.js';
 
 const sha256 = (text: string): string => createHash('sha256').update(text).digest('hex');
 
@@ -56,6 +58,22 @@ function fromScheme(to: 'https' | 'wss'): 'http' | 'ws' {
 function withScheme(value: string, to: 'https' | 'wss'): string {
   return value.replace(new RegExp(`^${fromScheme(to)}://`, 'i'), `${to}://`);
 }
+
+export const sensuConfig: PlaybookModule = {
+  args: z
+    .object({
+      role: z.enum(['backend', 'agent']),
+      set: z.record(z.string(), z.string()).default({}),
+      scheme: z.record(z.string(), z.enum(['https', 'wss'])).default({}),
+      /**
+       * Keys set only on hosts whose inventory sets the variable named (e.g. dashboard TLS when
+       * `sensu_dashboard_cert_file` is given); `otherwise` is what the plan says on the others.
+       */
+      when_set: z.record(z.string(), z.object({ set: z.record(z.string(), z.string()), otherwise: z.string().optional() }).strict()).default({}),
+    })
+    .strict(),
+  plan: (ctx) => planConfigSteps(ctx),
+};
 
 /** Plans the YAML (and, when needed, environment file) steps of one sensu_config task. */
 export function planConfigSteps(ctx: TaskContext): FileStep[] {

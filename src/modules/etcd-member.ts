@@ -4,8 +4,19 @@
  * `etcd-initial-*` keys are ignored once the member has data, so only the list says what peers dial.
  */
 import { clientEndpoints, withUrlScheme } from '../sensu/etcd-gateway.js';
-import type { TaskContext } from './plan.js';
-import type { EtcdMemberStep } from './types.js';
+import { z } from 'zod';
+import type { TaskContext } from '../plan/plan.js';
+import type { EtcdMemberStep } from '../plan/types.js';
+import type { PlaybookModule } from './module.js';
+
+/**
+ * The host's etcd member gets peer URLs with this scheme in the cluster's member list (`member
+ * update`, raft-committed): what its peers dial from then on. Backends only.
+ */
+export const etcdMember: PlaybookModule = {
+  args: z.object({ peer_scheme: z.enum(['https']) }).strict(),
+  plan: (ctx) => planEtcdMember(ctx),
+};
 
 /** Plans one member's peer URL change, or says why there is none. */
 export function planEtcdMember(ctx: TaskContext): EtcdMemberStep[] {
