@@ -2,7 +2,7 @@
  * Facts: what a host looks like before anything changes, as plain data. The planner reads only
  * these (and the inventory and playbook), never a host.
  */
-import type { EtcdMember } from '../sensu/etcd-gateway.js';
+import type { EtcdMember } from '../sensu/etcd-urls.js';
 
 /** A file or directory on a host. */
 export interface FileFact {

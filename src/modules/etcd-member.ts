@@ -3,7 +3,7 @@
  * member list. Plans on the member list gathered from the cluster (facts), not on backend.yml: its
  * `etcd-initial-*` keys are ignored once the member has data, so only the list says what peers dial.
  */
-import { clientEndpoints, withUrlScheme } from '../sensu/etcd-gateway.js';
+import { clientEndpoints, withUrlScheme } from '../sensu/etcd-urls.js';
 import { z } from 'zod';
 import type { TaskContext } from '../plan/plan.js';
 import type { EtcdMemberStep } from '../plan/types.js';
