@@ -13,7 +13,7 @@ import { createRootCa, issueCertificate, loadCaFiles } from '../src/certs/genera
 import { parseSubjectAltNames, extendedKeyUsages, describeKey } from '../src/certs/inspect.js';
 import { privateKeyPem } from '../src/certs/keys.js';
 import { checkCertificate } from '../src/certs/preflight.js';
-import { namesDialled } from '../src/cli/commands/secure-preflight.js';
+import { namesDialled } from '../src/stages/certificates.js';
 import { loadInventory } from '../src/inventory/load.js';
 import { rollout } from './helpers/cli.js';
 

@@ -2,30 +2,14 @@
  * `rollout secure`: load → connect → gather facts → preflight → plan → show → confirm → execute →
  * recap → disconnect (in a finally). `--check` stops after show. The same plan drives both.
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import type { ListrRendererValue } from 'listr2';
-import { ExitCode, InputError, PreflightError, RollbackFailedError, RolledBackError, InterruptedError, UnreachableError } from '../../errors.js';
+import { ExitCode, InputError, PreflightError, RollbackFailedError, RolledBackError, InterruptedError } from '../../errors.js';
 import { lockFleet } from '../../execute/lock.js';
 import { fleetStateDir, Journal, newRunId } from '../../execute/journal.js';
-import { assertPrivate } from '../../execute/state-dir.js';
 import type { ExecuteResult, HostOutcome } from '../../execute/run.js';
-import type { KeepaliveCheck } from '../../execute/gates.js';
-import type { ProbeTarget } from '../../execute/rollback.js';
-import { caBundle } from '../../certs/ca-bundle.js';
-import { currentHealth, trustedCaText } from '../../facts/current-health.js';
 import { addEtcdFacts } from '../../facts/etcd-members.js';
-import { gatherHostFacts, gatherLocalFiles } from '../../facts/gather.js';
-import type { HostFacts } from '../../facts/types.js';
-import type { HostSpec } from '../../inventory/types.js';
-import { healthVerdict, type Unreachable } from '../../plan/health-preflight.js';
-import { endpointsOf, hostSettings, SENSU_PORTS } from '../../sensu/host-config.js';
-import { plan as makePlan } from '../../plan/plan.js';
-import type { BatchSize, FileStep, LeftBehind, Plan, PlanProblem } from '../../plan/types.js';
+import type { BatchSize, LeftBehind, Plan, PlanProblem } from '../../plan/types.js';
 import { loadPlaybook } from '../../playbook/load.js';
-import { closeAll, connectAll, forEachLimited } from '../../transport/pool.js';
-import type { Transport } from '../../transport/transport.js';
 import type { Feature } from '../../playbook/schema.js';
 import { renderPlan, planSummary } from '../../ui/plan-view.js';
 import { isSecretKey, redact, sweepSecrets } from '../../ui/redact.js';
@@ -33,7 +17,7 @@ import { askYesNo, canPrompt } from '../../ui/prompts.js';
 import { loadFleet, type FleetFlags } from '../context.js';
 import { table, type Output } from '../output.js';
 import { RunStats, statsLines } from '../run-stats.js';
-import { certificateProblems } from './secure-preflight.js';
+import { caText, connectAndGather, keepaliveCheck, preflightAndPlan, probesOf, writeRetryFile } from '../../stages/secure.js';
 import { secretsOf } from './secrets.js';
 
 /** Options of `rollout secure`. */
@@ -73,50 +57,6 @@ export function featuresOf(flags: Pick<SecureFlags, 'agentMtls' | 'etcdTls' | 'd
   if (flags.etcdTls) features.add('etcd_tls');
   if (flags.dropOldCa) features.add('drop_old_ca');
   return features;
-}
-
-/** What gathering produced: connections, facts, and the problems found on the way. */
-interface Gathered {
-  transports: Map<string, Transport>;
-  facts: Map<string, HostFacts>;
-  problems: PlanProblem[];
-  /** Hosts nothing answered for (refused, no route, timed out): agents among them may be left out. */
-  unreachable: Unreachable[];
-}
-
-async function gather(hosts: readonly HostSpec[], open: (h: HostSpec) => Promise<Transport>, forks: number, playbook: Awaited<ReturnType<typeof loadPlaybook>>, ca: string | undefined, progress: (line: string) => void, stats: RunStats): Promise<Gathered & { closeAll: () => Promise<void> }> {
-  const connections = await connectAll(hosts, open, { forks });
-  stats.end('connect');
-  const transports = new Map<string, Transport>();
-  const problems: PlanProblem[] = [];
-  const unreachable: Unreachable[] = [];
-  for (const c of connections) {
-    if (c.transport) transports.set(c.host, c.transport);
-    else {
-      const problem = { host: c.host, message: c.error.message.replace(new RegExp(`^${c.host}:? ?`), ''), ...(c.error.hint ? { fix: c.error.hint } : {}) };
-      (c.error instanceof UnreachableError ? unreachable : problems).push(problem);
-    }
-  }
-  progress(`connected to ${transports.size}/${hosts.length} hosts`);
-  const facts = new Map<string, HostFacts>();
-  await forEachLimited([...transports.entries()], forks, async ([name, t]) => {
-    const host = hosts.find((h) => h.name === name) as HostSpec;
-    try {
-      const f = await gatherHostFacts(host, t, playbook);
-      // A backend may still serve a certificate of the CA being rotated out: what it trusts verifies it.
-      f.health = await currentHealth(host, f, t, ca === undefined ? undefined : caBundle(ca, trustedCaText(host, f)));
-      facts.set(name, f);
-    } catch (err) {
-      const e = err as InputError;
-      problems.push({ host: name, message: e.message.replace(new RegExp(`^${name}: `), ''), ...(e.hint ? { fix: e.hint } : {}) });
-    }
-  });
-  // Hosts answered in any order: problems are listed in the inventory's.
-  const order = new Map(hosts.map((h, i) => [h.name, i]));
-  problems.sort((a, b) => (order.get(a.host) ?? 0) - (order.get(b.host) ?? 0));
-  progress(`gathered facts from ${facts.size} hosts`);
-  stats.end('facts');
-  return { transports, facts, problems, unreachable, closeAll: () => closeAll(connections) };
 }
 
 async function rendererFor(flags: SecureFlags): Promise<ListrRendererValue> {
@@ -168,45 +108,32 @@ export async function runSecure(flags: SecureFlags, out: Output): Promise<number
   const lock = flags.check ? undefined : lockFleet(fleetStateDir(fleet.inventory.file), 'secure', { force: flags.forceUnlock === true });
   if (lock?.tookOverStale) out.note(out.style('yellow', 'a previous run on this fleet did not finish (its lock was left behind); if it was interrupted mid-wave, run `rollout rollback` first'));
   const ca = await caText(fleet.hosts).catch(() => undefined);
-  const g = await gather(fleet.hosts, fleet.open, flags.forks, playbook, ca, progress, stats);
+  const gathered = await connectAndGather(fleet.hosts, fleet.open, { forks: flags.forks, playbook, ca, progress, stats });
   // The member list is what the peer migration plans on (backend.yml's etcd-initial-* keys are stale once a member has data).
-  if (flags.etcdTls) await addEtcdFacts(fleet.hosts, g.transports, g.facts);
+  if (flags.etcdTls) await addEtcdFacts(fleet.hosts, gathered.transports, gathered.facts);
   let waitMs: number | undefined;
   let keepaliveCalls: ExecuteResult['keepaliveCalls'] | undefined;
   // Reported however the command ends (a dry run's exit 5, a refusal, a rollback).
   const report = (): void => {
     if (!flags.stats) return;
-    const r = stats.report(g.transports.values(), waitMs, keepaliveCalls);
+    const r = stats.report(gathered.transports.values(), waitMs, keepaliveCalls);
     if (flags.json) out.json('secure', { stats: r });
     else for (const l of statsLines(r)) out.note(out.style('dim', l));
   };
   try {
-    // Agents unreachable or not running may be left out (--max-unreachable); backends never.
-    const verdict = healthVerdict({ hosts: fleet.hosts, facts: g.facts, unreachable: g.unreachable, ...(flags.maxUnreachable ? { maxUnreachable: flags.maxUnreachable } : {}) });
-    const leftOut = new Set(verdict.leftBehind.map((l) => l.host));
-    const runHosts = fleet.hosts.filter((h) => !leftOut.has(h.name));
-    const local = await gatherLocalFiles(runHosts);
-    // Gates and rollback verify against the new CA and whatever the fleet trusted before (a rotation).
-    const trust = ca === undefined ? undefined : caBundle(ca, ...runHosts.map((h) => { const f = g.facts.get(h.name); return f ? trustedCaText(h, f) : undefined; }));
-    // The playbook's cert_preflight task is where certificates are checked; a playbook without one does not ask for it.
-    const checksCerts = playbook.phases.some((p) => p.tasks.some((t) => t.module === 'cert_preflight'));
-    const certProblems = checksCerts ? await certificateProblems(runHosts, fleet.inventory.dir, { minValidityDays: flags.minValidity, features: featuresOf(flags), facts: g.facts }) : [];
-    const order = new Map(fleet.hosts.map((h, i) => [h.name, i]));
-    const preflight = [...g.problems, ...verdict.problems].sort((a, b) => (order.get(a.host) ?? 0) - (order.get(b.host) ?? 0));
-    const plan: Plan = makePlan({
-      hosts: runHosts,
-      allHosts: fleet.inventory.hosts,
+    const { plan, runHosts, trust } = await preflightAndPlan({
+      fleet,
       playbook,
-      facts: g.facts,
-      local,
-      preflight: [...preflight, ...certProblems],
+      gathered,
+      ca,
+      ...(flags.maxUnreachable ? { maxUnreachable: flags.maxUnreachable } : {}),
+      minValidityDays: flags.minValidity,
+      features: featuresOf(flags),
       forks: flags.forks,
       ...(flags.gateTimeout ? { gateTimeoutMs: flags.gateTimeout * 1000 } : {}),
-      features: featuresOf(flags),
       ...(flags.serial ? { agentSerial: flags.serial } : {}),
-      leftBehind: verdict.leftBehind,
-      notes: verdict.notes,
     });
+    const order = new Map(fleet.hosts.map((h, i) => [h.name, i]));
     stats.end('plan');
     const secrets = secretsOf(fleet.hosts);
     if (flags.json) {
@@ -257,7 +184,7 @@ export async function runSecure(flags: SecureFlags, out: Output): Promise<number
       result = await execute({
         plan,
         hosts: new Map(runHosts.map((h) => [h.name, h])),
-        transports: g.transports,
+        transports: gathered.transports,
         journal,
         runId,
         ...(flags.keepBackups ? { keepBackups: flags.keepBackups } : {}),
@@ -266,21 +193,14 @@ export async function runSecure(flags: SecureFlags, out: Output): Promise<number
         // Keepalive reads carry the API credentials: verified against the inventory's CA alone, never
         // a CA a host's files added (by the time agents are gated, every backend serves the new CA's).
         // Every backend of the inventory, selected or not: a retry of agents alone still reads their keepalives.
-        keepalive: keepaliveCheck(fleet.inventory.hosts, ca, (b) => {
-          const f = g.facts.get(b.name);
-          try {
-            return f ? endpointsOf(hostSettings(b, f), 'backend').apiPort : SENSU_PORTS.backendApi;
-          } catch {
-            return SENSU_PORTS.backendApi; // its unreadable config stopped the plan already
-          }
-        }),
+        keepalive: keepaliveCheck(fleet.inventory.hosts, ca, gathered.facts),
         forks: flags.forks,
         renderer: await rendererFor(flags),
         signal: controller.signal,
-        probes: probesOf(runHosts, plan, g.facts),
+        probes: probesOf(runHosts, plan, gathered.facts),
         // With etcd TLS in the run, members mid-switch need their peers' certificates: one member at a time.
         serialBackends: flags.etcdTls === true,
-        restartsBefore: new Map([...g.facts.entries()].map(([name, f]) => [name, f.service.nRestarts])),
+        restartsBefore: new Map([...gathered.facts.entries()].map(([name, f]) => [name, f.service.nRestarts])),
         ...(step ? { step } : {}),
         maxAgentFailures: Math.floor(((flags.maxFailPercentage ?? 0) * runHosts.filter((h) => h.role === 'agent').length) / 100),
       });
@@ -328,7 +248,7 @@ export async function runSecure(flags: SecureFlags, out: Output): Promise<number
     return ExitCode.Internal;
   } finally {
     report();
-    await g.closeAll();
+    await gathered.closeAll();
     lock?.release();
   }
 }
@@ -352,43 +272,6 @@ function redactPlan(plan: Plan, secrets: readonly string[]): Plan {
       })),
     })),
   };
-}
-
-async function caText(hosts: readonly HostSpec[]): Promise<string | undefined> {
-  const file = hosts.find((h) => h.sensu.caFile)?.sensu.caFile;
-  return file ? readFile(file, 'utf8') : undefined;
-}
-
-function keepaliveCheck(hosts: readonly HostSpec[], ca: string | undefined, apiPortOf: (backend: HostSpec) => number): KeepaliveCheck | undefined {
-  const any = hosts.find((h) => h.sensu.apiKey ?? (h.sensu.apiUser && h.sensu.apiPassword));
-  if (!any) return undefined;
-  const credentials = any.sensu.apiKey ? { apiKey: any.sensu.apiKey } : { user: any.sensu.apiUser ?? '', password: any.sensu.apiPassword as NonNullable<typeof any.sensu.apiPassword> };
-  const backends = hosts.filter((h) => h.role === 'backend');
-  // Each backend's API where its config puts it (the default port when its config was not gathered: not in --limit).
-  return { baseUrls: backends.map((b) => `https://${b.address}:${apiPortOf(b)}`), credentials, ca };
-}
-
-function probesOf(hosts: readonly HostSpec[], plan: Plan, facts: ReadonlyMap<string, HostFacts>): ProbeTarget[] {
-  const steps = plan.phases.flatMap((p) => p.batches.flatMap((b) => b.steps));
-  return hosts.map((host) => {
-    const eff = steps.find((s): s is FileStep => s.host === host.name && s.kind === 'file' && s.effective !== undefined)?.effective;
-    // An agent cut off before the run is "as it was" when it runs again on its old files, connected or not.
-    const cutOff = facts.get(host.name)?.health?.agent === 'disconnected';
-    const at = eff ?? endpointsOf({}, host.role);
-    return host.role === 'backend' ? { host, apiPort: at.apiPort } : { host, apiPort: at.agentApiPort, agentApiHost: at.agentApiHost, ...(cutOff ? { connected: false } : {}) };
-  });
-}
-
-/**
- * The agents left behind, one name a line (Ansible's .retry format), next to the run's journal:
- * `rollout secure --limit @FILE` runs on exactly those.
- */
-function writeRetryFile(stateDir: string, runId: string, left: readonly LeftBehind[]): string {
-  mkdirSync(stateDir, { recursive: true, mode: 0o700 });
-  assertPrivate(stateDir, 'directory');
-  const file = join(stateDir, `run-${runId}.retry`);
-  writeFileSync(file, left.map((l) => `${l.host}\n`).join(''), { mode: 0o600 });
-  return file;
 }
 
 /** What a run that left agents behind tells the operator: who, why, and the command that finishes them. */

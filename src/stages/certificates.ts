@@ -3,12 +3,12 @@
  * checked on this machine before any host is touched (src/certs/preflight.ts does the checking).
  */
 import { relative } from 'node:path';
-import { preflightCertificates, type CertExpectation } from '../../certs/preflight.js';
-import type { HostFacts } from '../../facts/types.js';
-import type { HostSpec } from '../../inventory/types.js';
-import type { PlanProblem } from '../../plan/types.js';
-import type { Feature } from '../../playbook/schema.js';
-import { agentIdentity } from '../../sensu/agent-identity.js';
+import { preflightCertificates, type CertExpectation } from '../certs/preflight.js';
+import type { HostFacts } from '../facts/types.js';
+import type { HostSpec } from '../inventory/types.js';
+import type { PlanProblem } from '../plan/types.js';
+import type { Feature } from '../playbook/schema.js';
+import { agentIdentity } from '../sensu/agent-identity.js';
 
 /** Names and addresses peers dial to reach a backend: every one must be in its certificate. */
 export function namesDialled(host: HostSpec): string[] {
