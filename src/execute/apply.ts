@@ -19,7 +19,7 @@ export interface ApplyContext {
   journal: Journal;
   runId: string;
   /** Unit that reads this step's file, restarted when the change is undone. */
-  unitOf(step: FileStep): string | undefined;
+  unitReading(step: FileStep): string | undefined;
   /** Backups of how many runs a host keeps (this one included); default 5. */
   keepBackups?: number;
 }
@@ -66,7 +66,7 @@ export async function applyWrites(steps: readonly WriteStep[], ctx: ApplyContext
     // One backup per step: a file changed twice in a run (a CA bundle, then the new CA alone) must
     // still roll back to what it was before the run.
     const backup = step.before.exists ? backupPath(ctx.runId, step.path, step.id) : undefined;
-    const unit = ctx.unitOf(step);
+    const unit = ctx.unitReading(step);
     items.push({
       kind: 'file',
       path: step.path,

@@ -24,7 +24,7 @@ import { KeepaliveWatch } from './keepalive-watch.js';
 import { rollback, type ProbeTarget, type RollbackHostResult } from './rollback.js';
 import { skipRule, type SkipRule } from './step-policy.js';
 import { WaitClock } from './wait-clock.js';
-import { unitOf as unitOfRole } from '../sensu/host-config.js';
+import { unitOf } from '../sensu/host-config.js';
 
 /** Per-host outcome for the recap. */
 export interface HostOutcome {
@@ -185,7 +185,7 @@ function taskIndex(steps: readonly Step[]): number {
 type StepTaskPrompt = (adapter: typeof ListrInquirerPromptAdapter) => ListrInquirerPromptAdapter;
 
 /** Where a gate looks: the backend's /health URL, the agent's /healthz through SSH. */
-function probeOf(step: GateStep | undefined): string {
+function gateUrlOf(step: GateStep | undefined): string {
   if (!step) return '';
   const path = step.gate === 'backend_health' ? '/health' : '/healthz';
   return `${step.probe.scheme}://${step.probe.address}:${step.probe.port}${path}`;
@@ -196,12 +196,12 @@ function isWrite(step: Step): step is WriteStep {
 }
 
 /** The unit that reads a file rollout writes: its config, and the certificates it serves or trusts. */
-function unitOf(step: FileStep, hosts: ReadonlyMap<string, HostSpec>): string | undefined {
+function unitReading(step: FileStep, hosts: ReadonlyMap<string, HostSpec>): string | undefined {
   if (step.module !== 'sensu_config' && step.module !== 'copy') return undefined;
   // An agent reads its CA and client certificate on every dial: putting them back needs no restart.
   if (step.module === 'copy' && hosts.get(step.host)?.role !== 'backend') return undefined;
   const role = hosts.get(step.host)?.role;
-  return role ? unitOfRole(role) : undefined;
+  return role ? unitOf(role) : undefined;
 }
 
 /** Runs the plan; never throws for a host failure (the result says what happened). */
@@ -238,7 +238,7 @@ export async function execute(options: ExecuteOptions): Promise<ExecuteResult> {
   /** A host's consecutive file and directory steps, as one command on the host. */
   async function runWrites(host: string, steps: readonly WriteStep[], t: Transport): Promise<void> {
     if (steps.length === 0) return;
-    const ctx: ApplyContext = { transport: t, journal, runId: options.runId, unitOf: (s) => unitOf(s, options.hosts), ...(options.keepBackups ? { keepBackups: options.keepBackups } : {}) };
+    const ctx: ApplyContext = { transport: t, journal, runId: options.runId, unitReading: (s) => unitReading(s, options.hosts), ...(options.keepBackups ? { keepBackups: options.keepBackups } : {}) };
     const outcome = await applyWrites(steps, ctx);
     for (const step of steps.slice(0, outcome.done)) made(step);
     if (outcome.failed) {
@@ -320,7 +320,7 @@ export async function execute(options: ExecuteOptions): Promise<ExecuteResult> {
    * Whether a step still has something to do. Only step mode drops steps: those skipped, those of
    * a skipped wave, and a restart or gate whose every cause was skipped (nothing to restart or prove).
    */
-  function wanted(step: Step): boolean {
+  function stillToDo(step: Step): boolean {
     if (step.status === 'noop' || skipped.has(step.id)) return false;
     const wave = waveOf.get(step.phase);
     if (wave !== undefined && skippedWaves.has(wave)) return false;
@@ -372,7 +372,7 @@ export async function execute(options: ExecuteOptions): Promise<ExecuteResult> {
 
   /** One task on one batch in step mode: ask (unless told to continue), then run it and show its gates. */
   async function stepTask(phase: PhasePlan, batchIndex: number, steps: readonly Step[], task: { output: string; prompt: StepTaskPrompt }): Promise<void> {
-    const live = steps.filter(wanted);
+    const live = steps.filter(stillToDo);
     for (const s of steps) if (s.status === 'change' && !live.includes(s)) skipped.set(s.id, s);
     const [first] = live;
     if (!first || !options.step) return;
@@ -417,7 +417,7 @@ export async function execute(options: ExecuteOptions): Promise<ExecuteResult> {
       await runOnHosts(hosts, live, () => undefined, phase.batches[batchIndex]);
     } finally {
       // What each gate saw, passed or not, before the next question.
-      const seen = gates.slice(gatesBefore).map((g): GateSeen => ({ ...g, probe: probeOf(live.find((s): s is GateStep => s.kind === 'gate' && s.host === g.host)) }));
+      const seen = gates.slice(gatesBefore).map((g): GateSeen => ({ ...g, probe: gateUrlOf(live.find((s): s is GateStep => s.kind === 'gate' && s.host === g.host)) }));
       if (seen.length > 0) task.output = options.step.gates(seen);
     }
   }

@@ -142,14 +142,14 @@ function managedDirsOf(playbook: Playbook, host: HostSpec): string[] {
 export function plan(input: PlanInput): Plan {
   const problems: PlanProblem[] = [...input.preflight];
   const phases: PhasePlan[] = [];
-  const wanted = (part: { requires?: Feature | undefined }): boolean => part.requires === undefined || (input.features?.has(part.requires) ?? false);
+  const enabled = (part: { requires?: Feature | undefined }): boolean => part.requires === undefined || (input.features?.has(part.requires) ?? false);
   // Per host: files as this run will have left them so far, and changes awaiting a restart.
   const planned = new Map<string, Map<string, FileFact>>();
   const unrestarted = new Map<string, string[]>();
   const written = new Map<string, string>();
   const agents = agentsOf(input);
   for (const phase of input.playbook.phases) {
-    if (!wanted(phase)) continue;
+    if (!enabled(phase)) continue;
     const batches: Batch[] = [];
     const phaseHosts = hostsOf(phase, input.hosts);
     const bySerial = phase.hosts === 'agents' && input.agentSerial !== undefined && input.agentSerial.length > 0;
@@ -163,7 +163,7 @@ export function plan(input: PlanInput): Plan {
         const earlier: Step[] = [];
         phase.tasks.forEach((task, index) => {
           if (task.when && task.when !== host.role) return;
-          if (!wanted(task)) return;
+          if (!enabled(task)) return;
           if (task.when_set && !isSet(host, task.when_set)) return;
           const rendered = renderArgs(task.args, host);
           const problem = (message: string, fix?: string): void => {

@@ -22,7 +22,7 @@ import { table, type Output } from '../output.js';
  * Where a host is verified once its files are back: its config and environment file read as the
  * restored service reads them (one command), Sensu's defaults when they cannot be read.
  */
-async function probeOf(host: HostSpec, t: Transport | undefined): Promise<ProbeTarget> {
+async function verifyTargetOf(host: HostSpec, t: Transport | undefined): Promise<ProbeTarget> {
   const settings = t ? await readSettings(host, t).then((r) => r.settings, () => undefined) : undefined;
   const at = endpointsOf(settings ?? {}, host.role);
   return host.role === 'backend' ? { host, apiPort: at.apiPort } : { host, apiPort: at.agentApiPort, agentApiHost: at.agentApiHost };
@@ -82,7 +82,7 @@ export async function runRollback(flags: RollbackFlags, out: Output): Promise<nu
         changes,
         transports,
         // Read after the restore: a half-written config of the killed run must not decide where to probe.
-        targets: () => Promise.all(hosts.map((h) => probeOf(h, transports.get(h.name)))),
+        targets: () => Promise.all(hosts.map((h) => verifyTargetOf(h, transports.get(h.name)))),
         ca: ca ? await readFile(ca, 'utf8') : undefined,
         forks: flags.forks,
         progress: (line) => out.note(line),
