@@ -62,8 +62,9 @@ files=$(tar -tzf "$tarball")
 for want in package/src/cli/rollout.mjs package/dist/main.js package/dist/schemas/secure.schema.json package/playbooks/secure.yml package/inventory/example.yml package/README.md package/LICENSE; do
   grep -qx "$want" <<<"$files" || fail "the tarball lacks $want"
 done
-# Of src/, only the launcher (bin points at it; it runs dist/ when installed).
-if stray=$(grep -E '^package/(test|src|scripts|\.ci|\.lab|node_modules)/|\.ts$|/lab/' <<<"$files" | grep -vx 'package/src/cli/rollout.mjs'); then fail "the tarball ships $stray"; fi
+# Of src/, only the launcher (bin points at it; it runs dist/ when installed) and src/README.md
+# (npm packs every README, whatever `files` says; it is the source's guide, no code).
+if stray=$(grep -E '^package/(test|src|scripts|\.ci|\.lab|node_modules)/|\.ts$|/lab/' <<<"$files" | grep -vx -e 'package/src/cli/rollout.mjs' -e 'package/src/README.md'); then fail "the tarball ships $stray"; fi
 version=$(node -p "require('$root/package.json').version")
 
 declare -A nodes
