@@ -4,11 +4,14 @@
  * that cannot reach the next command, the become failures worded as before, a killed root shell or
  * a dropped connection reopened, and a real `rollout secure` counted from the hosts' own logs.
  */
+import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { chmodSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { RemoteCommandError } from '../src/errors.js';
+import { SESSION_DRIVER } from '../src/transport/root-session.js';
 import { connect, type SecretValue, type SshSettings, type SshTarget } from '../src/transport/ssh.js';
 import { rollout } from './helpers/cli.js';
 import { useLab } from './helpers/lab-fixture.js';
@@ -162,6 +165,7 @@ describe('one root shell for many commands', () => {
   });
 
   it('gives a command only its own stdin: what it leaves unread never reaches the next command', async () => {
+    const before = hostCounts(getLab());
     const t = await connect(target('agent-01'), settings());
     try {
       // Reads 3 of 100 000 bytes and ends: the rest is drained, not run as the next frame.
@@ -179,6 +183,9 @@ describe('one root shell for many commands', () => {
       const many = await Promise.all(Array.from({ length: 8 }, (_, i) => t.run(`cat; echo " ${i}"`, { sudo: true, stdin: `in${i}` })));
       expect(many.map((m) => m.stdout.toString())).toEqual(Array.from({ length: 8 }, (_, i) => `in${i} ${i}\n`));
       expect((await t.run('test ! -e /tmp/pwned && echo clean', { sudo: true })).stdout.toString()).toBe('clean\n');
+      // All in one shell: none of it put the shell out of step (which would end it, and a new one open).
+      await new Promise((r) => setTimeout(r, 300));
+      expect(delta(before, hostCounts(getLab())).get('agent-01')?.sudo).toBe(1);
     } finally {
       await t.close();
     }
@@ -249,15 +256,21 @@ describe('sudo with a password', () => {
       expect(e1again.message).toBe('agent-02: sudo rejected the become password');
       await wrong.close();
 
+      // Under `auto` too: a refused first command is not followed by a root shell asking again.
+      const auto = await connect(target('agent-02', { becomePassword: { reveal: () => 'not-the-password' } }), settings({ rootSession: 'auto' }));
+      expect((await failure(auto.run('id -un', { sudo: true }))).message).toBe('agent-02: sudo rejected the become password');
+      expect((await failure(auto.run('id -un', { sudo: true }))).message).toBe('agent-02: sudo rejected the become password');
+      await auto.close();
+
       const none = await connect(target('agent-02'), settings());
       const e2 = await failure(none.run('id -un', { sudo: true }));
       expect(e2.message).toBe('agent-02: sudo asks for a password');
       expect((e2 as RemoteCommandError).hint).toBe('pass --ask-become-pass, or set ansible_become_password for this host');
       await none.close();
     });
-    // sudo logged the one wrong attempt (and the refusal without a password): no second try.
-    expect(per.get('agent-02')?.sudo).toBeLessThanOrEqual(2);
-    expect(per.get('agent-02')?.execs).toBe(2);
+    // One sudo per connection, whatever was asked of it: no second try.
+    expect(per.get('agent-02')?.sudo).toBeLessThanOrEqual(3);
+    expect(per.get('agent-02')?.execs).toBe(3);
   });
 });
 
@@ -295,6 +308,46 @@ describe('a session that ends', () => {
       expect(per.get('agent-01')).toMatchObject({ sudo: 1, logins: 1 });
     } finally {
       await t.close();
+    }
+  });
+});
+
+describe('the driver', () => {
+  /** Runs SESSION_DRIVER in this machine's /bin/sh with `input` as its whole stdin. */
+  function drive(input: Buffer): Promise<{ code: number | null; stdout: string }> {
+    return new Promise((resolve, reject) => {
+      const child = spawn('/bin/sh', ['-c', SESSION_DRIVER], { stdio: ['pipe', 'pipe', 'ignore'] });
+      let stdout = '';
+      child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+      child.on('error', reject);
+      child.on('close', (code) => resolve({ code, stdout }));
+      child.stdin.end(input);
+    });
+  }
+  const key = 'ab'.repeat(16);
+  const frame = (script: string, header = key): Buffer => {
+    const body = Buffer.from(`${script}\n#${key}`);
+    return Buffer.concat([Buffer.from(`${header} 1 ${body.length} 0\n`), body]);
+  };
+
+  it('runs nothing of a script cut short (the stream ended mid-frame), nor a frame without the key', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'rollout-driver-'));
+    try {
+      const script = `touch ${dir}/first; touch ${dir}/second`;
+      const whole = frame(script);
+      const cut = await drive(Buffer.concat([Buffer.from(`${key}\n`), whole.subarray(0, whole.length - 10)]));
+      expect(cut.code).toBe(71);
+      expect(cut.stdout).toBe('');
+      expect(existsSync(`${dir}/first`)).toBe(false);
+      const forged = await drive(Buffer.concat([Buffer.from(`${key}\n`), frame(script, 'cd'.repeat(16))]));
+      expect(forged.code).toBe(70);
+      expect(existsSync(`${dir}/first`)).toBe(false);
+      // The same frame whole runs, and the shell ends cleanly when its stdin does.
+      const ok = await drive(Buffer.concat([Buffer.from(`${key}\n`), whole]));
+      expect(ok).toEqual({ code: 0, stdout: `${key} 1 run\n${key} 1 end 0\n` });
+      expect(existsSync(`${dir}/second`)).toBe(true);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 });

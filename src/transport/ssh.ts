@@ -380,7 +380,8 @@ class Becoming {
         : failure === 'wrong-password'
           ? 'check ansible_become_password (or the password typed for --ask-become-pass)'
           : 'give the user sudo rights on the host (sudoers), or connect as a user who has them';
-    return new BecomeRefusedError(msg, { place: { host: target.name }, hint });
+    // Only sudo's own refusals are final: anything else may pass (a PAM hiccup), so it is tried again.
+    return failure ? new BecomeRefusedError(msg, { place: { host: target.name }, hint }) : new RemoteCommandError(msg, { place: { host: target.name }, hint });
   }
 }
 
@@ -540,7 +541,7 @@ class SshTransport implements Transport {
   private sudoCommands = 0;
   /** The root shell, on the client it was opened over (a reconnect needs a new one). */
   private root: { client: Client; session: Promise<RootSession> } | undefined;
-  /** sudo refused to open a root shell: opening another would only repeat it (a wrong password, again). */
+  /** sudo refused (no password, a wrong one, no rights): asking again would only repeat it, a wrong password against the account's lockout. */
   private refused: RemoteCommandError | undefined;
   constructor(
     readonly host: string,
@@ -602,6 +603,7 @@ class SshTransport implements Transport {
 
   async run(commandLine: string, options: RunOptions = {}): Promise<RunResult> {
     if (options.sudo) {
+      if (this.refused) throw this.refused;
       this.sudoCommands += 1;
       const mode = this.settings.rootSession ?? 'auto';
       if (mode === 'always' || (mode === 'auto' && this.sudoCommands > 1)) return this.runAsRoot(commandLine, options);
@@ -615,6 +617,7 @@ class SshTransport implements Transport {
       r = await execChannel(client, this.target, become ? become.line : commandLine, opts, this.settings.maxOutputBytes ?? DEFAULT_MAX_OUTPUT_BYTES, become);
     } catch (err) {
       if (this.chain.client === client && !this.alive) throw this.lost();
+      if (err instanceof BecomeRefusedError) this.refused = err;
       throw err;
     }
     // A channel cut off by a dropped connection ends without an exit status.
@@ -625,8 +628,8 @@ class SshTransport implements Transport {
   /**
    * Runs a command in the host's root shell, opening one when there is none or it ended (the
    * connection reopened, the shell was killed, a command timed out or flooded). A command the
-   * shell never started (it ended first) is tried once more on a new shell; one it started is not,
-   * as its outcome on the host is unknown.
+   * shell never started (it ended first, the connection still up) is tried once more on a new
+   * shell; one it started is not, as its outcome on the host is unknown.
    */
   private async runAsRoot(commandLine: string, options: RunOptions): Promise<RunResult> {
     const timeoutMs = options.timeoutMs ?? this.settings.commandTimeoutMs ?? DEFAULT_COMMAND_TIMEOUT;
@@ -639,9 +642,14 @@ class SshTransport implements Transport {
         if (typeof r.code !== 'number' && this.chain.client === client && !this.alive) throw this.lost();
         return r;
       } catch (err) {
-        if (err instanceof NotStartedError && attempt === 0) continue;
+        const connected = this.chain.client === client && this.alive;
+        // With the connection up, the shell's `run` line would have come before its end: the
+        // command never ran. A dropped connection may have lost that line: then it is unknown.
+        if (err instanceof NotStartedError) {
+          if (attempt === 0 && connected) continue;
+          throw connected ? new RemoteCommandError(`${this.host}: the root shell ended before the command could start, twice`, { place: { host: this.host }, hint: "see the host's logs (sudo, sshd) for why the shell ended" }) : this.lost();
+        }
         if (this.chain.client === client && !this.alive) throw this.lost();
-        if (err instanceof NotStartedError) throw new RemoteCommandError(`${this.host}: the root shell ended before the command could start, twice`, { place: { host: this.host }, hint: 'see the host\'s logs (sudo, sshd) for why the shell ended' });
         throw err;
       }
     }
