@@ -6,7 +6,7 @@
  */
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -78,6 +78,21 @@ async function counted<T>(fn: () => Promise<T>): Promise<{ value: T; per: Return
   return { value, per: delta(before, hostCounts(getLab())) };
 }
 
+/** Root shells (the session driver) still running in any of the lab's hosts, by pid. */
+function rootShellsLeft(lab: Lab): number[] {
+  const mountNs = new Set(lab.state.hosts.map((h) => readlinkSync(`/proc/${h.holderPid}/ns/mnt`)));
+  return readdirSync('/proc')
+    .filter((e) => /^\d+$/.test(e))
+    .filter((pid) => {
+      try {
+        return readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('IFS= read -r k') && mountNs.has(readlinkSync(`/proc/${pid}/ns/mnt`));
+      } catch {
+        return false; // gone meanwhile
+      }
+    })
+    .map(Number);
+}
+
 beforeAll(async () => {
   const lab = getLab();
   for (const h of lab.state.hosts) {
@@ -107,7 +122,15 @@ describe('one root shell for many commands', () => {
     expect(per.get('agent-01')).toEqual({ sudo: 1, execs: 1, logins: 1 });
     expect(per.get('backend-1')).toEqual({ sudo: 2, execs: 2, logins: 1 });
     expect(t.stats().commands).toBe(5);
+    // The shell (and sudo above it) lives while the connection does, and ends with it.
+    expect(rootShellsLeft(getLab()).length).toBeGreaterThan(0);
     await t.close();
+    let left = rootShellsLeft(getLab());
+    for (let i = 0; i < 20 && left.length > 0; i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      left = rootShellsLeft(getLab());
+    }
+    expect(left).toEqual([]);
   });
 
   it('keeps exit statuses, stdout and stderr apart, output without a final newline, binary output', async () => {
@@ -360,6 +383,13 @@ describe('rollout secure on the lab', () => {
     expect(dry.value.code).toBe(5);
     const real = await counted(() => rollout([...args, '--yes', '--stats']));
     expect(real.value.code, real.value.stderr).toBe(0);
+    // The run closed its root shells: none is left on any host once it exited.
+    let left = rootShellsLeft(lab);
+    for (let i = 0; i < 20 && left.length > 0; i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      left = rootShellsLeft(lab);
+    }
+    expect(left).toEqual([]);
     const again = await counted(() => rollout([...args, '--check']));
     expect(again.value.code).toBe(0);
     for (const h of lab.state.hosts) {
