@@ -12,7 +12,8 @@ import { ConnectError, ConnectTimeoutError, HostChangedError, RemoteCommandError
 import { printable } from '../terminal-text.js';
 import { fingerprint, hostKeyName, knownHostsEntry, knownKeyTypes, parseKnownHosts, shouldHash, verifyHostKey, type HostKeyVerdict, type KnownHostLine } from './known-hosts.js';
 import { quote } from './shell.js';
-import { becomeCommand, becomeFailureOf } from './sudo.js';
+import { NotStartedError, RootSession, SESSION_DRIVER } from './root-session.js';
+import { becomeCommand, becomeFailureOf, type BecomeFailure } from './sudo.js';
 import type { RemoteStat, RunOptions, RunResult, Transport, TransportStats, WriteOutcome } from './transport.js';
 import { EXIT_CHANGED, itemsDone, writeScript, type WriteItem } from './write-script.js';
 
@@ -66,6 +67,13 @@ export interface SshSettings {
   reconnectMs?: number;
   /** Most bytes of stdout and stderr together one command may send back (default 64 MiB). */
   maxOutputBytes?: number;
+  /**
+   * When sudo commands go through one root shell held per host (root-session.ts) instead of a
+   * sudo each: `auto` (the default) from a host's second sudo command on, so a dry run or a check
+   * (one root command per host) starts no shell it would not use, and a real run costs two sudo
+   * invocations per host whatever its length; `always` from the first; `never`.
+   */
+  rootSession?: 'auto' | 'always' | 'never';
   /** Asked once per encrypted key file; the answer is kept for the run, never printed. */
   askPassphrase?: (keyFile: string) => Promise<string>;
 }
@@ -288,6 +296,95 @@ async function openClient(target: SshTarget, settings: SshSettings, sock?: Duple
   });
 }
 
+/** The error of a command stopped for passing the output limit. */
+function overflowError(target: SshTarget, maxBytes: number): RemoteCommandError {
+  return new RemoteCommandError(`${target.name}: a command sent more than ${formatBytes(maxBytes)} of output; it was stopped`, {
+    place: { host: target.name },
+    hint: 'rollout reads configs, certificates and short outputs: a file or a log this large on the host is not expected there',
+  });
+}
+
+/** The error of a command that passed its deadline. */
+function timeoutError(target: SshTarget, timeoutMs: number): RemoteCommandError {
+  return new RemoteCommandError(`${target.name}: command did not finish within ${timeoutMs / 1000} s`, { place: { host: target.name }, hint: 'the host may be overloaded; raise --command-timeout' });
+}
+
+/** The error of an exec request the connection refused. */
+function unusableError(target: SshTarget, err: Error): ConnectError {
+  return new ConnectError(`${target.name}: the connection is no longer usable (${printable(err.message)})`, { place: { host: target.name }, hint: 'the host may have rebooted or dropped the connection: run again' });
+}
+
+/** sudo refused (no password, a wrong one, no rights): trying again would only repeat it. */
+class BecomeRefusedError extends RemoteCommandError {}
+
+/**
+ * The controller's side of the become protocol on one exec channel (sudo.ts): sudo's first prompt
+ * is answered with the password (once), a second one means it was wrong; the marker on stdout
+ * says the command runs as root. Shared by one-off commands and the root session.
+ */
+class Becoming {
+  private pending = Buffer.alloc(0);
+  private errText = '';
+  private prompts = 0;
+  private failure: BecomeFailure | undefined;
+  constructor(
+    private readonly become: { prompt: string; marker: string },
+    private readonly target: SshTarget,
+  ) {}
+
+  /** Stdout before the marker; what followed the marker once it came, else undefined. */
+  stdout(chunk: Buffer): Buffer | undefined {
+    this.pending = Buffer.concat([this.pending, chunk]);
+    const markerLine = `${this.become.marker}\n`;
+    const at = this.pending.indexOf(markerLine);
+    if (at < 0) return undefined;
+    const rest = this.pending.subarray(at + markerLine.length);
+    this.pending = Buffer.alloc(0);
+    return rest;
+  }
+
+  /** Stderr before the marker (sudo's, kept out of the command's); false: give sudo up (close the channel). */
+  stderr(chunk: Buffer, stream: { write(data: string): unknown }): boolean {
+    const password = this.target.becomePassword;
+    this.errText += chunk.toString('utf8');
+    let idx = this.errText.indexOf(this.become.prompt);
+    while (idx >= 0) {
+      this.prompts += 1;
+      this.errText = this.errText.slice(0, idx) + this.errText.slice(idx + this.become.prompt.length);
+      if (this.prompts === 1 && password) {
+        stream.write(`${password.reveal()}\n`);
+      } else {
+        this.failure = becomeFailureOf(this.errText, this.prompts, password !== undefined);
+        return false;
+      }
+      idx = this.errText.indexOf(this.become.prompt);
+    }
+    return true;
+  }
+
+  /** Why the channel ended before the marker, in one line with what to do. */
+  error(): RemoteCommandError {
+    const target = this.target;
+    const failure = this.failure ?? becomeFailureOf(this.errText, this.prompts, target.becomePassword !== undefined);
+    const msg =
+      failure === 'needs-password'
+        ? `${target.name}: sudo asks for a password`
+        : failure === 'wrong-password'
+          ? `${target.name}: sudo rejected the become password`
+          : failure === 'not-allowed'
+            ? `${target.name}: user ${target.user} may not run commands as root with sudo`
+            : `${target.name}: sudo failed: ${printable(this.errText.trim().split('\n')[0] ?? 'no output')}`;
+    const hint =
+      failure === 'needs-password'
+        ? 'pass --ask-become-pass, or set ansible_become_password for this host'
+        : failure === 'wrong-password'
+          ? 'check ansible_become_password (or the password typed for --ask-become-pass)'
+          : 'give the user sudo rights on the host (sudoers), or connect as a user who has them';
+    // Only sudo's own refusals are final: anything else may pass (a PAM hiccup), so it is tried again.
+    return failure ? new BecomeRefusedError(msg, { place: { host: target.name }, hint }) : new RemoteCommandError(msg, { place: { host: target.name }, hint });
+  }
+}
+
 /**
  * Collects an exec channel's output, driving the become protocol when `become` is set. Output past
  * `maxBytes` (stdout and stderr together, sudo's own included) ends the command and fails it.
@@ -297,26 +394,22 @@ function execChannel(client: Client, target: SshTarget, line: string, options: R
   return new Promise<RunResult>((resolve, reject) => {
     client.exec(line, (err, stream: ClientChannel) => {
       if (err) {
-        reject(new ConnectError(`${target.name}: the connection is no longer usable (${printable(err.message)})`, { place: { host: target.name }, hint: 'the host may have rebooted or dropped the connection: run again' }));
+        reject(unusableError(target, err));
         return;
       }
       const out: Buffer[] = [];
       const errChunks: Buffer[] = [];
-      let started = !become;
-      let pending = Buffer.alloc(0);
-      let errText = '';
-      let prompts = 0;
-      let failure: ReturnType<typeof becomeFailureOf>;
+      const becoming = become ? new Becoming(become, target) : undefined;
+      let started = !becoming;
       let received = 0;
       let overflowed = false;
-      const password = target.becomePassword;
       const sendStdin = (): void => {
         if (options.stdin !== undefined) stream.end(options.stdin);
         else stream.end();
       };
       const timer = setTimeout(() => {
         stream.close();
-        reject(new RemoteCommandError(`${target.name}: command did not finish within ${timeoutMs / 1000} s`, { place: { host: target.name }, hint: 'the host may be overloaded; raise --command-timeout' }));
+        reject(timeoutError(target, timeoutMs));
       }, timeoutMs);
       /** Counts a chunk; false (and the command ended, the run failed) once the limit is passed. */
       const within = (chunk: Buffer): boolean => {
@@ -331,76 +424,88 @@ function execChannel(client: Client, target: SshTarget, line: string, options: R
         // (A "signal" request would be firmer, but sshd refuses it from its unprivileged
         // session process, and what bounds the controller's memory is that nothing more is kept.)
         stream.close();
-        reject(
-          new RemoteCommandError(`${target.name}: a command sent more than ${formatBytes(maxBytes)} of output; it was stopped`, {
-            place: { host: target.name },
-            hint: 'rollout reads configs, certificates and short outputs: a file or a log this large on the host is not expected there',
-          }),
-        );
+        reject(overflowError(target, maxBytes));
         return false;
       };
       stream.on('data', (chunk: Buffer) => {
         if (!within(chunk)) return;
-        if (started) {
+        if (started || !becoming) {
           out.push(chunk);
           return;
         }
-        pending = Buffer.concat([pending, chunk]);
-        const markerLine = `${become?.marker ?? ''}\n`;
-        const at = pending.indexOf(markerLine);
-        if (at >= 0) {
+        const rest = becoming.stdout(chunk);
+        if (rest !== undefined) {
           started = true;
-          out.push(pending.subarray(at + markerLine.length));
-          pending = Buffer.alloc(0);
+          out.push(rest);
           sendStdin();
         }
       });
       stream.stderr.on('data', (chunk: Buffer) => {
         if (!within(chunk)) return;
-        if (started || !become) {
+        if (started || !becoming) {
           errChunks.push(chunk);
           return;
         }
-        errText += chunk.toString('utf8');
-        let idx = errText.indexOf(become.prompt);
-        while (idx >= 0) {
-          prompts += 1;
-          errText = errText.slice(0, idx) + errText.slice(idx + become.prompt.length);
-          if (prompts === 1 && password) {
-            stream.write(`${password.reveal()}\n`);
-          } else {
-            failure = becomeFailureOf(errText, prompts, password !== undefined);
-            stream.close();
-            break;
-          }
-          idx = errText.indexOf(become.prompt);
-        }
+        if (!becoming.stderr(chunk, stream)) stream.close();
       });
       stream.on('close', (code: number | null) => {
         clearTimeout(timer);
         if (overflowed) return;
-        if (!started && become) {
-          failure ??= becomeFailureOf(errText, prompts, password !== undefined);
-          const msg =
-            failure === 'needs-password'
-              ? `${target.name}: sudo asks for a password`
-              : failure === 'wrong-password'
-                ? `${target.name}: sudo rejected the become password`
-                : failure === 'not-allowed'
-                  ? `${target.name}: user ${target.user} may not run commands as root with sudo`
-                  : `${target.name}: sudo failed: ${printable(errText.trim().split('\n')[0] ?? 'no output')}`;
-          const hint =
-            failure === 'needs-password'
-              ? 'pass --ask-become-pass, or set ansible_become_password for this host'
-              : failure === 'wrong-password'
-                ? 'check ansible_become_password (or the password typed for --ask-become-pass)'
-                : 'give the user sudo rights on the host (sudoers), or connect as a user who has them';
-          reject(new RemoteCommandError(msg, { place: { host: target.name }, hint }));
+        if (!started && becoming) {
+          reject(becoming.error());
           return;
         }
         resolve({ code, stdout: Buffer.concat(out), stderr: Buffer.concat(errChunks) });
       });
-      if (!become) sendStdin();
+      if (!becoming) sendStdin();
+    });
+  });
+}
+
+/**
+ * Starts the root session's shell over `client` through the become protocol (the password sent
+ * once, as for any sudo command); resolves once it runs as root.
+ */
+function openRootSession(client: Client, target: SshTarget, maxBytes: number, timeoutMs: number): Promise<RootSession> {
+  const become = becomeCommand(SESSION_DRIVER);
+  const errors = { overflow: () => overflowError(target, maxBytes), timeout: (ms: number) => timeoutError(target, ms) };
+  return new Promise<RootSession>((resolve, reject) => {
+    client.exec(become.line, (err, stream: ClientChannel) => {
+      if (err) {
+        reject(unusableError(target, err));
+        return;
+      }
+      const becoming = new Becoming(become, target);
+      let received = 0;
+      let settled = false;
+      /** Ends the opening: the listeners go, so the session (or nothing) reads the channel from here. */
+      const finish = (then: () => void): void => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        stream.removeListener('data', onStdout);
+        stream.stderr.removeListener('data', onStderr);
+        stream.removeListener('close', onClose);
+        then();
+      };
+      const timer = setTimeout(() => finish(() => (stream.close(), reject(errors.timeout(timeoutMs)))), timeoutMs);
+      const within = (chunk: Buffer): boolean => {
+        received += chunk.length;
+        if (received <= maxBytes) return true;
+        finish(() => (stream.close(), reject(errors.overflow())));
+        return false;
+      };
+      const onStdout = (chunk: Buffer): void => {
+        // The driver prints nothing before it has read its key: nothing follows the marker yet.
+        if (within(chunk) && becoming.stdout(chunk) !== undefined) finish(() => resolve(new RootSession(stream, maxBytes, errors)));
+      };
+      const onStderr = (chunk: Buffer): void => {
+        if (within(chunk) && !becoming.stderr(chunk, stream)) stream.close();
+      };
+      const onClose = (): void => finish(() => reject(becoming.error()));
+      stream.on('data', onStdout);
+      stream.stderr.on('data', onStderr);
+      stream.on('close', onClose);
     });
   });
 }
@@ -432,6 +537,12 @@ class SshTransport implements Transport {
   private reopening: Promise<Chain> | undefined;
   /** Set when a reconnect gave up: later commands try once more, not for a whole window each. */
   private gaveUp = false;
+  /** sudo commands asked for so far (the first runs on its own under `auto`). */
+  private sudoCommands = 0;
+  /** The root shell, on the client it was opened over (a reconnect needs a new one). */
+  private root: { client: Client; session: Promise<RootSession> } | undefined;
+  /** sudo refused (no password, a wrong one, no rights): asking again would only repeat it, a wrong password against the account's lockout. */
+  private refused: RemoteCommandError | undefined;
   constructor(
     readonly host: string,
     private chain: Chain,
@@ -491,6 +602,12 @@ class SshTransport implements Transport {
   }
 
   async run(commandLine: string, options: RunOptions = {}): Promise<RunResult> {
+    if (options.sudo) {
+      if (this.refused) throw this.refused;
+      this.sudoCommands += 1;
+      const mode = this.settings.rootSession ?? 'auto';
+      if (mode === 'always' || (mode === 'auto' && this.sudoCommands > 1)) return this.runAsRoot(commandLine, options);
+    }
     const client = await this.client();
     this.commands += 1;
     const opts = { timeoutMs: this.settings.commandTimeoutMs ?? DEFAULT_COMMAND_TIMEOUT, ...options };
@@ -500,11 +617,63 @@ class SshTransport implements Transport {
       r = await execChannel(client, this.target, become ? become.line : commandLine, opts, this.settings.maxOutputBytes ?? DEFAULT_MAX_OUTPUT_BYTES, become);
     } catch (err) {
       if (this.chain.client === client && !this.alive) throw this.lost();
+      if (err instanceof BecomeRefusedError) this.refused = err;
       throw err;
     }
     // A channel cut off by a dropped connection ends without an exit status.
     if (typeof r.code !== 'number' && this.chain.client === client && !this.alive) throw this.lost();
     return r;
+  }
+
+  /**
+   * Runs a command in the host's root shell, opening one when there is none or it ended (the
+   * connection reopened, the shell was killed, a command timed out or flooded). A command the
+   * shell never started (it ended first, the connection still up) is tried once more on a new
+   * shell; one it started is not, as its outcome on the host is unknown.
+   */
+  private async runAsRoot(commandLine: string, options: RunOptions): Promise<RunResult> {
+    const timeoutMs = options.timeoutMs ?? this.settings.commandTimeoutMs ?? DEFAULT_COMMAND_TIMEOUT;
+    this.commands += 1;
+    for (let attempt = 0; ; attempt += 1) {
+      const client = await this.client();
+      try {
+        const session = await this.rootShell(client, timeoutMs);
+        const r = await session.run(commandLine, options.stdin, timeoutMs);
+        if (typeof r.code !== 'number' && this.chain.client === client && !this.alive) throw this.lost();
+        return r;
+      } catch (err) {
+        const connected = this.chain.client === client && this.alive;
+        // With the connection up, the shell's `run` line would have come before its end: the
+        // command never ran. A dropped connection may have lost that line: then it is unknown.
+        if (err instanceof NotStartedError) {
+          if (attempt === 0 && connected) continue;
+          throw connected ? new RemoteCommandError(`${this.host}: the root shell ended before the command could start, twice`, { place: { host: this.host }, hint: "see the host's logs (sudo, sshd) for why the shell ended" }) : this.lost();
+        }
+        if (this.chain.client === client && !this.alive) throw this.lost();
+        throw err;
+      }
+    }
+  }
+
+  /** The root shell over `client`, opened (one sudo, the password sent once) when there is none alive. */
+  private async rootShell(client: Client, timeoutMs: number): Promise<RootSession> {
+    if (this.refused) throw this.refused;
+    const current = this.root;
+    if (current && current.client === client) {
+      const session = await current.session.catch(() => undefined);
+      if (session?.alive) return session;
+      // Only the first command that finds it dead opens the next one; the others wait for that.
+      if (this.root !== current) return this.rootShell(client, timeoutMs);
+    }
+    const opening = openRootSession(client, this.target, this.settings.maxOutputBytes ?? DEFAULT_MAX_OUTPUT_BYTES, timeoutMs);
+    this.root = { client, session: opening };
+    current?.session.then((s) => s.close(), () => undefined);
+    try {
+      return await opening;
+    } catch (err) {
+      if (err instanceof BecomeRefusedError) this.refused = err;
+      throw err;
+    }
   }
 
   async readFile(path: string): Promise<Buffer | undefined> {
@@ -564,6 +733,8 @@ class SshTransport implements Transport {
   close(): Promise<void> {
     if (this.closed) return Promise.resolve();
     this.closed = true;
+    // The root shell ends when its stdin does; the connection's end would end it anyway.
+    this.root?.session.then((s) => s.close(), () => undefined);
     if (!this.alive) {
       // A dead connection emits no close: waiting for one would leave nothing but an idle timer.
       for (const c of [this.chain.client, ...this.chain.jumps]) c.end();

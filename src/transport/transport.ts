@@ -15,7 +15,11 @@ export interface RunResult {
 
 /** Options of `Transport.run`. */
 export interface RunOptions {
-  /** Run as root through sudo (the become password, if any, is sent over stdin, never argv). */
+  /**
+   * Run as root through sudo (the become password, if any, is sent over stdin, never argv); from a
+   * host's second such command on, in its one root shell (root-session.ts), the script and stdin
+   * over that shell's stdin.
+   */
   sudo?: boolean;
   /** Data for the command's stdin. */
   stdin?: Buffer | string;
