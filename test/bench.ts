@@ -196,7 +196,6 @@ async function benchCell(size: Size, rttMs: number, index: number, work: string,
       const value = await fn();
       return [value, relayCpu(lab) - c0];
     };
-    const relayAtStart = relayCpu(lab);
     await quiet(180_000);
     for (let rep = 0; rep < reps; rep++) {
       if (rep > 0) await quiet(60_000);
@@ -268,10 +267,11 @@ async function benchCell(size: Size, rttMs: number, index: number, work: string,
         }
       }
     }
-    result.relayCpuTotalS = relayCpu(lab) - relayAtStart;
   } catch (err) {
     result.failures.push(`${name}: ${(err as Error).message}`);
   } finally {
+    // The relay started with this lab: all it used is this cell's, settling included.
+    result.relayCpuTotalS = relayCpu(lab);
     say(`${name}: stopping the lab`);
     await lab.stop();
     activeLab = undefined;

@@ -93,15 +93,21 @@ export interface PyinfraRun {
 }
 
 export async function runPyinfra(lab: Lab, work: string, options: { dry: boolean; timeoutMs: number }): Promise<PyinfraRun> {
+  mkdirSync(work, { recursive: true });
   const inventory = join(work, 'pyinfra-inventory.py');
   if (!existsSync(inventory)) writePyinfraInventory(lab, inventory);
-  // -y skips pyinfra's change detection, which is what --dry shows: a dry run goes without it.
+  // -y skips pyinfra's change detection, and that detection is what --dry shows: no -y for it.
   const args = [...(options.dry ? ['--dry', '--diff'] : ['-y']), inventory, DEPLOY];
   const env = { ...process.env, PYINFRA_PROGRESS: 'off', NO_COLOR: '1', TERM: 'dumb' };
   const proc = await runProc(pyinfraBin(), args, { cwd: work, env, timeoutMs: options.timeoutMs, group: true });
-  // The results table: "Hosts in this run: N", then per-host changed counts; errors say "Error".
+  // pyinfra prints "[host] Connected" per host, and after a real run a results table whose last
+  // line is "Grand total  OPS  SUCCESS  ERROR  NO-CHANGE" (a dash for none).
   const out = proc.stdout + proc.stderr;
-  const connected = /Connected to (\d+)/.exec(out)?.[1] ?? /(\d+) hosts? connected/i.exec(out)?.[1];
-  const ok = !proc.timedOut && proc.code === 0;
-  return { proc, ok, summary: `exit ${String(proc.code)}${connected ? `, ${connected} host(s) connected` : ''}` };
+  const connected = (out.match(/\] Connected/g) ?? []).length;
+  const total = /Grand total\s+(\d+)\s+(\S+)\s+(\S+)\s+(\S+)/.exec(out);
+  const n = (v: string | undefined): number => (v === undefined || v === '-' ? 0 : Number(v));
+  const errors = n(total?.[3]);
+  const ok = !proc.timedOut && proc.code === 0 && connected === lab.state.hosts.length && errors === 0;
+  const ops = total ? `, ${n(total[2])} operation(s) ran, ${n(total[4])} unchanged, ${errors} failed` : '';
+  return { proc, ok, summary: `exit ${String(proc.code)}, ${connected} host(s) connected${ops}` };
 }
