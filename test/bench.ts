@@ -160,6 +160,11 @@ async function benchCell(size: Size, rttMs: number, index: number, work: string,
   const hosts = size.backends + size.agents;
   const result: CellResult = { size, rttMs, hosts, floor: [], floorSudo: [], rolloutCheck: [], floorRelayCpuS: { floor: 0, floorSudo: 0, rolloutCheck: 0 }, check: [], ansible: new Map(), pyinfra: {}, relayCpuTotalS: 0, failures: [], loads: [], idle: [] };
   const name = `${size.label} at ${rttMs} ms`;
+  /** A run that did not do its job: said at once (a long bench may be cut short), reported at the end. */
+  const fail = (what: string): void => {
+    result.failures.push(what);
+    say(`FAILED: ${what}`);
+  };
   const net = freeNet(60 + (index % 10));
   const dir = join(work, `lab-${size.label}-rtt${rttMs}`);
   say(`${name}: starting the lab (${hosts} hosts on 127.${net}.0.0/16${rttMs ? `, ${rttMs} ms round trip through the relay` : ''})…`);
@@ -170,7 +175,7 @@ async function benchCell(size: Size, rttMs: number, index: number, work: string,
     lab = await startLab({ dir, backends: size.backends, agents: size.agents, net, rttMs, onProgress: (l) => say(`  lab: ${l}`) });
   } catch (err) {
     result.labError = (err as Error).message;
-    result.failures.push(`${name}: the lab did not start: ${result.labError}`);
+    fail(`${name}: the lab did not start: ${result.labError}`);
     return result;
   }
   activeLab = lab;
@@ -207,11 +212,11 @@ async function benchCell(size: Size, rttMs: number, index: number, work: string,
       result.floorSudo.push(fs);
       result.rolloutCheck.push(c.ms);
       result.floorRelayCpuS = { floor: fCpu, floorSudo: fsCpu, rolloutCheck: cCpu };
-      if (c.code !== 0) result.failures.push(`${name} rollout check: exit ${String(c.code)}\n${lastLines(c.stdout + c.stderr)}`);
+      if (c.code !== 0) fail(`${name} rollout check: exit ${String(c.code)}\n${lastLines(c.stdout + c.stderr)}`);
       const r = await rollout(lab, ['--check', '--diff'], stateDir, [5]);
       result.check.push(r);
       say(`${name}: floor ${secs(f)} s (with sudo ${secs(fs)} s), rollout check ${secs(c.ms)} s, rollout --check --diff ${secs(r.proc.ms)} s${r.ok ? '' : ` FAILED (exit ${String(r.proc.code)})`}`);
-      if (!r.ok) result.failures.push(`${name} rollout --check --diff: exit ${String(r.proc.code)}\n${lastLines(r.proc.stderr)}`);
+      if (!r.ok) fail(`${name} rollout --check --diff: exit ${String(r.proc.code)}\n${lastLines(r.proc.stderr)}`);
     }
 
     const ansibleRun = async (check: boolean, forks: number): Promise<void> => {
@@ -223,7 +228,7 @@ async function benchCell(size: Size, rttMs: number, index: number, work: string,
       result.ansible.set(ansibleKey(check, forks), { ms: r.proc.ms, ok: r.ok, note: r.summary, ctlCpuS: childrenCpuSeconds() - cpu0, relayCpuS, ...(stopped ? { stopped } : {}) });
       say(`${name}: ansible ${check ? 'dry' : 'real'} -f ${forks}: ${stopped ? `stopped unfinished after ${secs(r.proc.ms)} s` : `${secs(r.proc.ms)} s, ${r.summary}`}`);
       // Slow is a figure, not a failure.
-      if (!r.ok && !stopped) result.failures.push(`${name} ansible ${check ? 'dry' : 'real'} -f ${forks}: exit ${String(r.proc.code)}: ${r.summary}\n${lastLines(r.proc.stdout)}`);
+      if (!r.ok && !stopped) fail(`${name} ansible ${check ? 'dry' : 'real'} -f ${forks}: exit ${String(r.proc.code)}: ${r.summary}\n${lastLines(r.proc.stdout)}`);
     };
     const pyinfraRun = async (what: 'dry' | 'real' | 'noop'): Promise<Timed> => {
       await quiet(60_000);
@@ -234,7 +239,9 @@ async function benchCell(size: Size, rttMs: number, index: number, work: string,
       const t: Timed = { ms: r.proc.ms, ok: r.ok, note: r.summary, ctlCpuS: childrenCpuSeconds() - cpu0, relayCpuS, ...(stopped ? { stopped } : {}) };
       result.pyinfra[what] = t;
       say(`${name}: pyinfra ${what}: ${stopped ? `stopped unfinished after ${secs(r.proc.ms)} s` : `${secs(r.proc.ms)} s, ${r.summary}`}`);
-      if (!r.ok && !stopped) result.failures.push(`${name} pyinfra ${what}: ${r.summary}\n${lastLines(r.proc.stdout + r.proc.stderr, 12)}`);
+      // pyinfra ends with its results table: the lines that say what went wrong come before it.
+      const errors = (r.proc.stdout + r.proc.stderr).split('\n').filter((l) => /error|fail/i.test(l) && !/Grand total|Operation\s+Hosts/.test(l));
+      if (!r.ok && !stopped) fail(`${name} pyinfra ${what}: ${r.summary}\n${lastLines(errors.slice(0, 12).join('\n'), 12)}`);
       return t;
     };
     // Ansible at its default forks takes many minutes on a large fleet: only up to --ansible-default-forks-max hosts.
@@ -247,7 +254,7 @@ async function benchCell(size: Size, rttMs: number, index: number, work: string,
       say(`${name}: rollout secure --yes, then again (no-op)`);
       result.full = await rollout(lab, ['--yes'], stateDir, [0]);
       say(`${name}: real run ${secs(result.full.proc.ms)} s${result.full.ok ? '' : ` FAILED (exit ${String(result.full.proc.code)})`}`);
-      if (!result.full.ok) result.failures.push(`${name} rollout --yes: exit ${String(result.full.proc.code)}\n${lastLines(result.full.proc.stderr, 12)}`);
+      if (!result.full.ok) fail(`${name} rollout --yes: exit ${String(result.full.proc.code)}\n${lastLines(result.full.proc.stderr, 12)}`);
       else {
         result.noop = await rollout(lab, ['--yes'], stateDir, [0]);
         say(`${name}: second run ${secs(result.noop.proc.ms)} s`);
@@ -268,7 +275,7 @@ async function benchCell(size: Size, rttMs: number, index: number, work: string,
       }
     }
   } catch (err) {
-    result.failures.push(`${name}: ${(err as Error).message}`);
+    fail(`${name}: ${(err as Error).message}`);
   } finally {
     // The relay started with this lab: all it used is this cell's, settling included.
     result.relayCpuTotalS = relayCpu(lab);

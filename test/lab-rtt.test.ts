@@ -59,10 +59,11 @@ describe('the delay relay', () => {
       const direct = await pings('127.44.255.1', port, 5);
       const through = await pings('127.44.255.2', 7000, 10);
       expect(Math.max(...direct)).toBeLessThan(20);
-      // Each round trip crosses the relay twice, MS/2 each way: never less than MS; timers and a
-      // shared 2-core machine add a little, not a second round trip.
+      // Each round trip crosses the relay twice, MS/2 each way: never less than MS (timers fire
+      // late, never early; 1 ms for their rounding). Timers and a loaded 2-core machine add a
+      // little, not another round trip.
       expect(Math.min(...through)).toBeGreaterThanOrEqual(RTT - 1);
-      expect(through.sort((a, b) => a - b)[5]).toBeLessThan(RTT * 1.5);
+      expect(through.sort((a, b) => a - b)[5]).toBeLessThan(RTT * 2);
     } finally {
       await relay.close();
       echo.close();

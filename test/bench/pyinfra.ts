@@ -103,7 +103,7 @@ export async function runPyinfra(lab: Lab, work: string, options: { dry: boolean
   // pyinfra prints "[host] Connected" per host, and after a real run a results table whose last
   // line is "Grand total  OPS  SUCCESS  ERROR  NO-CHANGE" (a dash for none).
   const out = proc.stdout + proc.stderr;
-  const connected = (out.match(/\] Connected/g) ?? []).length;
+  const connected = (out.match(/\]\s+Connected/g) ?? []).length;
   const total = /Grand total\s+(\d+)\s+(\S+)\s+(\S+)\s+(\S+)/.exec(out);
   const n = (v: string | undefined): number => (v === undefined || v === '-' ? 0 : Number(v));
   const errors = n(total?.[3]);
