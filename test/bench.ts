@@ -52,6 +52,7 @@ const { values: opts } = parseArgs({
     'no-pyinfra': { type: 'boolean', default: false },
     'pyinfra-timeout': { type: 'string', default: '60' },
     'no-full': { type: 'boolean', default: false },
+    'settle-max': { type: 'string', default: '60' },
     out: { type: 'string' },
     help: { type: 'boolean', short: 'h', default: false },
   },
@@ -73,6 +74,9 @@ if (opts.help) {
                                  up to N hosts (default 60: on 203 hosts it takes many minutes)
   --ansible-timeout MIN          stop an Ansible run after MIN minutes and report it as
                                  "> MIN" (a lower bound for the ratios; default 60)
+  --settle-max S                 wait at most S seconds for the CPUs to be 80 % idle before each
+                                 measurement (default 60; 3× that after a lab starts): on a machine
+                                 others are using, waiting longer does not help
   --out FILE                     also write the Markdown report to FILE
 `);
   process.exit(0);
@@ -99,6 +103,7 @@ const rtts = [...new Set(opts.rtt.split(',').map((r) => whole('rtt', r.trim())))
 const reps = Math.max(1, whole('reps', opts.reps));
 const defaultForksMax = whole('ansible-default-forks-max', opts['ansible-default-forks-max']);
 const ansibleTimeoutMs = Math.max(1, whole('ansible-timeout', opts['ansible-timeout'])) * 60_000;
+const settleMaxMs = whole('settle-max', opts['settle-max']) * 1000;
 const pyinfraTimeoutMs = Math.max(1, whole('pyinfra-timeout', opts['pyinfra-timeout'])) * 60_000;
 
 const benchStart = performance.now();
@@ -201,9 +206,9 @@ async function benchCell(size: Size, rttMs: number, index: number, work: string,
       const value = await fn();
       return [value, relayCpu(lab) - c0];
     };
-    await quiet(180_000);
+    await quiet(3 * settleMaxMs);
     for (let rep = 0; rep < reps; rep++) {
-      if (rep > 0) await quiet(60_000);
+      if (rep > 0) await quiet(settleMaxMs);
       result.loads.push(loadavg()[0] ?? 0);
       const [f, fCpu] = await withRelay(() => floor(lab));
       const [fs, fsCpu] = await withRelay(() => floor(lab, 'sudo -n true'));
@@ -220,7 +225,7 @@ async function benchCell(size: Size, rttMs: number, index: number, work: string,
     }
 
     const ansibleRun = async (check: boolean, forks: number): Promise<void> => {
-      await quiet(60_000);
+      await quiet(settleMaxMs);
       const cpu0 = childrenCpuSeconds();
       say(`${name}: ansible-playbook ${check ? '--check --diff' : '(real run)'} -f ${forks}…`);
       const [r, relayCpuS]: [AnsibleRun, number] = await withRelay(() => runAnsible(lab, work, { check, forks, timeoutMs: ansibleTimeoutMs }));
@@ -231,7 +236,7 @@ async function benchCell(size: Size, rttMs: number, index: number, work: string,
       if (!r.ok && !stopped) fail(`${name} ansible ${check ? 'dry' : 'real'} -f ${forks}: exit ${String(r.proc.code)}: ${r.summary}\n${lastLines(r.proc.stdout)}`);
     };
     const pyinfraRun = async (what: 'dry' | 'real' | 'noop'): Promise<Timed> => {
-      await quiet(60_000);
+      await quiet(settleMaxMs);
       const cpu0 = childrenCpuSeconds();
       say(`${name}: pyinfra ${what === 'dry' ? '--dry --diff' : what === 'real' ? '(real run)' : '(again, nothing to change)'}…`);
       const [r, relayCpuS]: [PyinfraRun, number] = await withRelay(() => runPyinfra(lab, cellWork, { dry: what === 'dry', timeoutMs: pyinfraTimeoutMs }));
@@ -250,7 +255,7 @@ async function benchCell(size: Size, rttMs: number, index: number, work: string,
     if (tools.ansible) for (const forks of forksList) await ansibleRun(true, forks);
 
     if (!opts['no-full']) {
-      await quiet(60_000);
+      await quiet(settleMaxMs);
       say(`${name}: rollout secure --yes, then again (no-op)`);
       result.full = await rollout(lab, ['--yes'], stateDir, [0]);
       say(`${name}: real run ${secs(result.full.proc.ms)} s${result.full.ok ? '' : ` FAILED (exit ${String(result.full.proc.code)})`}`);
