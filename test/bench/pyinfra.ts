@@ -4,10 +4,11 @@
  * same lab fleet, with an inventory written from the lab's own state.
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { chownSync, existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { dialPort } from '../lab/state.js';
+import { idsOf } from '../lab/system.js';
 import type { Lab } from '../lab/lab.js';
 import { runProc, type Proc } from './proc.js';
 
@@ -63,9 +64,19 @@ export function ensurePyinfra(say: (line: string) => void): { version?: string; 
  * inventory gives it (through the latency relay when there is one), host keys checked strictly
  * against the lab's known_hosts, sudo, and the certificate paths as absolute controller paths.
  */
-export function writePyinfraInventory(lab: Lab, path: string): void {
+export function writePyinfraInventory(lab: Lab, path: string, work: string): void {
   const s = lab.state;
+  const login = idsOf(s.loginUser);
   const host = (h: (typeof s.hosts)[number]): string => {
+    // The lab's hosts share the machine's /tmp, and pyinfra names its upload temp files after the
+    // destination: 23 hosts uploading /etc/sensu/tls/ca.pem at once wrote one file, and the uploads
+    // failed ("size mismatch in put! 0 != 562"). A real host has its own /tmp; so does each lab
+    // host here, for pyinfra.
+    const tmp = join(work, 'tmp', h.name);
+    // Only the host's own directory is private: the login user must pass through its parent.
+    mkdirSync(dirname(tmp), { recursive: true, mode: 0o755 });
+    mkdirSync(tmp, { recursive: true, mode: 0o700 });
+    chownSync(tmp, login.uid, login.gid);
     const data: Record<string, string | number | boolean> = {
       ssh_hostname: h.address,
       ssh_port: dialPort(s, h),
@@ -74,6 +85,7 @@ export function writePyinfraInventory(lab: Lab, path: string): void {
       ssh_known_hosts_file: lab.knownHostsPath,
       ssh_strict_host_key_checking: 'yes',
       _sudo: true,
+      _temp_dir: tmp,
       ...(h.sudoPassword ? { _sudo_password: s.becomePassword } : {}),
       sensu_ca_file: join(s.dir, 'pki', 'ca.pem'),
       sensu_cert_file: join(s.dir, 'pki', `${h.name}.pem`),
@@ -95,7 +107,7 @@ export interface PyinfraRun {
 export async function runPyinfra(lab: Lab, work: string, options: { dry: boolean; timeoutMs: number }): Promise<PyinfraRun> {
   mkdirSync(work, { recursive: true });
   const inventory = join(work, 'pyinfra-inventory.py');
-  if (!existsSync(inventory)) writePyinfraInventory(lab, inventory);
+  if (!existsSync(inventory)) writePyinfraInventory(lab, inventory, work);
   // -y skips pyinfra's change detection, and that detection is what --dry shows: no -y for it.
   const args = [...(options.dry ? ['--dry', '--diff'] : ['-y']), inventory, DEPLOY];
   const env = { ...process.env, PYINFRA_PROGRESS: 'off', NO_COLOR: '1', TERM: 'dumb' };
