@@ -16,6 +16,7 @@ import { RELAY_PORT, relayCpuSeconds } from './lab/relay-process.js';
 
 const run = promisify(execFile);
 const RTT = 80;
+// Ranges 127.44 and 127.56: free among the test files' (test/helpers/lab-fixture.ts lists them).
 const withRtt = useLab({ backends: 1, agents: 1, net: 44, rttMs: RTT });
 const without = useLab({ backends: 1, agents: 0, net: 56, skipHealthWait: true });
 

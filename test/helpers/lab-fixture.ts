@@ -2,8 +2,7 @@
  * A lab per test file: started in beforeAll, stopped in afterAll even when tests fail. Each file
  * passes its own `net` (127.N.0.0/16) so files running in parallel never share addresses:
  * lab.test 40, check.test 41, transport.test 42, secure-check.test 43 … rollback-confirm.test 58,
- * lab-rtt.test 44 and 56, the installed-package smoke (test/smoke/installed.sh) 61, the bench
- * 60–69 (keep this list unique).
+ * the installed-package smoke (test/smoke/installed.sh) 61 (keep this list unique).
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
