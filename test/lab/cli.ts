@@ -23,7 +23,8 @@ program
   .option('--net <n>', 'second octet of the 127.N.0.0/16 range the hosts use', int, 30)
   .option('--ssh-port <port>', 'port of every host\'s sshd', int, 22)
   .option('--sudo-password-host <name...>', 'hosts where sudo asks for a password')
-  .action(async (opts: { dir: string; backends: number; agents: number; net: number; sshPort: number; sudoPasswordHost?: string[] }) => {
+  .option('--rtt <ms>', 'round trip time to every sshd: SSH goes through a relay holding each chunk MS/2 each way (0: none)', int, 0)
+  .action(async (opts: { dir: string; backends: number; agents: number; net: number; sshPort: number; sudoPasswordHost?: string[]; rtt: number }) => {
     const t0 = Date.now();
     const lab = await startLab({
       dir: opts.dir,
@@ -32,11 +33,13 @@ program
       net: opts.net,
       sshPort: opts.sshPort,
       sudoPasswordHosts: opts.sudoPasswordHost ?? [],
+      rttMs: opts.rtt,
       onProgress: (line) => process.stderr.write(`lab: ${line}\n`),
     });
     const seconds = ((Date.now() - t0) / 1000).toFixed(1);
     process.stdout.write(
       `lab up: ${opts.backends} backends + ${opts.agents} agents on 127.${opts.net}.0.0/16 in ${seconds} s\n` +
+        (lab.state.relay ? `  latency     ${lab.state.relay.rttMs} ms round trip to every sshd through the relay (pid ${lab.state.relay.pid}, port ${lab.state.relay.port})\n` : '') +
         `  inventory   ${lab.inventoryPath}\n  known_hosts ${lab.knownHostsPath}\n  ssh key     ${lab.keyPath}\n` +
         `  stop with   npm run lab -- down --dir ${lab.dir}\n`,
     );

@@ -6,10 +6,12 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { stringify } from 'yaml';
-import type { LabState } from './state.js';
+import { dialPort, type LabState } from './state.js';
 
 /** Writes `inventory.yml` and `known_hosts` for a running lab. */
 export async function writeLabInventory(state: LabState): Promise<void> {
+  // Through the latency relay when there is one: the inventory is what every tool reads.
+  const port = state.relay ? state.relay.port : state.sshPort;
   const rel = (p: string): string => relative(state.dir, p);
   const extra = (name: string, role: 'backend' | 'agent'): Record<string, string> => {
     if (role === 'agent' && state.certs?.clientCerts) return { sensu_client_cert_file: `pki/${name}-client.pem`, sensu_client_key_file: `pki/${name}-client.key` };
@@ -18,7 +20,7 @@ export async function writeLabInventory(state: LabState): Promise<void> {
   };
   const hostVars = (name: string, role: 'backend' | 'agent', address: string, sudoPassword: boolean): Record<string, unknown> => ({
     ansible_host: address,
-    ...(state.sshPort === 22 ? {} : { ansible_port: state.sshPort }),
+    ...(port === 22 ? {} : { ansible_port: port }),
     sensu_cert_file: `pki/${name}.pem`,
     sensu_key_file: `pki/${name}.key`,
     ...extra(name, role),
@@ -31,7 +33,7 @@ export async function writeLabInventory(state: LabState): Promise<void> {
     all: {
       vars: {
         ansible_user: state.loginUser,
-        ansible_port: state.sshPort,
+        ansible_port: port,
         ansible_ssh_private_key_file: 'ssh/id_ed25519',
         // The lab's host keys, for ansible-playbook's ssh and for rollout alike (no --known-hosts needed).
         ansible_ssh_common_args: '-o UserKnownHostsFile={{ inventory_dir }}/known_hosts',
@@ -41,7 +43,7 @@ export async function writeLabInventory(state: LabState): Promise<void> {
       children: { backends: group('backend'), agents: group('agent') },
     },
   };
-  const header = `# Inventory of the rollout test lab in ${state.dir} (127.${state.net}.0.0/16).
+  const header = `# Inventory of the rollout test lab in ${state.dir} (127.${state.net}.0.0/16).${state.relay ? `\n# sshd is reached through the lab's latency relay on port ${state.relay.port}: ${state.relay.rttMs} ms round trip.` : ''}
 # Written by 'npm run lab -- up'; Ansible's YAML inventory format, so ansible-playbook reads it too.
 # Paths are relative to this file. The lab's hosts trust the key in ssh/, and known_hosts lists
 # every host key (ansible_ssh_common_args points ssh and rollout at it; --known-hosts
@@ -51,7 +53,8 @@ export async function writeLabInventory(state: LabState): Promise<void> {
 
   const lines = state.hosts.map((h) => {
     const key = readFileSync(join(h.dir, 'ssh_host_ed25519_key.pub'), 'utf8').trim().split(' ').slice(0, 2).join(' ');
-    const names = state.sshPort === 22 ? `${h.address}` : `[${h.address}]:${state.sshPort}`;
+    const hostPort = dialPort(state, h);
+    const names = hostPort === 22 ? `${h.address}` : `[${h.address}]:${hostPort}`;
     return `${names} ${key}`;
   });
   writeFileSync(join(state.dir, 'known_hosts'), `${lines.join('\n')}\n`);

@@ -18,6 +18,7 @@ import { planHosts, type LabHost } from './addresses.js';
 import { agentConfig, backendConfig } from './configs.js';
 import { writeLabInventory } from './inventory-writer.js';
 import { writeLabExtraCerts, writeLabPki, type LabCertOptions } from './pki.js';
+import { RELAY_PORT, startRelayProcess } from './relay-process.js';
 import { buildStandins } from './sensu/build.js';
 import type { LabHostState, LabState } from './state.js';
 import { ensureSystem, idsOf, LOGIN_USER, SERVICE_USER } from './system.js';
@@ -47,6 +48,12 @@ export interface LabOptions {
   skipHealthWait?: boolean;
   /** Certificates the inventory gives besides the server ones (agent client, dashboard); none by default. */
   certs?: LabCertOptions;
+  /**
+   * Round trip time between the controller and every host's sshd, in ms: the lab then relays SSH
+   * through one process that holds each chunk half of it each way (delay-relay.ts), and the
+   * inventory and known_hosts point at the relay. 0 or absent: no relay, sshd dialled directly.
+   */
+  rttMs?: number;
 }
 
 /** A running lab, with helpers tests use to look inside hosts the way an operator on the host would. */
@@ -70,7 +77,7 @@ export interface Lab {
 
 async function bundleLabRuntime(outDir: string): Promise<void> {
   await build({
-    entryPoints: { supervisor: join(here, 'supervisor.ts') },
+    entryPoints: { supervisor: join(here, 'supervisor.ts'), relay: join(here, 'relay-main.ts') },
     outdir: outDir,
     outExtension: { '.js': '.mjs' },
     bundle: true,
@@ -306,6 +313,14 @@ export async function startLab(options: LabOptions): Promise<Lab> {
     state.supervisorPid = sup.pid ?? 0;
     save();
 
+    const rttMs = options.rttMs ?? 0;
+    if (rttMs > 0) {
+      const routes = state.hosts.map((hs) => ({ listen: { address: hs.address, port: RELAY_PORT }, target: { address: hs.address, port: sshPort } }));
+      state.relay = { pid: await startRelayProcess(dir, routes, rttMs), port: RELAY_PORT, rttMs };
+      save();
+      say(`latency relay: ${rttMs} ms round trip to every sshd, port ${RELAY_PORT} (${Date.now() - t0} ms)`);
+    }
+
     await writeLabInventory(state);
     await Promise.all(state.hosts.map((hs) => waitFor(`sshd on ${hs.name}`, 20_000, () => tcpOpen(hs.address, sshPort))));
     if (!options.skipHealthWait) {
@@ -356,6 +371,7 @@ async function assertRangeFree(netOctet: number, say: (line: string) => void): P
 function labIsLive(dir: string): boolean {
   const state = JSON.parse(readFileSync(join(dir, 'lab.json'), 'utf8')) as LabState;
   if (state.supervisorPid && alive(state.supervisorPid) && readCmdline(state.supervisorPid).includes(dir)) return true;
+  if (state.relay && alive(state.relay.pid) && readCmdline(state.relay.pid).includes(dir)) return true;
   return readdirSync('/proc').some((entry) => /^\d+$/.test(entry) && inLab(entry, dir));
 }
 
@@ -464,6 +480,14 @@ export async function stopLab(dirArg: string): Promise<void> {
     const end = Date.now() + 15_000;
     while (alive(state.supervisorPid) && Date.now() < end) await new Promise((r) => setTimeout(r, 50));
     if (alive(state.supervisorPid)) process.kill(state.supervisorPid, 'SIGKILL');
+  }
+  // The relay lives outside the hosts' namespaces; its command line names the lab's directory,
+  // so a pid reused by another process since is left alone.
+  if (state.relay && alive(state.relay.pid) && readCmdline(state.relay.pid).includes(dir)) {
+    process.kill(state.relay.pid, 'SIGTERM');
+    const end = Date.now() + 5_000;
+    while (alive(state.relay.pid) && Date.now() < end) await new Promise((r) => setTimeout(r, 50));
+    if (alive(state.relay.pid)) process.kill(state.relay.pid, 'SIGKILL');
   }
   for (let round = 0; round < 50; round++) {
     const pids = processesIn(namespaces, dir);

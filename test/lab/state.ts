@@ -30,7 +30,18 @@ export interface LabState {
   hosts: LabHostState[];
   /** Cluster admin created on first backend start (what `sensu-backend init` would be given). */
   admin?: { username: string; password: string; apiKey: string };
+  /**
+   * The latency relay, when the lab was started with a round trip time: every host's sshd is then
+   * reached at the host's address on `port`, through one process (`pid`) that delays each chunk
+   * by half of `rttMs` each way.
+   */
+  relay?: { pid: number; port: number; rttMs: number };
   /** Certificates the inventory gives besides the server ones (client, dashboard). */
   certs?: { clientCerts?: boolean; dashboardCerts?: boolean };
   startedAt: string;
+}
+
+/** The port a controller dials for a host's sshd: the relay's when there is one, so every tool pays the round trips. */
+export function dialPort(state: LabState, host: LabHostState): number {
+  return state.relay ? state.relay.port : host.sshPort;
 }
