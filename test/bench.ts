@@ -117,10 +117,19 @@ const relayCpu = (lab: Lab): number => (lab.state.relay ? relayCpuSeconds(lab.st
 async function rollout(lab: Lab, args: string[], stateDir: string, okCodes: number[]): Promise<RolloutRun> {
   const env = { ...process.env, ROLLOUT_STATE_DIR: stateDir, NO_COLOR: '1', CI: '1' };
   const relay0 = relayCpu(lab);
-  const r = await counted(lab, () => runProc(process.execPath, [BIN, 'secure', '-i', lab.inventoryPath, '--known-hosts', lab.knownHostsPath, '--stats', ...args], { env, timeoutMs: 1_200_000 }));
+  const r = await counted(lab, () =>
+    runProc(process.execPath, [BIN, 'secure', '-i', lab.inventoryPath, '--known-hosts', lab.knownHostsPath, '--stats', ...args], { env, timeoutMs: 1_200_000 }),
+  );
   const proc = r.value;
   const stats = parseStats(proc.stderr);
-  return { proc, ok: !proc.timedOut && proc.code !== null && okCodes.includes(proc.code), ...(stats ? { stats } : {}), conns: r.conns, sudo: r.sudo, relayCpuS: relayCpu(lab) - relay0 };
+  return {
+    proc,
+    ok: !proc.timedOut && proc.code !== null && okCodes.includes(proc.code),
+    ...(stats ? { stats } : {}),
+    conns: r.conns,
+    sudo: r.sudo,
+    relayCpuS: relayCpu(lab) - relay0,
+  };
 }
 
 // ── one cell: a fleet at one round trip time ──────────────────────────────────────────────
@@ -131,7 +140,36 @@ async function floor(lab: Lab, command = 'true'): Promise<number> {
     lab.state.hosts.map((h) =>
       // The key exchange rollout's SSH library negotiates: OpenSSH's default (sntrup761x25519) costs
       // the client ~3× the CPU, and 200 of them at once would measure that, not the hosts.
-      runProc('ssh', ['-F', '/dev/null', '-o', 'KexAlgorithms=curve25519-sha256', '-o', 'ControlMaster=no', '-o', 'ControlPath=none', '-o', 'BatchMode=yes', '-o', `UserKnownHostsFile=${lab.knownHostsPath}`, '-o', 'GlobalKnownHostsFile=/dev/null', '-o', 'StrictHostKeyChecking=yes', '-o', 'ConnectTimeout=60', '-i', lab.keyPath, '-p', String(dialPort(lab.state, h)), `${lab.state.loginUser}@${h.address}`, command], { timeoutMs: 120_000 }),
+      runProc(
+        'ssh',
+        [
+          '-F',
+          '/dev/null',
+          '-o',
+          'KexAlgorithms=curve25519-sha256',
+          '-o',
+          'ControlMaster=no',
+          '-o',
+          'ControlPath=none',
+          '-o',
+          'BatchMode=yes',
+          '-o',
+          `UserKnownHostsFile=${lab.knownHostsPath}`,
+          '-o',
+          'GlobalKnownHostsFile=/dev/null',
+          '-o',
+          'StrictHostKeyChecking=yes',
+          '-o',
+          'ConnectTimeout=60',
+          '-i',
+          lab.keyPath,
+          '-p',
+          String(dialPort(lab.state, h)),
+          `${lab.state.loginUser}@${h.address}`,
+          command,
+        ],
+        { timeoutMs: 120_000 },
+      ),
     ),
   );
   const failed = results.filter((r) => r.code !== 0).length;
@@ -163,7 +201,22 @@ interface Tools {
 
 async function benchCell(size: Size, rttMs: number, index: number, work: string, tools: Tools): Promise<CellResult> {
   const hosts = size.backends + size.agents;
-  const result: CellResult = { size, rttMs, hosts, floor: [], floorSudo: [], rolloutCheck: [], floorRelayCpuS: { floor: 0, floorSudo: 0, rolloutCheck: 0 }, check: [], ansible: new Map(), pyinfra: {}, relayCpuTotalS: 0, failures: [], loads: [], idle: [] };
+  const result: CellResult = {
+    size,
+    rttMs,
+    hosts,
+    floor: [],
+    floorSudo: [],
+    rolloutCheck: [],
+    floorRelayCpuS: { floor: 0, floorSudo: 0, rolloutCheck: 0 },
+    check: [],
+    ansible: new Map(),
+    pyinfra: {},
+    relayCpuTotalS: 0,
+    failures: [],
+    loads: [],
+    idle: [],
+  };
   const name = `${size.label} at ${rttMs} ms`;
   /** A run that did not do its job: said at once (a long bench may be cut short), reported at the end. */
   const fail = (what: string): void => {
@@ -212,7 +265,12 @@ async function benchCell(size: Size, rttMs: number, index: number, work: string,
       result.loads.push(loadavg()[0] ?? 0);
       const [f, fCpu] = await withRelay(() => floor(lab));
       const [fs, fsCpu] = await withRelay(() => floor(lab, 'sudo -n true'));
-      const [c, cCpu] = await withRelay(() => runProc(process.execPath, [BIN, 'check', '-i', lab.inventoryPath, '--known-hosts', lab.knownHostsPath], { env: { ...process.env, NO_COLOR: '1' }, timeoutMs: 600_000 }));
+      const [c, cCpu] = await withRelay(() =>
+        runProc(process.execPath, [BIN, 'check', '-i', lab.inventoryPath, '--known-hosts', lab.knownHostsPath], {
+          env: { ...process.env, NO_COLOR: '1' },
+          timeoutMs: 600_000,
+        }),
+      );
       result.floor.push(f);
       result.floorSudo.push(fs);
       result.rolloutCheck.push(c.ms);
@@ -220,7 +278,9 @@ async function benchCell(size: Size, rttMs: number, index: number, work: string,
       if (c.code !== 0) fail(`${name} rollout check: exit ${String(c.code)}\n${lastLines(c.stdout + c.stderr)}`);
       const r = await rollout(lab, ['--check', '--diff'], stateDir, [5]);
       result.check.push(r);
-      say(`${name}: floor ${secs(f)} s (with sudo ${secs(fs)} s), rollout check ${secs(c.ms)} s, rollout --check --diff ${secs(r.proc.ms)} s${r.ok ? '' : ` FAILED (exit ${String(r.proc.code)})`}`);
+      say(
+        `${name}: floor ${secs(f)} s (with sudo ${secs(fs)} s), rollout check ${secs(c.ms)} s, rollout --check --diff ${secs(r.proc.ms)} s${r.ok ? '' : ` FAILED (exit ${String(r.proc.code)})`}`,
+      );
       if (!r.ok) fail(`${name} rollout --check --diff: exit ${String(r.proc.code)}\n${lastLines(r.proc.stderr)}`);
     }
 
@@ -230,10 +290,20 @@ async function benchCell(size: Size, rttMs: number, index: number, work: string,
       say(`${name}: ansible-playbook ${check ? '--check --diff' : '(real run)'} -f ${forks}…`);
       const [r, relayCpuS]: [AnsibleRun, number] = await withRelay(() => runAnsible(lab, work, { check, forks, timeoutMs: ansibleTimeoutMs }));
       const stopped = r.proc.timedOut;
-      result.ansible.set(ansibleKey(check, forks), { ms: r.proc.ms, ok: r.ok, note: r.summary, ctlCpuS: childrenCpuSeconds() - cpu0, relayCpuS, ...(stopped ? { stopped } : {}) });
-      say(`${name}: ansible ${check ? 'dry' : 'real'} -f ${forks}: ${stopped ? `stopped unfinished after ${secs(r.proc.ms)} s` : `${secs(r.proc.ms)} s, ${r.summary}`}`);
+      result.ansible.set(ansibleKey(check, forks), {
+        ms: r.proc.ms,
+        ok: r.ok,
+        note: r.summary,
+        ctlCpuS: childrenCpuSeconds() - cpu0,
+        relayCpuS,
+        ...(stopped ? { stopped } : {}),
+      });
+      say(
+        `${name}: ansible ${check ? 'dry' : 'real'} -f ${forks}: ${stopped ? `stopped unfinished after ${secs(r.proc.ms)} s` : `${secs(r.proc.ms)} s, ${r.summary}`}`,
+      );
       // Slow is a figure, not a failure.
-      if (!r.ok && !stopped) fail(`${name} ansible ${check ? 'dry' : 'real'} -f ${forks}: exit ${String(r.proc.code)}: ${r.summary}\n${lastLines(r.proc.stdout)}`);
+      if (!r.ok && !stopped)
+        fail(`${name} ansible ${check ? 'dry' : 'real'} -f ${forks}: exit ${String(r.proc.code)}: ${r.summary}\n${lastLines(r.proc.stdout)}`);
     };
     const pyinfraRun = async (what: 'dry' | 'real' | 'noop'): Promise<Timed> => {
       await quiet(settleMaxMs);
@@ -250,7 +320,9 @@ async function benchCell(size: Size, rttMs: number, index: number, work: string,
       return t;
     };
     // Ansible at its default forks takes many minutes on a large fleet: only up to --ansible-default-forks-max hosts.
-    const forksList = [...new Set([ANSIBLE_DEFAULT_FORKS, hosts])].filter((forks) => forks !== ANSIBLE_DEFAULT_FORKS || hosts <= defaultForksMax || forks === hosts);
+    const forksList = [...new Set([ANSIBLE_DEFAULT_FORKS, hosts])].filter(
+      (forks) => forks !== ANSIBLE_DEFAULT_FORKS || hosts <= defaultForksMax || forks === hosts,
+    );
     if (tools.pyinfra) await pyinfraRun('dry');
     if (tools.ansible) for (const forks of forksList) await ansibleRun(true, forks);
 
@@ -305,7 +377,9 @@ async function main(): Promise<number> {
   const p = opts['no-pyinfra'] ? { why: '--no-pyinfra' } : ensurePyinfra(say);
   const ssh = execFileSync('sh', ['-c', 'ssh -V 2>&1'], { encoding: 'utf8' }).trim().split(',')[0] ?? 'ssh';
   const header = [
-    `machine: ${cpus().length} CPU(s), ${(totalmem() / 2 ** 30).toFixed(1)} GiB, load average ${loadavg().map((l) => l.toFixed(2)).join(' ')} at the start; node ${process.version}; ${ssh}`,
+    `machine: ${cpus().length} CPU(s), ${(totalmem() / 2 ** 30).toFixed(1)} GiB, load average ${loadavg()
+      .map((l) => l.toFixed(2))
+      .join(' ')} at the start; node ${process.version}; ${ssh}`,
     `tools: ${a.version ?? `Ansible not run (${a.why ?? ''})`}; ${p.version ?? `pyinfra not run (${p.why ?? ''})`}`,
     `fleets ${sizes.map((s) => s.label).join(', ')} × RTT ${rtts.join(', ')} ms; ${reps} rep(s) of the floors and the dry run`,
   ];
@@ -340,7 +414,13 @@ async function main(): Promise<number> {
   } finally {
     rmSync(work, { recursive: true, force: true });
   }
-  emit(render([`bench total: ${secs(performance.now() - benchStart)} s, load average ${loadavg().map((l) => l.toFixed(2)).join(' ')} at the end`]));
+  emit(
+    render([
+      `bench total: ${secs(performance.now() - benchStart)} s, load average ${loadavg()
+        .map((l) => l.toFixed(2))
+        .join(' ')} at the end`,
+    ]),
+  );
   const failures = results.flatMap((r) => r.failures);
   if (failures.length) {
     process.stdout.write(`\n${failures.length} run(s) did not do their job:\n${failures.map((f) => `  - ${f}`).join('\n')}\n`);

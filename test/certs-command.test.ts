@@ -49,7 +49,12 @@ beforeEach(() => {
 afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
 const certs = (...extra: string[]): ReturnType<typeof rollout> => rollout(['certs', '-i', inv, '--out', pki, ...extra]);
-const snapshot = (): Record<string, string> => Object.fromEntries(readdirSync(pki).sort().map((f) => [f, readFileSync(join(pki, f)).toString('base64')]));
+const snapshot = (): Record<string, string> =>
+  Object.fromEntries(
+    readdirSync(pki)
+      .sort()
+      .map((f) => [f, readFileSync(join(pki, f)).toString('base64')]),
+  );
 const mode = (f: string): number => statSync(join(pki, f)).mode & 0o777;
 
 describe('rollout certs', () => {
@@ -69,11 +74,17 @@ describe('rollout certs', () => {
     for (const f of ['ca.pem', 'backend-1.pem', 'backend-2.pem']) expect(mode(f)).toBe(0o644);
 
     const b1 = new X509Certificate(readFileSync(join(pki, 'backend-1.pem')));
-    expect(parseSubjectAltNames(b1.subjectAltName).map((s) => `${s.type}:${s.value}`).sort()).toEqual(
-      ['DNS:backend-1', 'DNS:localhost', 'DNS:sensu.example.com', 'IP:10.0.0.11', 'IP:127.0.0.1', 'IP:192.0.2.7'].sort(),
-    );
+    expect(
+      parseSubjectAltNames(b1.subjectAltName)
+        .map((s) => `${s.type}:${s.value}`)
+        .sort(),
+    ).toEqual(['DNS:backend-1', 'DNS:localhost', 'DNS:sensu.example.com', 'IP:10.0.0.11', 'IP:127.0.0.1', 'IP:192.0.2.7'].sort());
     const b2 = new X509Certificate(readFileSync(join(pki, 'backend-2.pem')));
-    expect(parseSubjectAltNames(b2.subjectAltName).map((s) => `${s.type}:${s.value}`).sort()).toEqual(['DNS:b2.example.com', 'DNS:backend-2', 'DNS:localhost', 'IP:127.0.0.1']);
+    expect(
+      parseSubjectAltNames(b2.subjectAltName)
+        .map((s) => `${s.type}:${s.value}`)
+        .sort(),
+    ).toEqual(['DNS:b2.example.com', 'DNS:backend-2', 'DNS:localhost', 'IP:127.0.0.1']);
     for (const c of [b1, b2]) {
       expect(extendedKeyUsages(c)?.sort()).toEqual(['clientAuth', 'serverAuth']);
       expect(describeKey(c.publicKey)).toBe('EC P-256');
@@ -134,7 +145,12 @@ describe('rollout certs', () => {
   it('renews an expiring certificate and one with the wrong SANs, says why, and leaves the rest alone', async () => {
     expect((await certs()).code).toBe(0);
     const ca = await loadCaFiles(join(pki, 'ca.pem'), join(pki, 'ca.key'));
-    const expiring = await issueCertificate(ca, { commonName: 'backend-1', dnsNames: ['backend-1', 'localhost', 'sensu.example.com'], ipAddresses: ['10.0.0.11', '127.0.0.1', '192.0.2.7'], validityDays: 10 });
+    const expiring = await issueCertificate(ca, {
+      commonName: 'backend-1',
+      dnsNames: ['backend-1', 'localhost', 'sensu.example.com'],
+      ipAddresses: ['10.0.0.11', '127.0.0.1', '192.0.2.7'],
+      validityDays: 10,
+    });
     writeFileSync(join(pki, 'backend-1.pem'), expiring.certPem);
     writeFileSync(join(pki, 'backend-1.key'), privateKeyPem(expiring.privateKey), { mode: 0o600 });
     const wrongSans = await issueCertificate(ca, { commonName: 'backend-2', dnsNames: ['backend-2'] });

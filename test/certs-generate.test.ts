@@ -83,13 +83,17 @@ describe('issueCertificate', () => {
     const cert = new X509Certificate(leaf.certPem);
     expect(new Date(cert.validFrom).toISOString()).toBe('2020-01-01T00:00:00.000Z');
     expect(new Date(cert.validTo).toISOString()).toBe('2021-01-01T00:00:00.000Z');
-    await expect(issueCertificate(ca, { commonName: 'x', notBefore: new Date('2021-01-01'), notAfter: new Date('2020-01-01') })).rejects.toThrow(/must be later/);
+    await expect(issueCertificate(ca, { commonName: 'x', notBefore: new Date('2021-01-01'), notAfter: new Date('2020-01-01') })).rejects.toThrow(
+      /must be later/,
+    );
   });
 
   it('gives RSA leaves keyEncipherment too, and honours explicit key usages and EKUs', async () => {
     const ca = await createRootCa();
     const rsa = await issueCertificate(ca, { commonName: 'rsa', algorithm: 'rsa-2048' });
-    expect((await run('openssl', ['x509', '-noout', '-ext', 'keyUsage', '-in', file('rsa.pem', rsa.certPem)])).stdout).toMatch(/Digital Signature, Key Encipherment/);
+    expect((await run('openssl', ['x509', '-noout', '-ext', 'keyUsage', '-in', file('rsa.pem', rsa.certPem)])).stdout).toMatch(
+      /Digital Signature, Key Encipherment/,
+    );
     const client = await issueCertificate(ca, { commonName: 'client', extendedKeyUsages: ['clientAuth'], keyUsages: ['digitalSignature', 'keyAgreement'] });
     expect(extendedKeyUsages(new X509Certificate(client.certPem))).toEqual(['clientAuth']);
     const any = await issueCertificate(ca, { commonName: 'any', extendedKeyUsages: [] });
@@ -113,10 +117,21 @@ describe('issueCertificate', () => {
     expect(leaf.bundlePem).toBe(leaf.certPem + mid.certPem);
     expect(new X509Certificate(mid.certPem).ca).toBe(true);
     const rootFile = file('chain-root.pem', root.certPem);
-    const { stdout } = await run('openssl', ['verify', '-CAfile', rootFile, '-untrusted', file('chain-mid.pem', mid.certPem), '-purpose', 'sslserver', file('chain-leaf.pem', leaf.certPem)]);
+    const { stdout } = await run('openssl', [
+      'verify',
+      '-CAfile',
+      rootFile,
+      '-untrusted',
+      file('chain-mid.pem', mid.certPem),
+      '-purpose',
+      'sslserver',
+      file('chain-leaf.pem', leaf.certPem),
+    ]);
     expect(stdout.trim()).toMatch(/: OK$/);
     // Without the intermediate, the leaf does not verify.
-    await expect(run('openssl', ['verify', '-CAfile', rootFile, file('chain-leaf-alone.pem', leaf.certPem)])).rejects.toThrow(/unable to get local issuer certificate/);
+    await expect(run('openssl', ['verify', '-CAfile', rootFile, file('chain-leaf-alone.pem', leaf.certPem)])).rejects.toThrow(
+      /unable to get local issuer certificate/,
+    );
   });
 });
 
@@ -179,7 +194,10 @@ describe('loadCa', () => {
     expect(mismatch.issues).toEqual(['ca.key does not match the certificate in ca.pem']);
     const encrypted = ca.privateKey.export({ type: 'pkcs8', format: 'pem', cipher: 'aes-128-cbc', passphrase: 'pw' }) as string;
     const both = (await loadCa('nothing', encrypted, { cert: 'ca.pem', key: 'ca.key' }).catch((e: unknown) => e)) as InputError;
-    expect(both.issues).toEqual(['ca.pem contains no certificate (no "BEGIN CERTIFICATE" block)', 'ca.key is encrypted with a passphrase, which Sensu cannot use']);
+    expect(both.issues).toEqual([
+      'ca.pem contains no certificate (no "BEGIN CERTIFICATE" block)',
+      'ca.key is encrypted with a passphrase, which Sensu cannot use',
+    ]);
     const missing = (await loadCaFiles(join(dir, 'nope.pem'), join(dir, 'nope.key')).catch((e: unknown) => e)) as InputError;
     expect(missing.issues).toHaveLength(2);
     expect(missing.issues[0]).toMatch(/nope\.pem cannot be read \(ENOENT/);

@@ -57,11 +57,17 @@ describe('summarizeCertificateFile', () => {
       isCA: false,
       extendedKeyUsages: ['serverAuth', 'clientAuth'],
     });
-    const opensslFp = (await run('openssl', ['x509', '-noout', '-fingerprint', '-sha256', '-in', path])).stdout.trim().split('=')[1]?.replaceAll(':', '').toLowerCase();
+    const opensslFp = (await run('openssl', ['x509', '-noout', '-fingerprint', '-sha256', '-in', path])).stdout
+      .trim()
+      .split('=')[1]
+      ?.replaceAll(':', '')
+      .toLowerCase();
     expect(first?.sha256).toBe(opensslFp);
     expect(first?.publicKeySha256).toBe(summarizePrivateKey(privateKeyPem(leaf.privateKey)).publicKeySha256);
     expect(second).toMatchObject({ subjectCN: 'lab mid', issuerCN: 'lab root', isCA: true, sans: [] });
-    expect(formatCertificateSummary(first!)).toMatch(/^CN=backend-1 \[DNS:backend-1, DNS:localhost, IP:10\.0\.0\.11, IP:127\.0\.0\.1\] issued by CN=lab mid, valid 2026-01-01 to 2027-01-01, EC P-256, sha256 [0-9a-f]{16}…$/);
+    expect(formatCertificateSummary(first!)).toMatch(
+      /^CN=backend-1 \[DNS:backend-1, DNS:localhost, IP:10\.0\.0\.11, IP:127\.0\.0\.1\] issued by CN=lab mid, valid 2026-01-01 to 2027-01-01, EC P-256, sha256 [0-9a-f]{16}…$/,
+    );
   });
 
   it('says why a file has no certificate: empty, DER, garbled', async () => {

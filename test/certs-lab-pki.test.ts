@@ -58,7 +58,10 @@ describe('writeLabPki', () => {
 
   it('200 hosts: fast, and every certificate passes the preflight', async () => {
     const out = join(dir, 'big');
-    const hosts: LabHostCert[] = Array.from({ length: 200 }, (_, i) => ({ name: `host-${String(i).padStart(3, '0')}`, address: `127.31.${Math.floor(i / 250)}.${(i % 250) + 2}` }));
+    const hosts: LabHostCert[] = Array.from({ length: 200 }, (_, i) => ({
+      name: `host-${String(i).padStart(3, '0')}`,
+      address: `127.31.${Math.floor(i / 250)}.${(i % 250) + 2}`,
+    }));
     const t0 = performance.now();
     const pki = await writeLabPki(out, hosts);
     const written = performance.now() - t0;

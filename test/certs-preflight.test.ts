@@ -43,7 +43,10 @@ afterAll(() => {
     const all = everything.join('\n');
     expect(containsPrivateKeyPem(all)).toBe(false);
     for (const f of Object.values(fixtures)) {
-      const body = readFileSync(f.key, 'utf8').split('\n').filter((l) => !l.startsWith('-----') && !l.includes(':')).join('');
+      const body = readFileSync(f.key, 'utf8')
+        .split('\n')
+        .filter((l) => !l.startsWith('-----') && !l.includes(':'))
+        .join('');
       for (let i = 0; i + 24 <= body.length; i += 24) expect(all).not.toContain(body.slice(i, i + 24));
     }
   } finally {
@@ -130,12 +133,16 @@ describe('messages', () => {
 
   it('several missing names are one problem', async () => {
     const line = await one('valid', { names: [...NAMES, 'backend-1.example.com', '10.0.0.99', '[fd00::11]'] });
-    expect(line).toMatch(/does not cover backend-1\.example\.com or 10\.0\.0\.99 or fd00::11 \(SANs: .*\) — reissue the certificate with DNS:backend-1\.example\.com, IP:10\.0\.0\.99, IP:fd00::11 in subjectAltName$/);
+    expect(line).toMatch(
+      /does not cover backend-1\.example\.com or 10\.0\.0\.99 or fd00::11 \(SANs: .*\) — reissue the certificate with DNS:backend-1\.example\.com, IP:10\.0\.0\.99, IP:fd00::11 in subjectAltName$/,
+    );
   });
 
   it('expiry, validity start and the renewal margin', async () => {
     expect(await one('expired')).toMatch(/^backend-1: fx\/expired\.pem expired on \d{4}-\d{2}-\d{2} — issue a new certificate for the same names$/);
-    expect(await one('expiringSoon')).toMatch(/^backend-1: fx\/expiringSoon\.pem expires on \d{4}-\d{2}-\d{2}, in (9|10) days \(at least 30 wanted\) — .* before rolling it out$/);
+    expect(await one('expiringSoon')).toMatch(
+      /^backend-1: fx\/expiringSoon\.pem expires on \d{4}-\d{2}-\d{2}, in (9|10) days \(at least 30 wanted\) — .* before rolling it out$/,
+    );
     expect(await one('notYetValid')).toMatch(/^backend-1: fx\/notYetValid\.pem is not valid until \S+Z \(now \S+Z\) — check the clock/);
     expect(await preflight([expectation(fixtures.expiringSoon)], { minValidityDays: 5 })).toEqual([]);
   });
@@ -152,17 +159,27 @@ describe('messages', () => {
   });
 
   it('chain problems name the CA file and the issuer', async () => {
-    expect(await one('otherCa')).toMatch(/^backend-1: fx\/otherCa\.pem is not signed by a CA in pki\/ca\.pem \(issuer: CN=some other CA; pki\/ca\.pem has CN=rollout lab CA\) — reissue it from the CA in pki\/ca\.pem/);
-    expect(await one('sameNameOtherCa')).toMatch(/names CN=rollout lab CA as issuer, but the certificate of that name in pki\/ca\.pem did not sign it \(another CA with the same name\?\)/);
-    expect(await one('intermediateMissing')).toMatch(/is not signed by a CA in pki\/ca\.pem \(issuer: CN=rollout lab intermediate CA;.* an intermediate CA certificate goes after the leaf in fx\/intermediateMissing\.pem$/);
-    expect(await one('emptyCa')).toBe('backend-1: fx/emptyCa-ca.pem contains no certificate (no "BEGIN CERTIFICATE" block) — put the PEM certificate of the CA that issued the host certificates in it');
+    expect(await one('otherCa')).toMatch(
+      /^backend-1: fx\/otherCa\.pem is not signed by a CA in pki\/ca\.pem \(issuer: CN=some other CA; pki\/ca\.pem has CN=rollout lab CA\) — reissue it from the CA in pki\/ca\.pem/,
+    );
+    expect(await one('sameNameOtherCa')).toMatch(
+      /names CN=rollout lab CA as issuer, but the certificate of that name in pki\/ca\.pem did not sign it \(another CA with the same name\?\)/,
+    );
+    expect(await one('intermediateMissing')).toMatch(
+      /is not signed by a CA in pki\/ca\.pem \(issuer: CN=rollout lab intermediate CA;.* an intermediate CA certificate goes after the leaf in fx\/intermediateMissing\.pem$/,
+    );
+    expect(await one('emptyCa')).toBe(
+      'backend-1: fx/emptyCa-ca.pem contains no certificate (no "BEGIN CERTIFICATE" block) — put the PEM certificate of the CA that issued the host certificates in it',
+    );
   });
 
   it('extended key usage: only what the caller says it needs', async () => {
     expect(await one('noServerAuth')).toBe(
       'backend-1: fx/noServerAuth.pem does not allow serverAuth (extended key usage: clientAuth), and Sensu serves TLS with it — reissue the certificate with extendedKeyUsage serverAuth, clientAuth',
     );
-    expect(await one('serverAuthOnly')).toMatch(/does not allow clientAuth \(extended key usage: serverAuth\), and it is also presented as a client certificate/);
+    expect(await one('serverAuthOnly')).toMatch(
+      /does not allow clientAuth \(extended key usage: serverAuth\), and it is also presented as a client certificate/,
+    );
     expect(await preflight([expectation(fixtures.serverAuthOnly, { usages: ['serverAuth'] })])).toEqual([]);
     expect(await preflight([expectation(fixtures.noServerAuth, { usages: ['clientAuth'] })])).toEqual([]);
   });
@@ -173,9 +190,24 @@ describe('checkCertificate (pure)', () => {
   beforeAll(() => {
     ca = pki.ca;
   });
-  const check = (input: { certPem?: string | Buffer; keyPem?: string; caPem?: string }, overrides: Partial<CertExpectation> = {}, now = new Date()): CertProblem[] => {
+  const check = (
+    input: { certPem?: string | Buffer; keyPem?: string; caPem?: string },
+    overrides: Partial<CertExpectation> = {},
+    now = new Date(),
+  ): CertProblem[] => {
     const problems = checkCertificate(
-      { host: 'h', certFile: 'h.pem', keyFile: 'h.key', caFile: 'ca.pem', names: [], usages: ['serverAuth'], certPem: input.certPem, keyPem: input.keyPem, caPem: input.caPem, ...overrides },
+      {
+        host: 'h',
+        certFile: 'h.pem',
+        keyFile: 'h.key',
+        caFile: 'ca.pem',
+        names: [],
+        usages: ['serverAuth'],
+        certPem: input.certPem,
+        keyPem: input.keyPem,
+        caPem: input.caPem,
+        ...overrides,
+      },
       now,
       30,
     );
@@ -187,7 +219,9 @@ describe('checkCertificate (pure)', () => {
     const leaf = await issueCertificate(ca, { commonName: 'wild', dnsNames: ['*.lab.example'] });
     const pems = { certPem: leaf.certPem, keyPem: privateKeyPem(leaf.privateKey), caPem: ca.certPem };
     expect(check(pems, { names: ['backend-1.lab.example', 'BACKEND-2.LAB.EXAMPLE'] })).toEqual([]);
-    expect(check(pems, { names: ['a.b.lab.example', 'lab.example'] })[0]?.problem).toMatch(/^does not cover a\.b\.lab\.example or lab\.example \(SANs: DNS:\*\.lab\.example\)/);
+    expect(check(pems, { names: ['a.b.lab.example', 'lab.example'] })[0]?.problem).toMatch(
+      /^does not cover a\.b\.lab\.example or lab\.example \(SANs: DNS:\*\.lab\.example\)/,
+    );
   });
 
   it('IPv6 addresses match in any spelling, and a DNS SAN never covers an IP', async () => {
@@ -202,7 +236,13 @@ describe('checkCertificate (pure)', () => {
     const leaf = await issueCertificate(oldRoot, { commonName: 'x', notBefore: new Date('2020-06-01'), validityDays: 3650 });
     const problems = check({ certPem: leaf.certPem, keyPem: privateKeyPem(leaf.privateKey), caPem: oldRoot.certPem });
     expect(problems).toEqual([
-      { host: 'h', file: 'ca.pem', kind: 'expired', problem: 'holds the CA certificate CN=old root, which expired on 2021-01-01', fix: 'renew that CA certificate and reissue what it signed' },
+      {
+        host: 'h',
+        file: 'ca.pem',
+        kind: 'expired',
+        problem: 'holds the CA certificate CN=old root, which expired on 2021-01-01',
+        fix: 'renew that CA certificate and reissue what it signed',
+      },
     ]);
   });
 
@@ -211,7 +251,11 @@ describe('checkCertificate (pure)', () => {
     const leaf = await issueCertificate(mid, { commonName: 'x' });
     const problems = check({ certPem: leaf.bundlePem, keyPem: privateKeyPem(leaf.privateKey), caPem: ca.certPem });
     expect(problems.map((p) => [p.kind, p.file, p.problem])).toEqual([
-      ['usage', 'h.pem', 'holds the intermediate CA certificate CN=client-only CA, which does not allow serverAuth (extended key usage: clientAuth), and Sensu serves TLS with it'],
+      [
+        'usage',
+        'h.pem',
+        'holds the intermediate CA certificate CN=client-only CA, which does not allow serverAuth (extended key usage: clientAuth), and Sensu serves TLS with it',
+      ],
     ]);
   });
 
@@ -227,7 +271,9 @@ describe('checkCertificate (pure)', () => {
     const leaf = await issueCertificate(fake, { commonName: 'child' });
     const problems = check({ certPem: leaf.bundlePem, keyPem: privateKeyPem(leaf.privateKey), caPem: ca.certPem });
     expect(problems.map((p) => p.kind)).toEqual(['untrusted']);
-    expect(problems[0]?.problem).toMatch(/^is signed by CN=just a server in h\.pem, which may not sign certificates \(it lacks basicConstraints CA:TRUE or keyUsage keyCertSign\)/);
+    expect(problems[0]?.problem).toMatch(
+      /^is signed by CN=just a server in h\.pem, which may not sign certificates \(it lacks basicConstraints CA:TRUE or keyUsage keyCertSign\)/,
+    );
   });
 
   it('a certificate that is itself in the CA file is trusted as it is', async () => {
@@ -238,13 +284,19 @@ describe('checkCertificate (pure)', () => {
   it('key types Go cannot serve with are refused', () => {
     const ed448 = generateKeyPairSync('ed448');
     const problems = check({ certPem: pki.ca.certPem, keyPem: ed448.privateKey.export({ type: 'pkcs8', format: 'pem' }) as string, caPem: pki.ca.certPem });
-    expect(problems.map((p) => [p.kind, p.file, p.problem])).toEqual([['unsupported-key', 'h.key', "holds an Ed448 key, which Sensu (Go's crypto/tls) cannot use"]]);
+    expect(problems.map((p) => [p.kind, p.file, p.problem])).toEqual([
+      ['unsupported-key', 'h.key', "holds an Ed448 key, which Sensu (Go's crypto/tls) cannot use"],
+    ]);
   });
 
   it('a DER certificate gets the conversion command', () => {
     const der = new X509Certificate(pki.ca.certPem).raw;
     const [p] = check({ certPem: der });
-    expect(p).toMatchObject({ kind: 'bad-certificate', problem: 'is a DER (binary) certificate, and Sensu reads PEM only', fix: 'convert it: openssl x509 -inform der -in h.pem -out h.pem.pem, and use that file' });
+    expect(p).toMatchObject({
+      kind: 'bad-certificate',
+      problem: 'is a DER (binary) certificate, and Sensu reads PEM only',
+      fix: 'convert it: openssl x509 -inform der -in h.pem -out h.pem.pem, and use that file',
+    });
   });
 
   it('files that could not be read (undefined) skip only the checks that need them', async () => {
@@ -278,9 +330,15 @@ describe('preflightCertificates (loader)', () => {
   });
 
   it('one broken CA file shared by several hosts is one line naming them all', async () => {
-    const problems = await preflight([expectation(fixtures.emptyCa), expectation(fixtures.emptyCa, { host: 'backend-2' }), expectation(fixtures.emptyCa, { host: 'backend-3' })]);
+    const problems = await preflight([
+      expectation(fixtures.emptyCa),
+      expectation(fixtures.emptyCa, { host: 'backend-2' }),
+      expectation(fixtures.emptyCa, { host: 'backend-3' }),
+    ]);
     expect(problems).toHaveLength(3);
-    expect(renderCertProblems(problems)).toEqual(['backend-1, backend-2, backend-3: fx/emptyCa-ca.pem contains no certificate (no "BEGIN CERTIFICATE" block) — put the PEM certificate of the CA that issued the host certificates in it']);
+    expect(renderCertProblems(problems)).toEqual([
+      'backend-1, backend-2, backend-3: fx/emptyCa-ca.pem contains no certificate (no "BEGIN CERTIFICATE" block) — put the PEM certificate of the CA that issued the host certificates in it',
+    ]);
   });
 
   it('certPreflightError carries every line and the bad-input exit code', async () => {

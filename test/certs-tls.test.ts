@@ -98,7 +98,10 @@ describe('TLS with lab certificates', () => {
   it("refuses a name or address the certificate does not cover, like Go's x509 would", async () => {
     const agentCert = files('agent-1');
     expect(await handshake(agentCert, host.address, { host: host.address })).toEqual({ ok: false, error: 'ERR_TLS_CERT_ALTNAME_INVALID' });
-    expect(await handshake(agentCert, '127.0.0.1', { host: '127.0.0.1', servername: 'backend-1' })).toEqual({ ok: false, error: 'ERR_TLS_CERT_ALTNAME_INVALID' });
+    expect(await handshake(agentCert, '127.0.0.1', { host: '127.0.0.1', servername: 'backend-1' })).toEqual({
+      ok: false,
+      error: 'ERR_TLS_CERT_ALTNAME_INVALID',
+    });
   });
 
   it('mutual TLS: the agent certificate works as a client certificate (clientAuth)', async () => {
@@ -108,7 +111,18 @@ describe('TLS with lab certificates', () => {
   it('openssl verify accepts a lab leaf for both purposes, its name and its address', async () => {
     const leaf = join(pki.dir, 'backend-1.pem');
     for (const purpose of ['sslserver', 'sslclient']) {
-      const { stdout } = await run('openssl', ['verify', '-CAfile', pki.caFile, '-purpose', purpose, '-verify_hostname', 'backend-1', '-verify_ip', host.address, leaf]);
+      const { stdout } = await run('openssl', [
+        'verify',
+        '-CAfile',
+        pki.caFile,
+        '-purpose',
+        purpose,
+        '-verify_hostname',
+        'backend-1',
+        '-verify_ip',
+        host.address,
+        leaf,
+      ]);
       expect(stdout.trim()).toBe(`${leaf}: OK`);
     }
     await expect(run('openssl', ['verify', '-CAfile', pki.caFile, '-verify_ip', '10.9.9.9', leaf])).rejects.toThrow(/IP address mismatch/);
@@ -125,20 +139,54 @@ describe('preflight agrees with real TLS on every fixture', () => {
     { listenOn: '127.0.0.1', dial: { host: '127.0.0.1', servername: 'localhost' } },
   ];
   const names: FixtureName[] = [
-    'valid', 'rsaPkcs1', 'rsaPkcs8', 'ecdsaSec1', 'ecdsaPkcs8', 'ed25519', 'intermediateBundle', 'intermediateInCaFile',
-    'expired', 'expiringSoon', 'notYetValid', 'wrongSan', 'cnOnly', 'keyMismatch', 'otherCa', 'sameNameOtherCa',
-    'noServerAuth', 'serverAuthOnly', 'intermediateMissing', 'encryptedKey', 'garbledKey', 'emptyKey', 'emptyCa',
+    'valid',
+    'rsaPkcs1',
+    'rsaPkcs8',
+    'ecdsaSec1',
+    'ecdsaPkcs8',
+    'ed25519',
+    'intermediateBundle',
+    'intermediateInCaFile',
+    'expired',
+    'expiringSoon',
+    'notYetValid',
+    'wrongSan',
+    'cnOnly',
+    'keyMismatch',
+    'otherCa',
+    'sameNameOtherCa',
+    'noServerAuth',
+    'serverAuthOnly',
+    'intermediateMissing',
+    'encryptedKey',
+    'garbledKey',
+    'emptyKey',
+    'emptyCa',
   ];
 
   it.each(names)('%s', async (name) => {
     const f = fixtures[name];
     const problems = await preflightCertificates([
-      { host: host.name, certFile: f.cert, keyFile: f.key, caFile: f.ca, names: [host.name, host.address, 'localhost', '127.0.0.1'], usages: ['serverAuth', 'clientAuth'] },
+      {
+        host: host.name,
+        certFile: f.cert,
+        keyFile: f.key,
+        caFile: f.ca,
+        names: [host.name, host.address, 'localhost', '127.0.0.1'],
+        usages: ['serverAuth', 'clientAuth'],
+      },
     ]);
     const outcomes: Outcome[] = [];
     for (const { listenOn, dial } of dials) outcomes.push(await handshake(f, listenOn, dial));
     // The same certificate as a client certificate, to a server trusting the same CA.
-    outcomes.push(await handshake({ cert: join(pki.dir, 'backend-1.pem'), key: join(pki.dir, 'backend-1.key'), ca: f.ca }, '127.0.0.1', { host: '127.0.0.1', servername: 'backend-1' }, f));
+    outcomes.push(
+      await handshake(
+        { cert: join(pki.dir, 'backend-1.pem'), key: join(pki.dir, 'backend-1.key'), ca: f.ca },
+        '127.0.0.1',
+        { host: '127.0.0.1', servername: 'backend-1' },
+        f,
+      ),
+    );
     const tlsOk = outcomes.every((o) => o.ok);
     expect({ tlsOk, outcomes }).toMatchObject({ tlsOk: stricter.has(name) ? true : f.valid });
     expect(problems.length === 0).toBe(f.valid);

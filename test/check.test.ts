@@ -15,7 +15,10 @@ describe('rollout check', () => {
     const r = await rollout(['check', '-i', lab.inventoryPath, '--known-hosts', lab.knownHostsPath]);
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
-    for (const h of lab.state.hosts) expect(r.stdout).toMatch(new RegExp(`^${h.name}\\s+${h.role}\\s+${h.address.replace(/\./g, '\\.')}:22\\s+ok\\s+ok\\s+/etc/sensu/${h.role}\\.yml\\s+active`, 'm'));
+    for (const h of lab.state.hosts)
+      expect(r.stdout).toMatch(
+        new RegExp(`^${h.name}\\s+${h.role}\\s+${h.address.replace(/\./g, '\\.')}:22\\s+ok\\s+ok\\s+/etc/sensu/${h.role}\\.yml\\s+active`, 'm'),
+      );
     expect(r.stdout).toContain('all 4 hosts ready');
     expect(r.stdout + r.stderr).not.toContain(lab.state.becomePassword);
   });
@@ -56,7 +59,9 @@ describe('rollout check', () => {
 
   it('-u and --private-key log in where the inventory names no user or key; where it does, the inventory wins (as in Ansible)', async () => {
     const lab = getLab();
-    const bare = readFileSync(lab.inventoryPath, 'utf8').replace(/\n\s+ansible_user: .*/, '').replace(/\n\s+ansible_ssh_private_key_file: .*/, '');
+    const bare = readFileSync(lab.inventoryPath, 'utf8')
+      .replace(/\n\s+ansible_user: .*/, '')
+      .replace(/\n\s+ansible_ssh_private_key_file: .*/, '');
     expect(bare).not.toMatch(/ansible_user|ansible_ssh_private_key_file/);
     const file = `${lab.dir}/no-login.yml`;
     writeFileSync(file, bare);
@@ -69,7 +74,10 @@ describe('rollout check', () => {
     expect(withFlags.stderr).toBe('');
     expect(withFlags.code).toBe(0);
     expect(withFlags.stdout).toContain('all 2 hosts ready');
-    const overridden = await rollout(['check', '-i', lab.inventoryPath, '--known-hosts', lab.knownHostsPath, '--limit', 'backends', '-u', 'nobody', '--private-key', '/nonexistent'], { env });
+    const overridden = await rollout(
+      ['check', '-i', lab.inventoryPath, '--known-hosts', lab.knownHostsPath, '--limit', 'backends', '-u', 'nobody', '--private-key', '/nonexistent'],
+      { env },
+    );
     expect(overridden.code).toBe(0);
   });
 

@@ -27,7 +27,10 @@ describe('--help', () => {
       expect(r.code).toBe(0);
       expect(brokenSentences(r.stdout), args.join(' ')).toEqual([]);
       // At 1000 columns, commander itself breaks no description either.
-      expect(r.stdout.split('\n').filter((l) => /^\s{20,}\S/.test(l)), args.join(' ')).toEqual([]);
+      expect(
+        r.stdout.split('\n').filter((l) => /^\s{20,}\S/.test(l)),
+        args.join(' '),
+      ).toEqual([]);
     }
   });
 

@@ -16,27 +16,42 @@ import { newLabPki } from './helpers/new-pki.js';
 import type { Lab } from './lab/lab.js';
 
 const getLab = useLab({ backends: 2, agents: 3, net: 51, certs: { dashboardCerts: true } });
-const args = (inventory?: string): string[] => ['secure', '-i', inventory ?? getLab().inventoryPath, '--known-hosts', getLab().knownHostsPath, '--gate-timeout', '40'];
+const args = (inventory?: string): string[] => [
+  'secure',
+  '-i',
+  inventory ?? getLab().inventoryPath,
+  '--known-hosts',
+  getLab().knownHostsPath,
+  '--gate-timeout',
+  '40',
+];
 const backends = (lab: Lab): Lab['state']['hosts'] => lab.state.hosts.filter((h) => h.role === 'backend');
 const agents = (lab: Lab): Lab['state']['hosts'] => lab.state.hosts.filter((h) => h.role === 'agent');
 
 /** Lines agents logged since `marks` (byte offsets) that show they distrusted a backend. */
 function distrust(lab: Lab, marks: Record<string, number>): string[] {
   return agents(lab).flatMap((a) =>
-    lab.readFile(a.name, '/var/log/sensu/sensu-agent.log').slice(marks[a.name] ?? 0).split('\n').filter((l) => /unknown authority|failed to verify/.test(l)),
+    lab
+      .readFile(a.name, '/var/log/sensu/sensu-agent.log')
+      .slice(marks[a.name] ?? 0)
+      .split('\n')
+      .filter((l) => /unknown authority|failed to verify/.test(l)),
   );
 }
-const logMarks = (lab: Lab): Record<string, number> => Object.fromEntries(agents(lab).map((a) => [a.name, lab.readFile(a.name, '/var/log/sensu/sensu-agent.log').length]));
+const logMarks = (lab: Lab): Record<string, number> =>
+  Object.fromEntries(agents(lab).map((a) => [a.name, lab.readFile(a.name, '/var/log/sensu/sensu-agent.log').length]));
 
 describe('dashboard TLS', () => {
-  it('a web UI serving another certificate than the inventory\'s fails the gate; the wave rolls back byte-identical', async () => {
+  it("a web UI serving another certificate than the inventory's fails the gate; the wave rolls back byte-identical", async () => {
     const lab = getLab();
     const before = await fileSnapshot(lab);
     lab.setFault('backend-1', 'dashboard-ignores-cert', true);
     try {
       const r = await rollout([...args(), '--yes', '--gate-timeout', '15'], { timeoutMs: 300_000 });
       expect(r.code).toBe(3);
-      expect(r.stderr).toMatch(/backend-1: Backend healthy over TLS: health gate failed: web UI https:\/\/127\.51\.0\.1:3000: serves CN=backend-1 \(sha256 [0-9a-f]{16}…\), not the certificate of .*backend-1-dashboard\.pem/);
+      expect(r.stderr).toMatch(
+        /backend-1: Backend healthy over TLS: health gate failed: web UI https:\/\/127\.51\.0\.1:3000: serves CN=backend-1 \(sha256 [0-9a-f]{16}…\), not the certificate of .*backend-1-dashboard\.pem/,
+      );
     } finally {
       lab.setFault('backend-1', 'dashboard-ignores-cert', false);
     }
@@ -50,7 +65,9 @@ describe('dashboard TLS', () => {
     expect(check.code).toBe(5);
     expect(check.stdout).toContain('+dashboard-cert-file: "/etc/sensu/tls/backend-1-dashboard.pem"');
     expect(check.stdout).toContain('+dashboard-key-file: "/etc/sensu/tls/backend-1-dashboard.key"');
-    expect(check.stdout).toMatch(/\/etc\/sensu\/tls\/backend-2-dashboard\.key {2}sha256 [0-9a-f]{8}… {2}private key \(content never shown\) {2}0440 root:sensu/);
+    expect(check.stdout).toMatch(
+      /\/etc\/sensu\/tls\/backend-2-dashboard\.key {2}sha256 [0-9a-f]{8}… {2}private key \(content never shown\) {2}0440 root:sensu/,
+    );
     expect(check.stdout).not.toContain('PRIVATE KEY');
 
     const r = await rollout([...args(), '--yes']);
@@ -67,7 +84,6 @@ describe('dashboard TLS', () => {
     expect(status.code).toBe(0);
     expect(status.stdout).toMatch(/^backend-2 +dashboard +127\.51\.0\.2:3000 +TLS \(own cert\) +backend-2 web UI +\d{4}-\d\d-\d\d +\d+ +yes/m);
   });
-
 });
 
 describe('certificate rotation to a new CA', () => {
@@ -93,7 +109,8 @@ describe('certificate rotation to a new CA', () => {
     }
     expect(await fileSnapshot(lab)).toEqual(before);
     const ca = labCa(lab);
-    for (const b of backends(lab)) await eventually(`${b.name} serves its old certificate`, 30_000, async () => (await servedCertificate(b.address, 8080, ca)).subject.CN === b.name);
+    for (const b of backends(lab))
+      await eventually(`${b.name} serves its old certificate`, 30_000, async () => (await servedCertificate(b.address, 8080, ca)).subject.CN === b.name);
     for (const a of agents(lab)) await eventually(`${a.name} healthy`, 30_000, async () => (await agentHealthz(lab, a.name)) === 200);
   }, 300_000);
 

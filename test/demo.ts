@@ -31,7 +31,11 @@ function peer(address: string, port: number, ca: string): Promise<string> {
     const s = tls.connect({ host: address, port, ca, timeout: 3000 }, () => {
       const c = s.getPeerCertificate();
       s.end();
-      resolve(s.authorized ? `TLS ${s.getProtocol() ?? ''}, CN=${String(c.subject.CN)}, expires ${new Date(c.valid_to).toISOString().slice(0, 10)}, verified` : `TLS, NOT verified: ${String(s.authorizationError)}`);
+      resolve(
+        s.authorized
+          ? `TLS ${s.getProtocol() ?? ''}, CN=${String(c.subject.CN)}, expires ${new Date(c.valid_to).toISOString().slice(0, 10)}, verified`
+          : `TLS, NOT verified: ${String(s.authorizationError)}`,
+      );
     });
     s.on('error', (e: Error) => resolve(`plain or down (${e.message})`));
     s.on('timeout', () => resolve('no answer'));
@@ -41,7 +45,9 @@ function peer(address: string, port: number, ca: string): Promise<string> {
 async function status(lab: Lab): Promise<void> {
   const ca = readFileSync(join(lab.dir, 'pki', 'ca.pem'), 'utf8');
   for (const h of lab.state.hosts.filter((x) => x.role === 'backend')) {
-    process.stdout.write(`${h.name.padEnd(10)} api :8080  ${await peer(h.address, 8080, ca)}\n${''.padEnd(10)} agents :8081  ${await peer(h.address, 8081, ca)}\n`);
+    process.stdout.write(
+      `${h.name.padEnd(10)} api :8080  ${await peer(h.address, 8080, ca)}\n${''.padEnd(10)} agents :8081  ${await peer(h.address, 8081, ca)}\n`,
+    );
   }
   const agents = lab.state.hosts.filter((x) => x.role === 'agent');
   let wss = 0;

@@ -77,7 +77,9 @@ describe('redact', () => {
     const secret = 'a"b\'c$d';
     const text = `x: "a\\"b'c$d"\ny: 'a"b''c$d'\nZ="a\\"b'c\\$d"\nw: a"b'c$d\n`;
     expect(sweepSecrets(text, [secret])).toBe(`x: "${REDACTED}"\ny: '${REDACTED}'\nZ="${REDACTED}"\nw: ${REDACTED}\n`);
-    expect(redact('pem: |\n  L1-secret-part\n  L2-secret-part\n', { secrets: ['L1-secret-part\nL2-secret-part'] })).toBe(`pem: |\n  ${REDACTED}\n  ${REDACTED}\n`);
+    expect(redact('pem: |\n  L1-secret-part\n  L2-secret-part\n', { secrets: ['L1-secret-part\nL2-secret-part'] })).toBe(
+      `pem: |\n  ${REDACTED}\n  ${REDACTED}\n`,
+    );
   });
 
   it('keeps CRLF line endings', () => {

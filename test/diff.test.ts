@@ -135,7 +135,11 @@ describe('renderDiff', () => {
   });
 
   it('redacts environment files too', () => {
-    const out = renderDiff({ before: 'SENSU_PASSWORD="s3cr3t-pw"\nSENSU_BACKEND_URL="ws://a:8081"\n', after: 'SENSU_PASSWORD="s3cr3t-pw"\nSENSU_BACKEND_URL="wss://a:8081"\n', path: '/etc/default/sensu-agent' });
+    const out = renderDiff({
+      before: 'SENSU_PASSWORD="s3cr3t-pw"\nSENSU_BACKEND_URL="ws://a:8081"\n',
+      after: 'SENSU_PASSWORD="s3cr3t-pw"\nSENSU_BACKEND_URL="wss://a:8081"\n',
+      path: '/etc/default/sensu-agent',
+    });
     expect(out).toContain(' SENSU_PASSWORD=[redacted]');
     expect(out).not.toContain('s3cr3t-pw');
   });

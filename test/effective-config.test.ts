@@ -11,7 +11,13 @@ const ENV = '/etc/default/sensu-agent';
 describe('effectiveConfig (agent)', () => {
   it('packaged agent.yml and no env file: everything is a default', () => {
     const cfg = effectiveConfig({ role: 'agent', yaml: packagedAgent, hostname: 'agent-01' });
-    expect(cfg.settings['backend-url']).toEqual({ key: 'backend-url', value: ['ws://127.0.0.1:8081'], source: 'default', envName: 'SENSU_BACKEND_URL', secret: false });
+    expect(cfg.settings['backend-url']).toEqual({
+      key: 'backend-url',
+      value: ['ws://127.0.0.1:8081'],
+      source: 'default',
+      envName: 'SENSU_BACKEND_URL',
+      secret: false,
+    });
     expect(cfg.settings.name).toMatchObject({ value: 'agent-01', source: 'default' });
     expect(cfg.settings['api-port']).toMatchObject({ value: 3031, source: 'default' });
     expect(cfg.settings.password).toMatchObject({ source: 'default', secret: true });
@@ -33,7 +39,11 @@ describe('effectiveConfig (agent)', () => {
     const env = 'SENSU_BACKEND_URL=ws://old:8081\n';
     const cfg = effectiveConfig({ role: 'agent', yaml, yamlFile: '/etc/sensu/agent.yml', env, envFile: ENV });
     expect(cfg.settings['backend-url']).toMatchObject({ source: 'env', value: ['ws://old:8081'], shadowedFileValue: ['wss://backend-1:8081'] });
-    expect(cfg.settings['trusted-ca-file']).toMatchObject({ source: 'file', value: '/etc/sensu/tls/ca.pem', origin: { file: '/etc/sensu/agent.yml', line: 3 } });
+    expect(cfg.settings['trusted-ca-file']).toMatchObject({
+      source: 'file',
+      value: '/etc/sensu/tls/ca.pem',
+      origin: { file: '/etc/sensu/agent.yml', line: 3 },
+    });
   });
 
   it('treats an empty variable and a key without value as unset, as viper does', () => {
@@ -71,7 +81,12 @@ describe('effectiveConfig (backend)', () => {
     const yaml = 'api-url: "http://10.0.0.5:8080"\netcd-listen-client-urls: "http://10.0.0.5:2379,http://127.0.0.1:2379"\n';
     const env = "SENSU_BACKEND_CERT_FILE='/etc/sensu/tls/b.pem'\nSENSU_BACKEND_API_URL=https://sensu.example.com:8080\n";
     const cfg = effectiveConfig({ role: 'backend', yaml, env, envFile: '/etc/sysconfig/sensu-backend' });
-    expect(cfg.settings['api-url']).toMatchObject({ value: 'https://sensu.example.com:8080', source: 'env', envName: 'SENSU_BACKEND_API_URL', shadowedFileValue: 'http://10.0.0.5:8080' });
+    expect(cfg.settings['api-url']).toMatchObject({
+      value: 'https://sensu.example.com:8080',
+      source: 'env',
+      envName: 'SENSU_BACKEND_API_URL',
+      shadowedFileValue: 'http://10.0.0.5:8080',
+    });
     expect(cfg.settings['cert-file']).toMatchObject({ value: '/etc/sensu/tls/b.pem', source: 'env' });
     expect(cfg.settings['key-file']).toMatchObject({ value: '', source: 'default' });
     expect(cfg.settings['etcd-listen-client-urls']).toMatchObject({ value: ['http://10.0.0.5:2379', 'http://127.0.0.1:2379'], source: 'file' });
@@ -112,7 +127,10 @@ describe('parseEnvFile follows systemd', () => {
     expect(v('G')).toBe('spaced');
     expect(v('H')).toBe('unterminated');
     expect(env.vars.E?.line).toBe(8);
-    expect(env.warnings).toEqual([`${ENV}:12: "no equals sign here" has no "="; systemd ignores the line`, `${ENV}:13: unterminated quote; systemd takes the rest of the file as the value`]);
+    expect(env.warnings).toEqual([
+      `${ENV}:12: "no equals sign here" has no "="; systemd ignores the line`,
+      `${ENV}:13: unterminated quote; systemd takes the rest of the file as the value`,
+    ]);
   });
 
   it('the last assignment wins', () => {
@@ -133,21 +151,27 @@ describe('patchEnvFile', () => {
   it('rewrites only the schemes of SENSU_BACKEND_URL, keeping quotes, spacing and comments', () => {
     const r = patchEnvFile(debian, [{ op: 'scheme', name: 'SENSU_BACKEND_URL', from: 'ws', to: 'wss' }], ENV);
     expect(r.text).toBe(debian.replace('"ws://backend-1:8081 ws://10.0.0.6:8081"', '"wss://backend-1:8081 wss://10.0.0.6:8081"'));
-    expect(r.changes).toEqual([{ name: 'SENSU_BACKEND_URL', before: 'ws://backend-1:8081 ws://10.0.0.6:8081', after: 'wss://backend-1:8081 wss://10.0.0.6:8081' }]);
+    expect(r.changes).toEqual([
+      { name: 'SENSU_BACKEND_URL', before: 'ws://backend-1:8081 ws://10.0.0.6:8081', after: 'wss://backend-1:8081 wss://10.0.0.6:8081' },
+    ]);
     expect(patchEnvFile(r.text, [{ op: 'scheme', name: 'SENSU_BACKEND_URL', from: 'ws', to: 'wss' }], ENV)).toMatchObject({ changed: false, text: r.text });
   });
 
   it('rewrites an unquoted list and a CRLF file in place', () => {
-    expect(patchEnvFile('SENSU_BACKEND_URL=ws://a:8081 ws://b:8081\r\nX=1\r\n', [{ op: 'scheme', name: 'SENSU_BACKEND_URL', from: 'ws', to: 'wss' }], ENV).text).toBe(
-      'SENSU_BACKEND_URL=wss://a:8081 wss://b:8081\r\nX=1\r\n',
-    );
+    expect(
+      patchEnvFile('SENSU_BACKEND_URL=ws://a:8081 ws://b:8081\r\nX=1\r\n', [{ op: 'scheme', name: 'SENSU_BACKEND_URL', from: 'ws', to: 'wss' }], ENV).text,
+    ).toBe('SENSU_BACKEND_URL=wss://a:8081 wss://b:8081\r\nX=1\r\n');
   });
 
   it('sets an existing variable in its own quoting, or appends one in the file style', () => {
-    const r = patchEnvFile(debian, [
-      { op: 'set', name: 'SENSU_NAMESPACE', value: 'prod' },
-      { op: 'set', name: 'SENSU_TRUSTED_CA_FILE', value: '/etc/sensu/tls/ca $1.pem' },
-    ], ENV);
+    const r = patchEnvFile(
+      debian,
+      [
+        { op: 'set', name: 'SENSU_NAMESPACE', value: 'prod' },
+        { op: 'set', name: 'SENSU_TRUSTED_CA_FILE', value: '/etc/sensu/tls/ca $1.pem' },
+      ],
+      ENV,
+    );
     expect(r.text).toBe(debian.replace('SENSU_NAMESPACE=ops', 'SENSU_NAMESPACE=prod') + 'SENSU_TRUSTED_CA_FILE="/etc/sensu/tls/ca \\$1.pem"\n');
     expect(parseEnvFile(r.text, ENV).vars.SENSU_TRUSTED_CA_FILE?.value).toBe('/etc/sensu/tls/ca $1.pem');
   });
@@ -160,7 +184,9 @@ describe('patchEnvFile', () => {
 
   it('unsets by removing the lines, and creates a missing file with a header', () => {
     expect(patchEnvFile('A=1\nB=2\nA=3', [{ op: 'unset', name: 'A' }], ENV).text).toBe('B=2');
-    expect(patchEnvFile(undefined, [{ op: 'set', name: 'SENSU_BACKEND_URL', value: 'wss://a:8081' }], ENV).text).toBe(`${ENV_CREATED_HEADER}\nSENSU_BACKEND_URL="wss://a:8081"\n`);
+    expect(patchEnvFile(undefined, [{ op: 'set', name: 'SENSU_BACKEND_URL', value: 'wss://a:8081' }], ENV).text).toBe(
+      `${ENV_CREATED_HEADER}\nSENSU_BACKEND_URL="wss://a:8081"\n`,
+    );
     expect(patchEnvFile(undefined, [{ op: 'scheme', name: 'SENSU_BACKEND_URL', from: 'ws', to: 'wss' }], ENV)).toMatchObject({ changed: false, text: '' });
   });
 });

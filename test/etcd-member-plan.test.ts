@@ -32,11 +32,24 @@ function plan(etcd: EtcdFact | undefined): { steps: ReturnType<typeof planEtcdMe
 
 describe('planning etcd_member', () => {
   const cases: { name: string; etcd: EtcdFact | undefined; status?: 'change' | 'noop'; reason?: RegExp; problem?: RegExp }[] = [
-    { name: 'http peer URL: change', etcd: { members: [member(1, 'https'), member(2, 'http'), member(3, 'http')], self: member(2, 'http') }, status: 'change', reason: /peer URLs http:\/\/10\.0\.0\.2:2380 → https:\/\/10\.0\.0\.2:2380/ },
+    {
+      name: 'http peer URL: change',
+      etcd: { members: [member(1, 'https'), member(2, 'http'), member(3, 'http')], self: member(2, 'http') },
+      status: 'change',
+      reason: /peer URLs http:\/\/10\.0\.0\.2:2380 → https:\/\/10\.0\.0\.2:2380/,
+    },
     { name: 'already https: no-op', etcd: { members: [member(2, 'https')], self: member(2, 'https') }, status: 'noop', reason: /already has peer URLs https/ },
-    { name: 'member list unreadable: problem', etcd: { members: [], error: 'etcd did not answer: connection refused' }, problem: /cannot read the etcd member list: etcd did not answer/ },
+    {
+      name: 'member list unreadable: problem',
+      etcd: { members: [], error: 'etcd did not answer: connection refused' },
+      problem: /cannot read the etcd member list: etcd did not answer/,
+    },
     { name: 'not gathered: problem', etcd: undefined, problem: /not gathered/ },
-    { name: 'no member of that name: problem', etcd: { members: [member(1, 'http')] }, problem: /no etcd member of this backend in the member list \(backend-1\)/ },
+    {
+      name: 'no member of that name: problem',
+      etcd: { members: [member(1, 'http')] },
+      problem: /no etcd member of this backend in the member list \(backend-1\)/,
+    },
   ];
   for (const c of cases) {
     it(c.name, () => {
@@ -55,7 +68,12 @@ describe('planning etcd_member', () => {
   it('asks its own member first, then the others, each on both schemes', () => {
     const { steps } = plan({ members: [member(1, 'http'), member(2, 'http'), member(3, 'http')], self: member(2, 'http') });
     expect(steps[0]?.endpoints.map((e) => `${e.scheme}://${e.address}:${e.port}`)).toEqual([
-      'https://10.0.0.2:2379', 'http://10.0.0.2:2379', 'https://10.0.0.1:2379', 'http://10.0.0.1:2379', 'https://10.0.0.3:2379', 'http://10.0.0.3:2379',
+      'https://10.0.0.2:2379',
+      'http://10.0.0.2:2379',
+      'https://10.0.0.1:2379',
+      'http://10.0.0.1:2379',
+      'https://10.0.0.3:2379',
+      'http://10.0.0.3:2379',
     ]);
     expect([steps[0]?.memberId, steps[0]?.before, steps[0]?.after]).toEqual(['1002', ['http://10.0.0.2:2380'], ['https://10.0.0.2:2380']]);
   });

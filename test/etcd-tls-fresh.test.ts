@@ -26,7 +26,9 @@ describe('rollout secure --etcd-tls on a fresh plain fleet', () => {
     lab.setFault('backend-2', 'crash-on-tls', true);
     let run;
     try {
-      run = await whileWatching(lab, 'secure --etcd-tls, backend-2 crashing on TLS', () => rollout(['secure', ...fleetArgs(), '--etcd-tls', '--yes', '--gate-timeout', '30'], { env, timeoutMs: 400_000 }));
+      run = await whileWatching(lab, 'secure --etcd-tls, backend-2 crashing on TLS', () =>
+        rollout(['secure', ...fleetArgs(), '--etcd-tls', '--yes', '--gate-timeout', '30'], { env, timeoutMs: 400_000 }),
+      );
     } finally {
       lab.setFault('backend-2', 'crash-on-tls', false);
     }
@@ -35,25 +37,43 @@ describe('rollout secure --etcd-tls on a fresh plain fleet', () => {
     expect(r.stdout).toMatch(/backend-2\s+backend\s+failed/);
     expect(r.stdout).toMatch(/backend-1\s+backend\s+rolled back/);
     // backend-1 was on etcd client TLS when backend-2 failed: each went back with the others serving.
-    expect(r.stdout + r.stderr).toMatch(/backend-2: etcd member back on its old settings, cluster healthy[\s\S]*backend-1: etcd member back on its old settings, cluster healthy/);
+    expect(r.stdout + r.stderr).toMatch(
+      /backend-2: etcd member back on its old settings, cluster healthy[\s\S]*backend-1: etcd member back on its old settings, cluster healthy/,
+    );
     expect(watch.longestGapMs).toBeLessThan(OUTAGE_BOUND_MS);
     expect(await fileSnapshot(lab)).toEqual(before);
     expect(await peerUrls(lab)).toEqual(plainPeers);
-    for (const b of ['backend-1', 'backend-2', 'backend-3']) expect(await clusterHealth(lab, b, 'http')).toEqual([['backend-1', true], ['backend-2', true], ['backend-3', true]]);
+    for (const b of ['backend-1', 'backend-2', 'backend-3'])
+      expect(await clusterHealth(lab, b, 'http')).toEqual([
+        ['backend-1', true],
+        ['backend-2', true],
+        ['backend-3', true],
+      ]);
   }, 400_000);
 
   it('one run: backends on TLS, agents on wss://, etcd clients and peers on TLS, quorum throughout', async () => {
     const lab = getLab();
     plainFiles = await fileSnapshot(lab);
     expect(await peerUrls(lab)).toEqual(plainPeers);
-    const { result: r, watch } = await whileWatching(lab, 'secure --etcd-tls on a plain fleet', () => rollout(['secure', ...fleetArgs(), '--etcd-tls', '--yes'], { env, timeoutMs: 400_000 }));
+    const { result: r, watch } = await whileWatching(lab, 'secure --etcd-tls on a plain fleet', () =>
+      rollout(['secure', ...fleetArgs(), '--etcd-tls', '--yes'], { env, timeoutMs: 400_000 }),
+    );
     console.log(r.stdout.slice(r.stdout.indexOf('Recap')));
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toMatch(/agents-wss: 2 host\(s\), 4 change\(s\)/);
     expect(r.stdout).toMatch(/etcd-peers-tls: 3 host\(s\), 9 change\(s\)/);
     expect(watch.longestGapMs).toBeLessThan(OUTAGE_BOUND_MS);
-    expect(await peerUrls(lab)).toEqual({ 'backend-1': 'https://127.53.0.1:2380', 'backend-2': 'https://127.53.0.2:2380', 'backend-3': 'https://127.53.0.3:2380' });
-    for (const b of ['backend-1', 'backend-2', 'backend-3']) expect(await clusterHealth(lab, b, 'https')).toEqual([['backend-1', true], ['backend-2', true], ['backend-3', true]]);
+    expect(await peerUrls(lab)).toEqual({
+      'backend-1': 'https://127.53.0.1:2380',
+      'backend-2': 'https://127.53.0.2:2380',
+      'backend-3': 'https://127.53.0.3:2380',
+    });
+    for (const b of ['backend-1', 'backend-2', 'backend-3'])
+      expect(await clusterHealth(lab, b, 'https')).toEqual([
+        ['backend-1', true],
+        ['backend-2', true],
+        ['backend-3', true],
+      ]);
     for (const a of ['agent-01', 'agent-02']) expect(await agentHealthz(lab, a)).toBe(200);
   }, 400_000);
 
@@ -68,13 +88,22 @@ describe('rollout secure --etcd-tls on a fresh plain fleet', () => {
 
   it('rollout rollback undoes it from the journal, one etcd member at a time: plain peers, quorum kept, files byte-identical', async () => {
     const lab = getLab();
-    const { result: r, watch } = await whileWatching(lab, 'rollout rollback', () => rollout(['rollback', '--yes', ...fleetArgs()], { env, timeoutMs: 300_000 }));
+    const { result: r, watch } = await whileWatching(lab, 'rollout rollback', () =>
+      rollout(['rollback', '--yes', ...fleetArgs()], { env, timeoutMs: 300_000 }),
+    );
     expect(r.code, r.stderr + r.stdout).toBe(0);
-    expect(r.stdout + r.stderr).toMatch(/backend-3: etcd member back on its old settings, cluster healthy[\s\S]*backend-2: etcd member back[\s\S]*backend-1: etcd member back/);
+    expect(r.stdout + r.stderr).toMatch(
+      /backend-3: etcd member back on its old settings, cluster healthy[\s\S]*backend-2: etcd member back[\s\S]*backend-1: etcd member back/,
+    );
     expect(watch.longestGapMs).toBeLessThan(OUTAGE_BOUND_MS);
     expect(await peerUrls(lab)).toEqual(plainPeers);
     expect(await fileSnapshot(lab)).toEqual(plainFiles);
-    for (const b of ['backend-1', 'backend-2', 'backend-3']) expect(await clusterHealth(lab, b, 'http')).toEqual([['backend-1', true], ['backend-2', true], ['backend-3', true]]);
+    for (const b of ['backend-1', 'backend-2', 'backend-3'])
+      expect(await clusterHealth(lab, b, 'http')).toEqual([
+        ['backend-1', true],
+        ['backend-2', true],
+        ['backend-3', true],
+      ]);
     for (const a of ['agent-01', 'agent-02']) await eventually(`${a} connected again`, 60_000, async () => (await agentHealthz(lab, a)) === 200);
   }, 400_000);
 });

@@ -27,7 +27,12 @@ const OUTAGE_BOUND_MS = 3000;
 const backends = (lab: Lab): { name: string; address: string }[] => lab.state.hosts.filter((h) => h.role === 'backend');
 
 async function everyBackendHealthy(lab: Lab): Promise<void> {
-  for (const b of backends(lab)) expect(await clusterHealth(lab, b.name, 'https')).toEqual([['backend-1', true], ['backend-2', true], ['backend-3', true]]);
+  for (const b of backends(lab))
+    expect(await clusterHealth(lab, b.name, 'https')).toEqual([
+      ['backend-1', true],
+      ['backend-2', true],
+      ['backend-3', true],
+    ]);
 }
 
 /** `rollout …` with the watcher writing through etcd the whole time; prints the recap's per-host times. */
@@ -37,17 +42,31 @@ async function watched(args: string[]): Promise<{ code: number | null; stdout: s
   return { ...result, watch };
 }
 
-const journalTexts = (): string[] => readdirSync(stateDir, { recursive: true }).map(String).filter((f) => f.endsWith('.jsonl')).map((f) => readFileSync(join(stateDir, f), 'utf8'));
+const journalTexts = (): string[] =>
+  readdirSync(stateDir, { recursive: true })
+    .map(String)
+    .filter((f) => f.endsWith('.jsonl'))
+    .map((f) => readFileSync(join(stateDir, f), 'utf8'));
 
 describe('rollout secure --etcd-tls on a running 3-member etcd cluster', () => {
   it('preflight refuses a backend certificate without clientAuth (etcd members present it to each other): exit 2, nothing changed', async () => {
     const lab = getLab();
     const ca = await loadCaFiles(`${lab.dir}/pki/ca.pem`, `${lab.dir}/pki/ca.key`);
-    const leaf = await issueCertificate(ca, { commonName: 'backend-1', dnsNames: ['backend-1', 'localhost'], ipAddresses: ['127.52.0.1', '127.0.0.1'], extendedKeyUsages: ['serverAuth'] });
+    const leaf = await issueCertificate(ca, {
+      commonName: 'backend-1',
+      dnsNames: ['backend-1', 'localhost'],
+      ipAddresses: ['127.52.0.1', '127.0.0.1'],
+      extendedKeyUsages: ['serverAuth'],
+    });
     writeFileSync(`${lab.dir}/pki/backend-1-server-only.pem`, leaf.bundlePem);
     writeFileSync(`${lab.dir}/pki/backend-1-server-only.key`, privateKeyPem(leaf.privateKey), { mode: 0o600 });
     const inventory = join(lab.dir, 'server-only.yml');
-    writeFileSync(inventory, readFileSync(lab.inventoryPath, 'utf8').replace('pki/backend-1.pem', 'pki/backend-1-server-only.pem').replace('pki/backend-1.key', 'pki/backend-1-server-only.key'));
+    writeFileSync(
+      inventory,
+      readFileSync(lab.inventoryPath, 'utf8')
+        .replace('pki/backend-1.pem', 'pki/backend-1-server-only.pem')
+        .replace('pki/backend-1.key', 'pki/backend-1-server-only.key'),
+    );
     const before = await fileSnapshot(lab);
     const r = await rollout(['secure', '-i', inventory, '--known-hosts', lab.knownHostsPath, '--yes', '--etcd-tls'], { env });
     expect(r.code, r.stdout).toBe(2);
@@ -65,7 +84,11 @@ describe('rollout secure --etcd-tls on a running 3-member etcd cluster', () => {
     expect(status.code, status.stderr).toBe(0);
     expect(status.stdout).toMatch(/backend-1\s+etcd client\s+127\.52\.0\.1:2379\s+plain/);
     expect(status.stdout).toMatch(/backend-1\s+etcd peer\s+127\.52\.0\.1:2380\s+plain/);
-    expect(await peerUrls(getLab())).toEqual({ 'backend-1': 'http://127.52.0.1:2380', 'backend-2': 'http://127.52.0.2:2380', 'backend-3': 'http://127.52.0.3:2380' });
+    expect(await peerUrls(getLab())).toEqual({
+      'backend-1': 'http://127.52.0.1:2380',
+      'backend-2': 'http://127.52.0.2:2380',
+      'backend-3': 'http://127.52.0.3:2380',
+    });
   }, 300_000);
 
   it('a member that cannot start on peer TLS: exit 3, members rolled back one at a time, quorum kept, files byte-identical', async () => {
@@ -89,8 +112,14 @@ describe('rollout secure --etcd-tls on a running 3-member etcd cluster', () => {
     expect(journal).not.toContain('"path":"etcd member backend-3"');
     expect(r.stdout).toMatch(/backend-2\s+backend\s+failed/);
     expect(r.stdout).toMatch(/backend-1\s+backend\s+rolled back/);
-    expect(r.stdout + r.stderr).toMatch(/backend-2: etcd member back on its old settings, cluster healthy[\s\S]*backend-1: etcd member back on its old settings, cluster healthy/);
-    expect(await peerUrls(lab)).toEqual({ 'backend-1': 'http://127.52.0.1:2380', 'backend-2': 'http://127.52.0.2:2380', 'backend-3': 'http://127.52.0.3:2380' });
+    expect(r.stdout + r.stderr).toMatch(
+      /backend-2: etcd member back on its old settings, cluster healthy[\s\S]*backend-1: etcd member back on its old settings, cluster healthy/,
+    );
+    expect(await peerUrls(lab)).toEqual({
+      'backend-1': 'http://127.52.0.1:2380',
+      'backend-2': 'http://127.52.0.2:2380',
+      'backend-3': 'http://127.52.0.3:2380',
+    });
     expect(await fileSnapshot(lab)).toEqual(before);
     await everyBackendHealthy(lab);
     expect(r.watch.rounds).toBeGreaterThan(50);
@@ -104,7 +133,11 @@ describe('rollout secure --etcd-tls on a running 3-member etcd cluster', () => {
     expect(r.stdout).toMatch(/etcd-peers-tls: 3 host\(s\), 9 change\(s\)/);
     expect(r.watch.rounds).toBeGreaterThan(50);
     expect(r.watch.longestGapMs).toBeLessThan(OUTAGE_BOUND_MS);
-    expect(await peerUrls(lab)).toEqual({ 'backend-1': 'https://127.52.0.1:2380', 'backend-2': 'https://127.52.0.2:2380', 'backend-3': 'https://127.52.0.3:2380' });
+    expect(await peerUrls(lab)).toEqual({
+      'backend-1': 'https://127.52.0.1:2380',
+      'backend-2': 'https://127.52.0.2:2380',
+      'backend-3': 'https://127.52.0.3:2380',
+    });
     const ca = labCa(lab);
     for (const b of backends(lab)) {
       // Each member's peer and client ports present its own certificate, verified against the CA.
@@ -112,7 +145,10 @@ describe('rollout secure --etcd-tls on a running 3-member etcd cluster', () => {
       expect((await servedCertificate(b.address, 2379, ca)).subject.CN).toBe(b.name);
       // Plain http is refused on both: no mixed mode left behind.
       for (const port of [2380, 2379]) {
-        const plain = await fetch(`http://${b.address}:${port}/version`, { signal: AbortSignal.timeout(3000) }).then((x) => x.status, (err: Error) => err.message);
+        const plain = await fetch(`http://${b.address}:${port}/version`, { signal: AbortSignal.timeout(3000) }).then(
+          (x) => x.status,
+          (err: Error) => err.message,
+        );
         expect(plain, `${b.name}:${port} over plain http`).not.toBe(200);
       }
       // The client port wants a client certificate (etcd-client-cert-auth).
@@ -140,11 +176,17 @@ describe('rollout secure --etcd-tls on a running 3-member etcd cluster', () => {
     expect(await fileSnapshot(lab)).toEqual(before);
   }, 200_000);
 
-  it('rollout status shows etcd client and peer ports on TLS with each member\'s certificate', async () => {
+  it("rollout status shows etcd client and peer ports on TLS with each member's certificate", async () => {
     const lab = getLab();
     const r = await rollout(['status', '-i', lab.inventoryPath, '--known-hosts', lab.knownHostsPath, '--json'], { env });
     expect(r.code, r.stderr).toBe(0);
-    const status = JSON.parse(r.stdout) as { backends: { host: string; etcdClient: { port: number; probe: { kind: string; cn?: string } }; etcdPeer: { port: number; probe: { kind: string; cn?: string; authorized?: boolean } } }[] };
+    const status = JSON.parse(r.stdout) as {
+      backends: {
+        host: string;
+        etcdClient: { port: number; probe: { kind: string; cn?: string } };
+        etcdPeer: { port: number; probe: { kind: string; cn?: string; authorized?: boolean } };
+      }[];
+    };
     for (const b of status.backends) {
       expect([b.etcdClient.port, b.etcdClient.probe.kind, b.etcdClient.probe.cn]).toEqual([2379, 'tls', b.host]);
       expect([b.etcdPeer.port, b.etcdPeer.probe.kind, b.etcdPeer.probe.cn, b.etcdPeer.probe.authorized]).toEqual([2380, 'tls', b.host, true]);

@@ -21,7 +21,7 @@ const files: Record<string, string> = {
   // Made here, never committed.
   'tls/agent.key': generateKeyPairSync('ed25519').privateKey.export({ type: 'pkcs8', format: 'pem' }) as string,
   'tls/odd name\nwith newline.pem': 'odd\n',
-  'empty': '',
+  empty: '',
   'ünïcode.yml': 'name: "ü"\n',
 };
 for (const [name, text] of Object.entries(files)) writeFileSync(join(dir, name), text);
@@ -46,7 +46,14 @@ describe('the facts script', () => {
 
   it('reports files, directories and missing paths with mode, owner, size and hash', () => {
     const yml = facts.files[join(dir, 'agent.yml')];
-    expect(yml).toMatchObject({ exists: true, kind: 'file', owner: 'root', size: files['agent.yml']?.length, sha256: sha(files['agent.yml'] ?? ''), text: files['agent.yml'] });
+    expect(yml).toMatchObject({
+      exists: true,
+      kind: 'file',
+      owner: 'root',
+      size: files['agent.yml']?.length,
+      sha256: sha(files['agent.yml'] ?? ''),
+      text: files['agent.yml'],
+    });
     expect(facts.files[join(dir, 'missing.yml')]).toEqual({ path: join(dir, 'missing.yml'), exists: false });
     expect(facts.files[tls]).toMatchObject({ exists: true, kind: 'dir', mode: 0o750 });
     expect(facts.files[join(dir, 'empty')]).toMatchObject({ kind: 'file', size: 0, text: '' });
@@ -69,7 +76,11 @@ describe('the facts script', () => {
     const body = (files['tls/agent.key'] ?? '').split('\n')[1] ?? '';
     expect(body.length).toBeGreaterThan(20);
     expect(output).not.toContain(body);
-    expect(output).not.toContain(Buffer.from(files['tls/agent.key'] ?? '').toString('base64').slice(0, 40));
+    expect(output).not.toContain(
+      Buffer.from(files['tls/agent.key'] ?? '')
+        .toString('base64')
+        .slice(0, 40),
+    );
   });
 
   it('refuses output that was cut short or does not add up', () => {
@@ -98,7 +109,10 @@ describe('what root does not read', () => {
   writeFileSync(join(hostile, 'latin1.yml'), Buffer.concat([Buffer.from('name: "caf'), Buffer.from([0xe9]), Buffer.from('"\n')]));
   writeFileSync(join(hostile, 'big.pem'), Buffer.alloc(MAX_READ_BYTES + 1, 0x41));
   const { output, facts } = gather(
-    ['sensu-owned/ca.pem', 'sensu-owned/missing.pem', 'group-writable/agent.yml', 'linked.yml', 'latin1.yml', 'big.pem'].map((f) => ({ path: join(hostile, f), want: 'content' as const })),
+    ['sensu-owned/ca.pem', 'sensu-owned/missing.pem', 'group-writable/agent.yml', 'linked.yml', 'latin1.yml', 'big.pem'].map((f) => ({
+      path: join(hostile, f),
+      want: 'content' as const,
+    })),
     [join(hostile, 'sensu-owned')],
   );
 
@@ -151,7 +165,10 @@ describe('what the facts script costs a host', () => {
   // directory another user can change), once for the files themselves.
   it('starts seven programs for two files, and the same seven for twenty', () => {
     for (let i = 0; i < 20; i++) writeFileSync(join(dir, `many-${i}.yml`), `n: ${i}\n`);
-    const few = programs([{ path: join(dir, 'agent.yml'), want: 'content' }, { path: join(dir, 'tls/ca.pem'), want: 'content' }]);
+    const few = programs([
+      { path: join(dir, 'agent.yml'), want: 'content' },
+      { path: join(dir, 'tls/ca.pem'), want: 'content' },
+    ]);
     const many = programs(Array.from({ length: 20 }, (_, i) => ({ path: join(dir, `many-${i}.yml`), want: 'content' as const })));
     expect(few.sort()).toEqual(['base64', 'cat', 'grep', 'sha256sum', 'stat', 'stat', 'systemctl']);
     expect(many.sort()).toEqual(few);

@@ -24,7 +24,11 @@ beforeAll(async () => {
   const lab = getLab();
   const pki = join(lab.dir, 'pki');
   const ca = await loadCaFiles(join(pki, 'ca.pem'), join(pki, 'ca.key'));
-  fixtures = await writeBadFixtures(join(pki, 'bad'), { name: 'backend-2', address: lab.host('backend-2').address }, { dir: pki, caFile: join(pki, 'ca.pem'), caKeyFile: join(pki, 'ca.key'), ca });
+  fixtures = await writeBadFixtures(
+    join(pki, 'bad'),
+    { name: 'backend-2', address: lab.host('backend-2').address },
+    { dir: pki, caFile: join(pki, 'ca.pem'), caKeyFile: join(pki, 'ca.key'), ca },
+  );
 });
 
 /** The lab inventory with `change` applied, written beside it (so its relative paths still work). */
@@ -41,7 +45,9 @@ function inventoryWith(name: string, change: (text: string) => string): string {
 /** backend-2 given one of the bad certificate fixtures. */
 function withFixture(name: FixtureName): (text: string) => string {
   return (text) =>
-    text.replace('sensu_cert_file: pki/backend-2.pem', `sensu_cert_file: ${fixtures[name].cert}`).replace('sensu_key_file: pki/backend-2.key', `sensu_key_file: ${fixtures[name].key}`);
+    text
+      .replace('sensu_cert_file: pki/backend-2.pem', `sensu_cert_file: ${fixtures[name].cert}`)
+      .replace('sensu_key_file: pki/backend-2.key', `sensu_key_file: ${fixtures[name].key}`);
 }
 
 /** A known_hosts where agent-01's address has another host's key. */
@@ -51,7 +57,9 @@ function changedHostKeys(lab: Lab): string {
   execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', 'impostor', '-f', other]);
   const impostor = readFileSync(`${other}.pub`, 'utf8').trim().split(' ').slice(0, 2).join(' ');
   const address = lab.host('agent-01').address;
-  const lines = readFileSync(lab.knownHostsPath, 'utf8').split('\n').map((l) => (l.startsWith(`${address} `) ? `${address} ${impostor}` : l));
+  const lines = readFileSync(lab.knownHostsPath, 'utf8')
+    .split('\n')
+    .map((l) => (l.startsWith(`${address} `) ? `${address} ${impostor}` : l));
   writeFileSync(file, lines.join('\n'));
   return file;
 }
@@ -73,36 +81,87 @@ interface Case {
 const WRONG_SUDO_PASSWORD = 'not-the-password-9f3k';
 
 const cases: Case[] = [
-  { name: 'inventory with a YAML syntax error', args: () => ({ inventory: inventoryWith('syntax', (t) => t.replace('    backends:', '    backends: {')) }), message: /bad-syntax\.yml:\d+: YAML syntax/ },
+  {
+    name: 'inventory with a YAML syntax error',
+    args: () => ({ inventory: inventoryWith('syntax', (t) => t.replace('    backends:', '    backends: {')) }),
+    message: /bad-syntax\.yml:\d+: YAML syntax/,
+  },
   {
     name: 'inventory with schema errors',
-    args: () => ({ inventory: inventoryWith('schema', (t) => t.replace('ansible_port: 22', 'ansible_port: 99999').replace('ansible_user: labops', 'ansible_usr: labops')) }),
+    args: () => ({
+      inventory: inventoryWith('schema', (t) => t.replace('ansible_port: 22', 'ansible_port: 99999').replace('ansible_user: labops', 'ansible_usr: labops')),
+    }),
     message: /all\.vars\.ansible_usr: unknown variable: did you mean ansible_user\?[\s\S]*all\.vars\.ansible_port: expected integer 1–65535/,
   },
-  { name: 'an unknown host group in the inventory', args: () => ({ inventory: inventoryWith('group', (t) => t.replace('    agents:', '    agent:')) }), message: /all\.children\.agent: group "agent" is not a role group: did you mean agents\?/ },
+  {
+    name: 'an unknown host group in the inventory',
+    args: () => ({ inventory: inventoryWith('group', (t) => t.replace('    agents:', '    agent:')) }),
+    message: /all\.children\.agent: group "agent" is not a role group: did you mean agents\?/,
+  },
   { name: 'an unknown host group in --limit', args: () => ({ extra: ['--limit', 'webservers'] }), message: /--limit: "webservers" matches no host/ },
-  { name: 'a missing certificate file', args: () => ({ inventory: inventoryWith('missing-cert', (t) => t.replace('sensu_cert_file: pki/backend-2.pem', 'sensu_cert_file: pki/nowhere.pem')) }), message: /backend-2\.sensu_cert_file: file not found: .*nowhere\.pem/ },
-  { name: 'a certificate for the wrong host', args: () => ({ inventory: inventoryWith('wrong-host', withFixture('wrongSan')) }), message: /✗ backend-2: .*wrongSan\.pem does not cover 127\.48\.0\.2/ },
-  { name: 'an expired certificate', args: () => ({ inventory: inventoryWith('expired', withFixture('expired')) }), message: /✗ backend-2: .*expired\.pem .*expired/ },
-  { name: 'a key that does not match the certificate', args: () => ({ inventory: inventoryWith('key-mismatch', withFixture('keyMismatch')) }), message: /✗ backend-2: .*keyMismatch\.key .*(does not match|not the key)/ },
-  { name: 'a CA that did not sign the certificate', args: () => ({ inventory: inventoryWith('other-ca', withFixture('otherCa')) }), message: /✗ backend-2: .*otherCa\.pem .*(not signed|CA)/ },
-  { name: 'an unknown host key', args: (lab) => ({ knownHosts: join(lab.dir, 'empty_known_hosts') }), message: /✗ backend-1: .*host key SHA256:\S+ is not in known_hosts/, hosts: 5 },
+  {
+    name: 'a missing certificate file',
+    args: () => ({ inventory: inventoryWith('missing-cert', (t) => t.replace('sensu_cert_file: pki/backend-2.pem', 'sensu_cert_file: pki/nowhere.pem')) }),
+    message: /backend-2\.sensu_cert_file: file not found: .*nowhere\.pem/,
+  },
+  {
+    name: 'a certificate for the wrong host',
+    args: () => ({ inventory: inventoryWith('wrong-host', withFixture('wrongSan')) }),
+    message: /✗ backend-2: .*wrongSan\.pem does not cover 127\.48\.0\.2/,
+  },
+  {
+    name: 'an expired certificate',
+    args: () => ({ inventory: inventoryWith('expired', withFixture('expired')) }),
+    message: /✗ backend-2: .*expired\.pem .*expired/,
+  },
+  {
+    name: 'a key that does not match the certificate',
+    args: () => ({ inventory: inventoryWith('key-mismatch', withFixture('keyMismatch')) }),
+    message: /✗ backend-2: .*keyMismatch\.key .*(does not match|not the key)/,
+  },
+  {
+    name: 'a CA that did not sign the certificate',
+    args: () => ({ inventory: inventoryWith('other-ca', withFixture('otherCa')) }),
+    message: /✗ backend-2: .*otherCa\.pem .*(not signed|CA)/,
+  },
+  {
+    name: 'an unknown host key',
+    args: (lab) => ({ knownHosts: join(lab.dir, 'empty_known_hosts') }),
+    message: /✗ backend-1: .*host key SHA256:\S+ is not in known_hosts/,
+    hosts: 5,
+  },
   { name: 'a changed host key', args: (lab) => ({ knownHosts: changedHostKeys(lab) }), message: /✗ agent-01: .*HOST KEY CHANGED/ },
   {
     name: 'a wrong sudo password',
-    args: (lab) => ({ inventory: inventoryWith('sudo', (t) => t.replace(`ansible_become_password: ${lab.state.becomePassword}`, `ansible_become_password: ${WRONG_SUDO_PASSWORD}`)) }),
+    args: (lab) => ({
+      inventory: inventoryWith('sudo', (t) =>
+        t.replace(`ansible_become_password: ${lab.state.becomePassword}`, `ansible_become_password: ${WRONG_SUDO_PASSWORD}`),
+      ),
+    }),
     message: /✗ agent-03: sudo rejected the become password/,
     secrets: [WRONG_SUDO_PASSWORD],
   },
-  { name: 'a host unreachable at preflight', args: () => ({ inventory: inventoryWith('unreachable', (t) => t.replace('ansible_host: 127.48.1.2', 'ansible_host: 127.48.9.9')) }), message: /✗ agent-02: \(127\.48\.9\.9:22\): connection refused/ },
+  {
+    name: 'a host unreachable at preflight',
+    args: () => ({ inventory: inventoryWith('unreachable', (t) => t.replace('ansible_host: 127.48.1.2', 'ansible_host: 127.48.9.9')) }),
+    message: /✗ agent-02: \(127\.48\.9\.9:22\): connection refused/,
+  },
   {
     name: 'a config file that is not valid YAML on one host',
-    onHost: { host: 'agent-02', break: "cp -p /etc/sensu/agent.yml /root/agent.yml.good && printf 'backend-url: [ws://backend-1:8081\\n' >> /etc/sensu/agent.yml", restore: 'cat /root/agent.yml.good > /etc/sensu/agent.yml && rm /root/agent.yml.good' },
+    onHost: {
+      host: 'agent-02',
+      break: "cp -p /etc/sensu/agent.yml /root/agent.yml.good && printf 'backend-url: [ws://backend-1:8081\\n' >> /etc/sensu/agent.yml",
+      restore: 'cat /root/agent.yml.good > /etc/sensu/agent.yml && rm /root/agent.yml.good',
+    },
     message: /✗ agent-02: .*\/etc\/sensu\/agent\.yml.*not valid YAML/,
   },
   {
     name: 'a backend-url with an http:// scheme',
-    onHost: { host: 'agent-01', break: "cp -p /etc/sensu/agent.yml /root/agent.yml.good && sed -i 's#ws://backend-2#http://backend-2#' /etc/sensu/agent.yml", restore: 'cat /root/agent.yml.good > /etc/sensu/agent.yml && rm /root/agent.yml.good' },
+    onHost: {
+      host: 'agent-01',
+      break: "cp -p /etc/sensu/agent.yml /root/agent.yml.good && sed -i 's#ws://backend-2#http://backend-2#' /etc/sensu/agent.yml",
+      restore: 'cat /root/agent.yml.good > /etc/sensu/agent.yml && rm /root/agent.yml.good',
+    },
     message: /✗ agent-01: .*\/etc\/sensu\/agent\.yml:\d+: backend-url http:\/\/backend-2:8081: sensu-agent accepts only ws:\/\/ or wss:\/\//,
   },
 ];
@@ -116,7 +175,10 @@ describe('bad input: exit 2, one clear line, nothing touched', () => {
       let r: CliResult;
       try {
         const before = await baseline(lab);
-        r = await rollout(['secure', '-i', setup.inventory ?? lab.inventoryPath, '--known-hosts', setup.knownHosts ?? lab.knownHostsPath, '--yes', ...(setup.extra ?? [])], { env });
+        r = await rollout(
+          ['secure', '-i', setup.inventory ?? lab.inventoryPath, '--known-hosts', setup.knownHosts ?? lab.knownHostsPath, '--yes', ...(setup.extra ?? [])],
+          { env },
+        );
         expect(r.code, r.stdout + r.stderr).toBe(2);
         expect(r.stdout + r.stderr).toMatch(c.message);
         // One line per problem: the bad input is named once, not echoed by every stage it upset.

@@ -34,7 +34,10 @@ function rollbackRun(): Promise<CliResult> {
   return rollout(['rollback', '--yes', '-i', lab.inventoryPath, '--known-hosts', lab.knownHostsPath], { env });
 }
 
-const journals = (): string[] => readdirSync(stateDir, { recursive: true }).map(String).filter((f) => f.endsWith('.jsonl'));
+const journals = (): string[] =>
+  readdirSync(stateDir, { recursive: true })
+    .map(String)
+    .filter((f) => f.endsWith('.jsonl'));
 
 /** A run in the background, with ways to wait for the point a fault should hit it. */
 function startRun(extra: string[] = [], inventory?: string): { done: Promise<CliResult>; pid: () => number; journaled: (text: string) => Promise<void> } {
@@ -78,7 +81,13 @@ const AGENT_WAVE = '"host":"agent-02","path":"/etc/sensu/agent.yml"';
  * Runs `secure` with `host`'s agent hanging after the run restarts it, so the run sits in that
  * agent's gate; `during` then strikes. Returns how the run ended; the hang never outlives it.
  */
-async function heldInAgentWave(lab: Lab, host: string, before: Baseline, during: (run: ReturnType<typeof startRun>) => Promise<void> | void, extra: string[] = []): Promise<CliResult> {
+async function heldInAgentWave(
+  lab: Lab,
+  host: string,
+  before: Baseline,
+  during: (run: ReturnType<typeof startRun>) => Promise<void> | void,
+  extra: string[] = [],
+): Promise<CliResult> {
   lab.setFault(host, 'hang-on-start', true);
   try {
     const run = startRun(extra);
@@ -104,11 +113,28 @@ interface GateCase {
 }
 
 const gateCases: GateCase[] = [
-  { name: 'a backend that crashes on TLS', host: 'backend-2', fault: 'crash-on-tls', message: /backend-2: Backend healthy over TLS: health gate failed: sensu-backend (keeps crashing|is crash-looping)/ },
-  { name: 'a backend that hangs on start (gate deadline)', host: 'backend-2', fault: 'hang-on-start', liftAfterRestart: true, extra: ['--gate-timeout', '8'], message: /backend-2: Backend healthy over TLS: health gate failed: .*after 8 s/ },
-  { name: 'a backend that serves a wrong certificate', host: 'backend-1', fault: 'wrong-cert', message: /backend-1: Backend healthy over TLS: health gate failed: .*(certificate|verify|signed)/i },
   {
-    name: "an agent whose CA does not verify the backend",
+    name: 'a backend that crashes on TLS',
+    host: 'backend-2',
+    fault: 'crash-on-tls',
+    message: /backend-2: Backend healthy over TLS: health gate failed: sensu-backend (keeps crashing|is crash-looping)/,
+  },
+  {
+    name: 'a backend that hangs on start (gate deadline)',
+    host: 'backend-2',
+    fault: 'hang-on-start',
+    liftAfterRestart: true,
+    extra: ['--gate-timeout', '8'],
+    message: /backend-2: Backend healthy over TLS: health gate failed: .*after 8 s/,
+  },
+  {
+    name: 'a backend that serves a wrong certificate',
+    host: 'backend-1',
+    fault: 'wrong-cert',
+    message: /backend-1: Backend healthy over TLS: health gate failed: .*(certificate|verify|signed)/i,
+  },
+  {
+    name: 'an agent whose CA does not verify the backend',
     host: 'agent-03',
     inventory: async (lab) => {
       const other = await createRootCa({ commonName: 'someone else' });
@@ -156,7 +182,7 @@ describe('a gate fails: the whole wave is rolled back, exit 3', () => {
 
 describe('a host fails under the run', () => {
   it(
-    "SSH dropped in the agent wave and back a few seconds later: the run reconnects and completes",
+    'SSH dropped in the agent wave and back a few seconds later: the run reconnects and completes',
     async () => {
       const lab = getLab();
       const before = await baseline(lab);
@@ -191,7 +217,9 @@ describe('a host fails under the run', () => {
       });
       try {
         expect(r.code, r.stdout + r.stderr).toBe(4);
-        expect(r.stderr).toMatch(/rollback incomplete; these hosts need attention:\n\s+agent-02: not reachable \(the SSH connection was lost and could not be reopened.*\): \d change\(s\) NOT undone; run `rollout rollback` once it is back/);
+        expect(r.stderr).toMatch(
+          /rollback incomplete; these hosts need attention:\n\s+agent-02: not reachable \(the SSH connection was lost and could not be reopened.*\): \d change\(s\) NOT undone; run `rollout rollback` once it is back/,
+        );
         expect(r.stdout).toMatch(/agent-02\s+agent\s+needs attention/);
         for (const h of ['backend-1', 'backend-2', 'agent-01', 'agent-03']) expect(r.stdout).toMatch(new RegExp(`${h}\\s+\\w+\\s+rolled back`));
         expectCleanOutput(lab, r);
@@ -269,7 +297,7 @@ describe('the operator and the controller', () => {
   );
 
   it(
-    'the controller killed (SIGKILL) in the agent wave: `rollout rollback` restores the fleet from the journal and the hosts\' backups',
+    "the controller killed (SIGKILL) in the agent wave: `rollout rollback` restores the fleet from the journal and the hosts' backups",
     async () => {
       const lab = getLab();
       const before = await baseline(lab);
@@ -340,7 +368,11 @@ describe('the operator and the controller', () => {
         const now = await fileSnapshot(lab);
         for (const h of ['backend-1', 'backend-2', 'agent-01', 'agent-02']) expect(now[h]).toEqual(before.files[h]);
         // agent-03 differs by exactly the hand edit: its other files are as they were.
-        const without = (s: string | undefined): string => (s ?? '').split('\n').filter((l) => !l.startsWith('/etc/sensu/agent.yml ')).join('\n');
+        const without = (s: string | undefined): string =>
+          (s ?? '')
+            .split('\n')
+            .filter((l) => !l.startsWith('/etc/sensu/agent.yml '))
+            .join('\n');
         expect(without(now['agent-03'])).toEqual(without(before.files['agent-03']));
         await expectHealthyOnOldSettings(lab);
       } finally {

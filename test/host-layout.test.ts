@@ -18,7 +18,11 @@ describe('an agent whose API port is set in its environment file', () => {
   it('is gated on that port by secure, and verified on it by rollback (exit 0)', async () => {
     const lab = getLab();
     await lab.exec('agent-02', '/bin/sh', ['-c', "printf 'SENSU_API_PORT=3032\\n' > /etc/default/sensu-agent && systemctl restart sensu-agent"]);
-    const healthz = (port: number): Promise<number> => fetch(`http://${lab.host('agent-02').address}:${port}/healthz`, { signal: AbortSignal.timeout(3000) }).then((r) => r.status, () => 0);
+    const healthz = (port: number): Promise<number> =>
+      fetch(`http://${lab.host('agent-02').address}:${port}/healthz`, { signal: AbortSignal.timeout(3000) }).then(
+        (r) => r.status,
+        () => 0,
+      );
     await eventually('agent-02 answering on 3032', 30_000, async () => (await healthz(3032)) === 200);
     expect(await healthz(3031)).toBe(0);
     expect(await agentHealthz(lab, 'agent-01')).toBe(200);

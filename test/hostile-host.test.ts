@@ -77,14 +77,20 @@ describe('a host whose sensu user attacks the run', () => {
     await Promise.all(racers);
     expect(await outsideSensu(lab)).toEqual(outside);
     for (const h of lab.state.hosts) {
-      expect((await lab.exec(h.name, 'stat', ['-c', '%F', '/etc/sensu/backend.yml', '/etc/sensu/agent.yml']).catch((e: { stdout: string }) => e)).stdout).not.toContain('symbolic link');
+      expect(
+        (await lab.exec(h.name, 'stat', ['-c', '%F', '/etc/sensu/backend.yml', '/etc/sensu/agent.yml']).catch((e: { stdout: string }) => e)).stdout,
+      ).not.toContain('symbolic link');
     }
     // The fleet as it was, the sensu user's directory included (the run took it, the rollback gave it back).
     await expectHealthyOnOldSettings(lab);
     const after = await fileSnapshot(lab);
     for (const h of lab.state.hosts) {
       // The racers' own links come and go; everything else is byte-identical, owners and modes too.
-      const stable = (s: string | undefined): string => (s ?? '').split('\n').filter((l) => !/\/\.[^/ ]*\.rollout-[^/ ]* link /.test(l)).join('\n');
+      const stable = (s: string | undefined): string =>
+        (s ?? '')
+          .split('\n')
+          .filter((l) => !/\/\.[^/ ]*\.rollout-[^/ ]* link /.test(l))
+          .join('\n');
       expect(stable(after[h.name])).toEqual(stable(before.files[h.name]));
     }
     expect(credentialedRequests(lab).filter((c) => !c.tls)).toEqual([]);
@@ -98,7 +104,9 @@ describe('a host whose sensu user attacks the run', () => {
     expect(r.code, r.stderr).toBe(0);
     expect(await outsideSensu(lab)).toEqual(outside);
     for (const h of lab.state.hosts) {
-      const st = (await lab.exec(h.name, '/bin/sh', ['-c', 'stat -c "%n %a %U:%G" /etc/sensu/tls /etc/sensu/tls/ca.pem /etc/sensu/tls/*.key 2>/dev/null; true'])).stdout;
+      const st = (
+        await lab.exec(h.name, '/bin/sh', ['-c', 'stat -c "%n %a %U:%G" /etc/sensu/tls /etc/sensu/tls/ca.pem /etc/sensu/tls/*.key 2>/dev/null; true'])
+      ).stdout;
       expect(st).toContain('/etc/sensu/tls 750 root:sensu');
       expect(st).toContain('/etc/sensu/tls/ca.pem 640 root:sensu');
       if (h.role === 'backend') expect(st).toContain(`/etc/sensu/tls/${h.name}.key 440 root:sensu`);
@@ -167,7 +175,15 @@ describe('hostile input: one clear error, nothing changed', () => {
     const lab = getLab();
     const { readdirSync, readFileSync, writeFileSync: write } = await import('node:fs');
     const stateDirs = readdirSync(env.ROLLOUT_STATE_DIR).map((d) => join(env.ROLLOUT_STATE_DIR, d));
-    const journal = stateDirs.flatMap((d) => readdirSync(d).filter((f) => f.startsWith('run-')).map((f) => join(d, f))).sort().at(-1) ?? '';
+    const journal =
+      stateDirs
+        .flatMap((d) =>
+          readdirSync(d)
+            .filter((f) => f.startsWith('run-'))
+            .map((f) => join(d, f)),
+        )
+        .sort()
+        .at(-1) ?? '';
     const lines = readFileSync(journal, 'utf8').split('\n');
     expect(lines.length).toBeGreaterThan(10);
     // The run finished; drop its end marker so rollback would otherwise replay it, and damage line 5.

@@ -47,7 +47,10 @@ describe('all problems at once', () => {
       at(22, 'agents.ansible_user: a variable cannot sit directly in a group: put it under `vars:` (or under a host)'),
       at(24, 'agents.hosts.agent-[01:5]: bad host range [01:5]: zero-padded begin and end must have the same width'),
       at(25, 'agents.hosts.agent-[a:3]: bad host range [a:3]: begin and end must both be letters or both numbers'),
-      at(26, 'agents.hosts.backend-2: host "backend-2" is in both backends and agents: a host has one role (for a machine that runs both, list it twice under two names with the same ansible_host)'),
+      at(
+        26,
+        'agents.hosts.backend-2: host "backend-2" is in both backends and agents: a host has one role (for a machine that runs both, list it twice under two names with the same ansible_host)',
+      ),
       at(28, 'agents.hosts.agent-9.sensu_extra_sans: expected a list of host names or addresses'),
       at(29, 'agents.hosts.agent-9.sensu_backend_config: must be an absolute path on the host (starting with /)'),
       at(30, 'agents.hosts.agent-9.sensu_colour: unknown variable: rollout reads the ansible_* and sensu_* variables listed in inventory/README.md'),
@@ -204,7 +207,10 @@ describe('structure', () => {
       'prod.yml:4: backends.hosts.backend-1.ansible_become_password: ansible-vault encrypted values are not supported (rollout cannot decrypt them): write the value in plain text, in an inventory only you can read',
     ]);
     // Where no backend or agent reads it, a vault value is someone else's business.
-    const file = ws.write('other.yml', `${BACKEND}      my_token: !vault |\n        $ANSIBLE_VAULT;1.1;AES256\nwin:\n  hosts:\n    win-1:\n      ansible_password: !vault |\n        $ANSIBLE_VAULT;1.1;AES256\n`);
+    const file = ws.write(
+      'other.yml',
+      `${BACKEND}      my_token: !vault |\n        $ANSIBLE_VAULT;1.1;AES256\nwin:\n  hosts:\n    win-1:\n      ansible_password: !vault |\n        $ANSIBLE_VAULT;1.1;AES256\n`,
+    );
     const inv = await loadInventory(file, { checkFiles: false });
     expect(inv.hosts[0]?.vars.my_token).toBeInstanceOf(Secret);
   });
@@ -237,7 +243,10 @@ describe('variables', () => {
   });
 
   it('checks vars only for backends and agents: other hosts may use any Ansible feature', async () => {
-    const file = ws.write('prod.yml', `${BACKEND}windows:\n  hosts:\n    win-1:\n      ansible_connection: winrm\n      ansible_winrm_transport: ntlm\n      ansible_password: x\n`);
+    const file = ws.write(
+      'prod.yml',
+      `${BACKEND}windows:\n  hosts:\n    win-1:\n      ansible_connection: winrm\n      ansible_winrm_transport: ntlm\n      ansible_password: x\n`,
+    );
     const inv = await loadInventory(file, { checkFiles: false });
     expect(inv.ignoredHosts).toEqual(['win-1']);
   });
@@ -360,9 +369,9 @@ describe('variables', () => {
   });
 
   it('rejects agents sharing an explicit entity name', async () => {
-    expect(
-      await problems(`${BACKEND}agents:\n  vars:\n    sensu_entity_name: web\n  hosts:\n    agent-[1:3]:\n`),
-    ).toEqual(['prod.yml:6: agents.vars.sensu_entity_name: entity name "web" is shared by agent-1, agent-2, agent-3: each agent needs its own']);
+    expect(await problems(`${BACKEND}agents:\n  vars:\n    sensu_entity_name: web\n  hosts:\n    agent-[1:3]:\n`)).toEqual([
+      'prod.yml:6: agents.vars.sensu_entity_name: entity name "web" is shared by agent-1, agent-2, agent-3: each agent needs its own',
+    ]);
   });
 });
 
@@ -414,7 +423,6 @@ describe('secrets never appear in messages', () => {
     expect(issues.join('\n')).toContain('[secret]');
   });
 });
-
 
 describe('names and paths that reach a host as root', () => {
   it('refuses host names that are not host names: slashes, .., a leading dot', async () => {

@@ -41,8 +41,14 @@ describe('example inventories', () => {
     const inv = await loadExample('example.yml');
     expect(inv.warnings).toEqual([]);
     expect(inv.hosts.map((h) => `${h.name}:${h.role}`)).toEqual([
-      'backend-1:backend', 'backend-2:backend', 'backend-3:backend',
-      'agent-01:agent', 'agent-02:agent', 'agent-03:agent', 'agent-04:agent', 'agent-db:agent',
+      'backend-1:backend',
+      'backend-2:backend',
+      'backend-3:backend',
+      'agent-01:agent',
+      'agent-02:agent',
+      'agent-03:agent',
+      'agent-04:agent',
+      'agent-db:agent',
     ]);
     const byName = new Map(inv.hosts.map((h) => [h.name, h]));
     expect(byName.get('backend-3')).toMatchObject({ address: '10.0.1.13', port: 2222, user: 'ops' });
@@ -57,7 +63,12 @@ describe('example inventories', () => {
     expect(byName.get('agent-01')?.groups).toEqual(['agents', 'eu_west', 'web']);
     // The --limit example from its header comment.
     expect(selectHosts(inv, 'backends,agent-0*,!agent-03').map((h) => h.name)).toEqual([
-      'backend-1', 'backend-2', 'backend-3', 'agent-01', 'agent-02', 'agent-04',
+      'backend-1',
+      'backend-2',
+      'backend-3',
+      'agent-01',
+      'agent-02',
+      'agent-04',
     ]);
   });
 

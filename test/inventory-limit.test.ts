@@ -78,7 +78,7 @@ describe('selectHosts', () => {
     expect(names('db:backend-1')).toEqual(['backend-1', 'db-1']);
   });
 
-  it('intersects with & and excludes with !, in Ansible\'s order whatever the written order', () => {
+  it("intersects with & and excludes with !, in Ansible's order whatever the written order", () => {
     expect(names('agents:&eu')).toEqual(['agent-01', 'agent-02']);
     expect(names('!agent-0*,agents')).toEqual(['agent-10', 'agent-11', 'agent-12', 'db-1']);
     expect(names('!agents')).toEqual(['backend-1', 'backend-2']);
@@ -110,7 +110,7 @@ describe('selectHosts', () => {
     expect(inputErrorOf(() => selectHosts(inv, '~agent-(')).issues).toEqual(['--limit: "~agent-(": invalid regular expression']);
   });
 
-  it('works on an inventory built by hand, without the loader\'s extras', () => {
+  it("works on an inventory built by hand, without the loader's extras", () => {
     const handMade: Inventory = { file: '/x.yml', dir: '/', hosts: inv.hosts.slice(0, 3) };
     expect(names('backends', handMade)).toEqual(['backend-1', 'backend-2']);
     expect(names('web', handMade)).toEqual(['agent-01']);

@@ -115,7 +115,7 @@ describe('Secret', () => {
     // eslint-disable-next-line @typescript-eslint/restrict-template-expressions -- what a careless template literal prints is the point
     expect(`${s}`).toBe('[secret]');
     expect(JSON.stringify({ s })).toBe('{"s":"[secret]"}');
-    expect(inspect({ s })).toBe("{ s: [secret] }");
+    expect(inspect({ s })).toBe('{ s: [secret] }');
     expect(Object.keys(s)).toEqual([]);
     expect(s.reveal()).toBe('p@ssw0rd!');
     expect(s.equals(new Secret('p@ssw0rd!'))).toBe(true);

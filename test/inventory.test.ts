@@ -52,8 +52,17 @@ describe('groups, children and ranges', () => {
               grafana:
     `);
     expect(inv.hosts.map((h) => h.name)).toEqual([
-      'backend-1', 'backend-2',
-      'agent-01', 'agent-02', 'agent-03', 'db-a', 'db-b', 'db-c', 'odd1', 'odd5', 'odd9',
+      'backend-1',
+      'backend-2',
+      'agent-01',
+      'agent-02',
+      'agent-03',
+      'db-a',
+      'db-b',
+      'db-c',
+      'odd1',
+      'odd5',
+      'odd9',
     ]);
     expect(host(inv, 'agent-02')).toMatchObject({ role: 'agent', groups: ['agents', 'web'], address: 'agent-02', port: 22 });
     expect(host(inv, 'backend-1').role).toBe('backend');
@@ -215,7 +224,7 @@ describe('variable precedence', () => {
 });
 
 describe('connection settings', () => {
-  it('maps the ansible_* connection vars, with Ansible\'s aliases', async () => {
+  it("maps the ansible_* connection vars, with Ansible's aliases", async () => {
     const inv = await load(yaml`
       backends:
         hosts:

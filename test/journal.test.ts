@@ -28,7 +28,12 @@ describe('journal', () => {
     const entries = readJournal(journal.file);
     expect(entries).toHaveLength(800);
     for (const host of hosts) {
-      expect(entries.filter((e) => 'host' in e && e.host === host).map((e) => `${e.type}:${'stepId' in e ? e.stepId : ''}`)).toEqual(['change:dir', 'change:ca', 'done:dir', 'not-made:ca']);
+      expect(entries.filter((e) => 'host' in e && e.host === host).map((e) => `${e.type}:${'stepId' in e ? e.stepId : ''}`)).toEqual([
+        'change:dir',
+        'change:ca',
+        'done:dir',
+        'not-made:ca',
+      ]);
     }
     // What a rollback would undo: the directories, not the refused CA files.
     expect(changesOf(entries).map((c) => c.stepId)).toEqual(hosts.map(() => 'dir'));
@@ -40,7 +45,12 @@ describe('journal', () => {
     journal.append(change('backend-1', 'cert'));
     journal.note({ type: 'done', stepId: 'cert', host: 'backend-1' });
     journal.close();
-    expect(readFileSync(journal.file, 'utf8').trim().split('\n').map((l) => (JSON.parse(l) as { type: string }).type)).toEqual(['change', 'done']);
+    expect(
+      readFileSync(journal.file, 'utf8')
+        .trim()
+        .split('\n')
+        .map((l) => (JSON.parse(l) as { type: string }).type),
+    ).toEqual(['change', 'done']);
   });
 });
 
@@ -48,7 +58,15 @@ describe('a journal rollback can trust', () => {
   const lines = (entries: object[]): string => entries.map((e) => `${JSON.stringify(e)}\n`).join('');
   const good = [
     { type: 'start', runId: 'r1', at: '2026-01-01T00:00:00Z' },
-    { type: 'change', stepId: 's1', host: 'agent-01', path: '/etc/sensu/agent.yml', action: 'replaced', backup: '/etc/sensu/.rollout-backups/r1/s1--x', before: { mode: 0o640, owner: 'root', group: 'sensu' } },
+    {
+      type: 'change',
+      stepId: 's1',
+      host: 'agent-01',
+      path: '/etc/sensu/agent.yml',
+      action: 'replaced',
+      backup: '/etc/sensu/.rollout-backups/r1/s1--x',
+      before: { mode: 0o640, owner: 'root', group: 'sensu' },
+    },
     { type: 'done', stepId: 's1', host: 'agent-01' },
   ];
   const write = (name: string, text: string, mode = 0o600): string => {

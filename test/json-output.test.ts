@@ -49,7 +49,10 @@ describe('--json on the lab', () => {
     const lab = getLab();
     const r = await rollout(['check', '-i', ghostInventory(), '--known-hosts', lab.knownHostsPath, '--connect-timeout', '3', '--json']);
     expect(r.code).toBe(2);
-    const doc = documentOf('check', r) as { ok: boolean; hosts: { host: string; connected: boolean; sudo: boolean | null; service: string | null; ready: boolean; error: string | null }[] };
+    const doc = documentOf('check', r) as {
+      ok: boolean;
+      hosts: { host: string; connected: boolean; sudo: boolean | null; service: string | null; ready: boolean; error: string | null }[];
+    };
     expect(doc.ok).toBe(false);
     expect(doc.hosts.find((h) => h.host === 'agent-ghost')).toMatchObject({ connected: false, sudo: null, service: null, ready: false });
     expect(doc.hosts.find((h) => h.host === 'agent-01')).toMatchObject({ connected: true, sudo: true, service: 'active', ready: true, error: null });

@@ -37,7 +37,9 @@ describe('names are lower-cased, as ssh does, before matching and hashing', () =
     expect(entry).not.toMatch(/db-1/i);
     expect(verifyHostKey(lines, ['db-1'], 'ssh-ed25519', KEY)).toEqual({ status: 'match' });
     const [salt] = entry.slice(3).split('|');
-    const mac = createHmac('sha1', Buffer.from(salt ?? '', 'base64')).update('db-1').digest('base64');
+    const mac = createHmac('sha1', Buffer.from(salt ?? '', 'base64'))
+      .update('db-1')
+      .digest('base64');
     expect(entry.split(' ')[0]).toBe(`|1|${salt ?? ''}|${mac}`);
   });
 });
@@ -87,14 +89,17 @@ describe('where known_hosts files come from', () => {
   it('reads UserKnownHostsFile, GlobalKnownHostsFile and HashKnownHosts from ssh config', () => {
     dir = mkdtempSync(join(tmpdir(), 'rollout-sshconfig-'));
     const file = join(dir, 'config');
-    writeFileSync(file, 'Host web-*\n  UserKnownHostsFile ~/.ssh/fleet_known_hosts /etc/rollout/known_hosts\n  GlobalKnownHostsFile none\n  HashKnownHosts yes\nHost *\n  User ops\n');
+    writeFileSync(
+      file,
+      'Host web-*\n  UserKnownHostsFile ~/.ssh/fleet_known_hosts /etc/rollout/known_hosts\n  GlobalKnownHostsFile none\n  HashKnownHosts yes\nHost *\n  User ops\n',
+    );
     const target = sshTargetOf(host(), loadSshConfig(file));
     expect(target.knownHosts).toEqual({ user: [join(homedir(), '.ssh/fleet_known_hosts'), '/etc/rollout/known_hosts'], global: [] });
     expect(target.hashKnownHosts).toBe(true);
     expect(sshTargetOf(host({ address: 'db-1' }), loadSshConfig(file)).knownHosts).toBeUndefined();
   });
 
-  it('lets the inventory\'s -o UserKnownHostsFile win over ssh config, list by list', () => {
+  it("lets the inventory's -o UserKnownHostsFile win over ssh config, list by list", () => {
     dir = mkdtempSync(join(tmpdir(), 'rollout-sshconfig-'));
     const file = join(dir, 'config');
     writeFileSync(file, 'Host *\n  UserKnownHostsFile /from/config\n  GlobalKnownHostsFile /global/from/config\n  HashKnownHosts yes\n');
@@ -104,13 +109,17 @@ describe('where known_hosts files come from', () => {
   });
 
   it('parses the known_hosts options in SSH args: several files, none, the first value wins, % tokens refused', () => {
-    const args = parseSshArgs('-o UserKnownHostsFile="a b" -o "GlobalKnownHostsFile none" -o UserKnownHostsFile=later -oHashKnownHosts=yes -o StrictHostKeyChecking=no');
+    const args = parseSshArgs(
+      '-o UserKnownHostsFile="a b" -o "GlobalKnownHostsFile none" -o UserKnownHostsFile=later -oHashKnownHosts=yes -o StrictHostKeyChecking=no',
+    );
     expect(args.userKnownHostsFiles).toEqual(['a', 'b']);
     expect(args.globalKnownHostsFiles).toEqual([]);
     expect(args.hashKnownHosts).toBe(true);
     expect(args.ignored).toEqual(['-o StrictHostKeyChecking=no']);
     expect(args.errors).toEqual([]);
-    expect(parseSshArgs('-o UserKnownHostsFile=~/.ssh/kh_%h').errors).toEqual(['-o UserKnownHostsFile=~/.ssh/kh_%h: "~/.ssh/kh_%h": % tokens are not supported here; write the path out']);
+    expect(parseSshArgs('-o UserKnownHostsFile=~/.ssh/kh_%h').errors).toEqual([
+      '-o UserKnownHostsFile=~/.ssh/kh_%h: "~/.ssh/kh_%h": % tokens are not supported here; write the path out',
+    ]);
     expect(parseSshArgs('-o HashKnownHosts=maybe').errors).toEqual(['-o HashKnownHosts=maybe: expected yes or no']);
   });
 });

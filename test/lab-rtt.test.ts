@@ -47,7 +47,30 @@ async function sshTrue(lab: Lab, port: number): Promise<number> {
   const h = lab.host('agent-01');
   const t0 = performance.now();
   // known_hosts names the relay's port only: the straight login checks the same key under that name.
-  await run('ssh', ['-F', '/dev/null', '-i', lab.keyPath, '-o', 'BatchMode=yes', '-o', 'StrictHostKeyChecking=yes', '-o', `UserKnownHostsFile=${lab.knownHostsPath}`, '-o', `HostKeyAlias=[${h.address}]:${RELAY_PORT}`, '-o', 'ControlMaster=no', '-p', String(port), `${lab.state.loginUser}@${h.address}`, 'true'], { timeout: 30_000 });
+  await run(
+    'ssh',
+    [
+      '-F',
+      '/dev/null',
+      '-i',
+      lab.keyPath,
+      '-o',
+      'BatchMode=yes',
+      '-o',
+      'StrictHostKeyChecking=yes',
+      '-o',
+      `UserKnownHostsFile=${lab.knownHostsPath}`,
+      '-o',
+      `HostKeyAlias=[${h.address}]:${RELAY_PORT}`,
+      '-o',
+      'ControlMaster=no',
+      '-p',
+      String(port),
+      `${lab.state.loginUser}@${h.address}`,
+      'true',
+    ],
+    { timeout: 30_000 },
+  );
   return performance.now() - t0;
 }
 

@@ -18,7 +18,20 @@ const getLab = useLab({ backends: 3, agents: 3, net: 40, sudoPasswordHosts: ['ag
 /** Runs a command on a lab host through the real OpenSSH client with strict host key checking. */
 async function ssh(lab: Lab, host: string, command: string, input?: string): Promise<{ stdout: string; stderr: string; code: number }> {
   const h = lab.host(host);
-  const args = ['-i', lab.keyPath, '-o', 'StrictHostKeyChecking=yes', '-o', `UserKnownHostsFile=${lab.knownHostsPath}`, '-o', 'BatchMode=yes', '-p', String(h.sshPort), `${lab.state.loginUser}@${h.address}`, command];
+  const args = [
+    '-i',
+    lab.keyPath,
+    '-o',
+    'StrictHostKeyChecking=yes',
+    '-o',
+    `UserKnownHostsFile=${lab.knownHostsPath}`,
+    '-o',
+    'BatchMode=yes',
+    '-p',
+    String(h.sshPort),
+    `${lab.state.loginUser}@${h.address}`,
+    command,
+  ];
   return new Promise((resolve) => {
     const child = execFile('ssh', args, { timeout: 30_000 }, (err, stdout, stderr) => {
       resolve({ stdout, stderr, code: err ? ((err as { code?: number }).code ?? 1) : 0 });
@@ -30,7 +43,12 @@ async function ssh(lab: Lab, host: string, command: string, input?: string): Pro
 async function waitUntil(what: string, ms: number, probe: () => boolean | Promise<boolean>): Promise<void> {
   const end = Date.now() + ms;
   while (Date.now() < end) {
-    if (await Promise.resolve().then(probe).catch(() => false)) return;
+    if (
+      await Promise.resolve()
+        .then(probe)
+        .catch(() => false)
+    )
+      return;
     await new Promise((r) => setTimeout(r, 250));
   }
   throw new Error(`timed out waiting for ${what}`);
@@ -68,11 +86,26 @@ describe('lab hosts', () => {
     const b1 = lab.host('backend-1');
     const b2 = lab.host('backend-2');
     // Present backend-2's address with backend-1's key entry: strict checking must refuse it.
-    const forged = readFileSync(lab.knownHostsPath, 'utf8').split('\n').find((l) => l.startsWith(`${b1.address} `))?.replace(b1.address, b2.address) ?? '';
+    const forged =
+      readFileSync(lab.knownHostsPath, 'utf8')
+        .split('\n')
+        .find((l) => l.startsWith(`${b1.address} `))
+        ?.replace(b1.address, b2.address) ?? '';
     const { writeFileSync } = await import('node:fs');
     const file = `${lab.dir}/forged_known_hosts`;
     writeFileSync(file, `${forged}\n`);
-    const r = await run('ssh', ['-i', lab.keyPath, '-o', 'StrictHostKeyChecking=yes', '-o', `UserKnownHostsFile=${file}`, '-o', 'BatchMode=yes', `${lab.state.loginUser}@${b2.address}`, 'true']).catch((e: { stderr: string }) => e);
+    const r = await run('ssh', [
+      '-i',
+      lab.keyPath,
+      '-o',
+      'StrictHostKeyChecking=yes',
+      '-o',
+      `UserKnownHostsFile=${file}`,
+      '-o',
+      'BatchMode=yes',
+      `${lab.state.loginUser}@${b2.address}`,
+      'true',
+    ]).catch((e: { stderr: string }) => e);
     expect(r.stderr).toMatch(/REMOTE HOST IDENTIFICATION HAS CHANGED|Host key verification failed/);
   });
 
@@ -130,7 +163,11 @@ describe('systemctl stand-in', () => {
     const lab = getLab();
     const before = lab.unitStatus('agent-02');
     await ssh(lab, 'agent-02', 'sudo systemctl kill -s KILL sensu-agent');
-    await waitUntil('automatic restart', 10_000, () => lab.unitStatus('agent-02').nRestarts === before.nRestarts + 1 && lab.unitStatus('agent-02').activeState === 'active');
+    await waitUntil(
+      'automatic restart',
+      10_000,
+      () => lab.unitStatus('agent-02').nRestarts === before.nRestarts + 1 && lab.unitStatus('agent-02').activeState === 'active',
+    );
     expect((await ssh(lab, 'agent-02', 'systemctl show -p NRestarts --value sensu-agent')).stdout.trim()).toBe(String(before.nRestarts + 1));
     await waitUntil('agent-02 healthy again', 30_000, async () => (await healthz(lab, 'agent-02')) === 200);
   });
@@ -179,9 +216,19 @@ describe('Sensu stand-in', () => {
     await waitUntil('agent-01 connected to backend-1', 30_000, async () => (await healthz(lab, 'agent-01')) === 200);
     // Certificates onto the backend, then TLS on (what rollout automates).
     for (const ext of ['pem', 'key']) {
-      await ssh(lab, 'backend-1', `sudo install -d -o sensu -g sensu -m 0750 /etc/sensu/tls && sudo tee /etc/sensu/tls/backend-1.${ext} >/dev/null && sudo chown sensu: /etc/sensu/tls/backend-1.${ext}`, readFileSync(`${lab.dir}/pki/backend-1.${ext}`, 'utf8'));
+      await ssh(
+        lab,
+        'backend-1',
+        `sudo install -d -o sensu -g sensu -m 0750 /etc/sensu/tls && sudo tee /etc/sensu/tls/backend-1.${ext} >/dev/null && sudo chown sensu: /etc/sensu/tls/backend-1.${ext}`,
+        readFileSync(`${lab.dir}/pki/backend-1.${ext}`, 'utf8'),
+      );
     }
-    await ssh(lab, 'backend-1', `sudo tee -a /etc/sensu/backend.yml >/dev/null && sudo systemctl restart sensu-backend`, 'cert-file: "/etc/sensu/tls/backend-1.pem"\nkey-file: "/etc/sensu/tls/backend-1.key"\n');
+    await ssh(
+      lab,
+      'backend-1',
+      `sudo tee -a /etc/sensu/backend.yml >/dev/null && sudo systemctl restart sensu-backend`,
+      'cert-file: "/etc/sensu/tls/backend-1.pem"\nkey-file: "/etc/sensu/tls/backend-1.key"\n',
+    );
     await waitUntil('backend-1 TLS', 60_000, async () => Boolean(await tlsPeer(b.address, 8080, ca)));
     for (const port of [8080, 8081]) {
       const cert = await tlsPeer(b.address, port, ca);
@@ -193,10 +240,16 @@ describe('Sensu stand-in', () => {
     expect(await plain.text()).toContain('Client sent an HTTP request to an HTTPS server.');
     // The ws:// agent is cut off, with Sensu's own words.
     await waitUntil('agent-01 cut off', 30_000, async () => (await healthz(lab, 'agent-01')) === 503);
-    await waitUntil('reconnection error logged', 30_000, () => lab.readFile('agent-01', '/var/log/sensu/sensu-agent.log').includes('handshake failed with status 400: Client sent an HTTP request to an HTTPS server.'));
+    await waitUntil('reconnection error logged', 30_000, () =>
+      lab.readFile('agent-01', '/var/log/sensu/sensu-agent.log').includes('handshake failed with status 400: Client sent an HTTP request to an HTTPS server.'),
+    );
     // wss:// with the CA brings it back.
     await ssh(lab, 'agent-01', 'sudo install -d -m 0755 /etc/sensu/tls && sudo tee /etc/sensu/tls/ca.pem >/dev/null', ca);
-    await ssh(lab, 'agent-01', `sudo sed -i -e 's#ws://backend-1#wss://backend-1#' /etc/sensu/agent.yml && echo 'trusted-ca-file: "/etc/sensu/tls/ca.pem"' | sudo tee -a /etc/sensu/agent.yml >/dev/null && sudo systemctl restart sensu-agent`);
+    await ssh(
+      lab,
+      'agent-01',
+      `sudo sed -i -e 's#ws://backend-1#wss://backend-1#' /etc/sensu/agent.yml && echo 'trusted-ca-file: "/etc/sensu/tls/ca.pem"' | sudo tee -a /etc/sensu/agent.yml >/dev/null && sudo systemctl restart sensu-agent`,
+    );
     await waitUntil('agent-01 healthy on wss', 30_000, async () => (await healthz(lab, 'agent-01')) === 200);
   });
 });

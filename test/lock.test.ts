@@ -21,7 +21,9 @@ describe('the fleet lock', () => {
     const rounds = 100;
     const base = join(dir, 'race');
     mkdirSync(base);
-    const racers = ['a', 'b'].map((side) => spawn(tsx, [join(import.meta.dirname, 'helpers', 'lock-racer.ts'), base, side, String(rounds)], { stdio: 'inherit' }));
+    const racers = ['a', 'b'].map((side) =>
+      spawn(tsx, [join(import.meta.dirname, 'helpers', 'lock-racer.ts'), base, side, String(rounds)], { stdio: 'inherit' }),
+    );
     const winners: string[] = [];
     for (let round = 0; round < rounds; round++) {
       await Promise.all(['a', 'b'].map((side) => waitFor(join(base, `ready-${round}-${side}`))));
@@ -51,7 +53,16 @@ describe('the fleet lock', () => {
     const fleet = join(dir, 'stale');
     mkdirSync(fleet, { mode: 0o700 });
     const dead = spawn('true').pid ?? 0;
-    writeFileSync(join(fleet, 'lock'), JSON.stringify({ pid: 999_999_999 + dead, host: (process.env.HOSTNAME ?? readFileSync('/proc/sys/kernel/hostname', 'utf8')).trim(), what: 'secure', at: 'then', token: 'old' }));
+    writeFileSync(
+      join(fleet, 'lock'),
+      JSON.stringify({
+        pid: 999_999_999 + dead,
+        host: (process.env.HOSTNAME ?? readFileSync('/proc/sys/kernel/hostname', 'utf8')).trim(),
+        what: 'secure',
+        at: 'then',
+        token: 'old',
+      }),
+    );
     const taken = lockFleet(fleet, 'secure');
     expect(taken.tookOverStale).toBe(true);
     taken.release();

@@ -17,14 +17,26 @@ import type { Lab } from './lab/lab.js';
 import { writeLabExtraCerts, writeLabPki } from './lab/pki.js';
 
 const getLab = useLab({ backends: 2, agents: 3, net: 50, certs: { clientCerts: true } });
-const args = (inventory?: string): string[] => ['secure', '-i', inventory ?? getLab().inventoryPath, '--known-hosts', getLab().knownHostsPath, '--gate-timeout', '60'];
+const args = (inventory?: string): string[] => [
+  'secure',
+  '-i',
+  inventory ?? getLab().inventoryPath,
+  '--known-hosts',
+  getLab().knownHostsPath,
+  '--gate-timeout',
+  '60',
+];
 const agents = (lab: Lab): Lab['state']['hosts'] => lab.state.hosts.filter((h) => h.role === 'agent');
 const backends = (lab: Lab): Lab['state']['hosts'] => lab.state.hosts.filter((h) => h.role === 'backend');
 
 /** What agentd answers a WebSocket upgrade with: `open`, or the HTTP status it refused with. */
 function upgrade(lab: Lab, backend: string, auth: { password: true } | { cert: string }, ca = labCa(lab)): Promise<string> {
   const pem = (f: string): string => readFileSync(join(lab.dir, 'pki', f), 'utf8');
-  const headers = { 'Sensu-AgentName': 'probe', 'Sensu-Namespace': 'default', ...('password' in auth ? { Authorization: `Basic ${Buffer.from('agent:P@ssw0rd!').toString('base64')}` } : {}) };
+  const headers = {
+    'Sensu-AgentName': 'probe',
+    'Sensu-Namespace': 'default',
+    ...('password' in auth ? { Authorization: `Basic ${Buffer.from('agent:P@ssw0rd!').toString('base64')}` } : {}),
+  };
   const tls = 'cert' in auth ? { cert: pem(`${auth.cert}-client.pem`), key: pem(`${auth.cert}-client.key`) } : {};
   return new Promise((resolve) => {
     const ws = new WebSocket(`wss://${lab.host(backend).address}:8081/`, { ca, headers, ...tls, handshakeTimeout: 5000 });
@@ -80,7 +92,9 @@ describe('agent mTLS', () => {
     expect(text).toContain('sensu_agent_config: /etc/sensu/agent-alt.yml');
     await lab.exec('agent-01', '/bin/sh', ['-c', `sed 's#ws://backend-1:8081#ws://backend-2:8081#' /etc/sensu/agent.yml > /etc/sensu/agent-alt.yml`]);
     const other = await writeLabPki(join(lab.dir, 'pki-other'), [], 'some other CA');
-    await writeLabExtraCerts(join(lab.dir, 'pki-other'), other.ca, [{ name: 'agent-03', address: lab.host('agent-03').address, role: 'agent' }], { clientCerts: true });
+    await writeLabExtraCerts(join(lab.dir, 'pki-other'), other.ca, [{ name: 'agent-03', address: lab.host('agent-03').address, role: 'agent' }], {
+      clientCerts: true,
+    });
     writeFileSync(inventory, text);
     const r = await rollout([...args(inventory), '--agent-mtls', '--check']);
     expect(r.code).toBe(2);
@@ -89,7 +103,9 @@ describe('agent mTLS', () => {
     // A client certificate the backends would not trust: from another CA than theirs.
     expect(all).toMatch(/agent-03: pki-other\/agent-03-client\.pem is not signed by a CA in pki\/ca\.pem/);
     expect(all).toMatch(/agent-01: --agent-mtls needs sensu_client_cert_file and sensu_client_key_file/);
-    expect(all).toMatch(/agent-01: its backend-url \(ws:\/\/backend-2:8081, ws:\/\/backend-2:8081\) does not list backend-1, the backend that takes client certificates first/);
+    expect(all).toMatch(
+      /agent-01: its backend-url \(ws:\/\/backend-2:8081, ws:\/\/backend-2:8081\) does not list backend-1, the backend that takes client certificates first/,
+    );
     await lab.exec('agent-01', 'rm', ['-f', '/etc/sensu/agent-alt.yml']);
     expect(all).not.toContain('PRIVATE KEY');
     expect(await fileSnapshot(lab)).toEqual(before);

@@ -18,7 +18,9 @@ const unpacked = join(ROOT, 'node_modules', '.cache', `pack-test-${process.pid}`
 let files: string[] = [];
 
 beforeAll(() => {
-  const report = JSON.parse(execFileSync('npm', ['pack', '--json', '--pack-destination', out], { cwd: ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] })) as { filename: string; files: { path: string }[] }[];
+  const report = JSON.parse(
+    execFileSync('npm', ['pack', '--json', '--pack-destination', out], { cwd: ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }),
+  ) as { filename: string; files: { path: string }[] }[];
   const first = report[0];
   if (!first) throw new Error('npm pack reported no tarball');
   files = first.files.map((f) => f.path);
@@ -28,23 +30,38 @@ beforeAll(() => {
 afterAll(() => rmSync(unpacked, { recursive: true, force: true }));
 
 function installed(args: string[]): string {
-  return execFileSync(process.execPath, [join(unpacked, 'package', 'src', 'cli', 'rollout.mjs'), ...args], { encoding: 'utf8', env: { ...process.env, NO_COLOR: '1' } });
+  return execFileSync(process.execPath, [join(unpacked, 'package', 'src', 'cli', 'rollout.mjs'), ...args], {
+    encoding: 'utf8',
+    env: { ...process.env, NO_COLOR: '1' },
+  });
 }
 
 describe('npm pack', () => {
   it('ships the bundle, JSON Schemas, playbooks, examples, README and LICENSE', () => {
-    for (const f of ['src/cli/rollout.mjs', 'dist/main.js', 'dist/schemas/secure.schema.json', 'playbooks/secure.yml', 'inventory/example.yml', 'README.md', 'LICENSE', 'package.json']) expect(files).toContain(f);
+    for (const f of [
+      'src/cli/rollout.mjs',
+      'dist/main.js',
+      'dist/schemas/secure.schema.json',
+      'playbooks/secure.yml',
+      'inventory/example.yml',
+      'README.md',
+      'LICENSE',
+      'package.json',
+    ])
+      expect(files).toContain(f);
   });
 
   it('ships no tests, lab, CI, sources or build scripts: of src/, only the launcher (and its README, which npm always packs)', () => {
     // npm packs every README whatever `files` says; src/README.md is the source's guide, no code.
     const shipped = ['src/cli/rollout.mjs', 'src/README.md'];
-    const stray = files.filter((f) => (/^(test|src|scripts|\.ci|node_modules|coverage|\.lab)\//.test(f) && !shipped.includes(f)) || f.endsWith('.ts') || f.endsWith('.tgz'));
+    const stray = files.filter(
+      (f) => (/^(test|src|scripts|\.ci|node_modules|coverage|\.lab)\//.test(f) && !shipped.includes(f)) || f.endsWith('.ts') || f.endsWith('.tgz'),
+    );
     expect(stray).toEqual([]);
     expect(files.filter((f) => f.startsWith('src/')).sort()).toEqual([...shipped].sort());
   });
 
-  it('runs from dist/ alone: --version is package.json\'s, commands load their chunks', () => {
+  it("runs from dist/ alone: --version is package.json's, commands load their chunks", () => {
     expect(installed(['--version']).trim()).toBe(pkg.version);
     expect(installed(['--help'])).toMatch(/^ {2}secure /m);
     const pki = join(out, 'pki');

@@ -21,7 +21,7 @@ describe('--serial batches', () => {
 });
 
 describe('--max-unreachable', () => {
-  it('a count is a count; a percentage of the run\'s agents rounds down; unset allows none', () => {
+  it("a count is a count; a percentage of the run's agents rounds down; unset allows none", () => {
     expect(allowedOf({ count: 2 }, 20)).toBe(2);
     expect(allowedOf({ percent: 10 }, 20)).toBe(2);
     expect(allowedOf({ percent: 10 }, 19)).toBe(1);

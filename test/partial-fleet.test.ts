@@ -37,7 +37,10 @@ afterAll(async () => {
 
 function secure(extra: string[], inventory?: string): Promise<CliResult> {
   const lab = getLab();
-  return rollout(['secure', '-i', inventory ?? lab.inventoryPath, '--known-hosts', lab.knownHostsPath, '--gate-timeout', '20', '--yes', ...extra], { env, timeoutMs: LONG });
+  return rollout(['secure', '-i', inventory ?? lab.inventoryPath, '--known-hosts', lab.knownHostsPath, '--gate-timeout', '20', '--yes', ...extra], {
+    env,
+    timeoutMs: LONG,
+  });
 }
 
 const agents = (lab: Lab): string[] => lab.state.hosts.filter((h) => h.role === 'agent').map((h) => h.name);
@@ -60,7 +63,10 @@ async function expectSecured(lab: Lab, names: readonly string[]): Promise<void> 
 async function wrongCaInventory(lab: Lab, host: string): Promise<string> {
   const other = await createRootCa({ commonName: 'someone else' });
   writeFileSync(join(lab.dir, 'pki', 'other-ca.pem'), other.certPem);
-  const text = readFileSync(lab.inventoryPath, 'utf8').replace(new RegExp(`(${host}:\\n\\s+ansible_host: [\\d.]+\\n)`), '$1          sensu_ca_file: pki/other-ca.pem\n');
+  const text = readFileSync(lab.inventoryPath, 'utf8').replace(
+    new RegExp(`(${host}:\\n\\s+ansible_host: [\\d.]+\\n)`),
+    '$1          sensu_ca_file: pki/other-ca.pem\n',
+  );
   expect(text).toContain('sensu_ca_file: pki/other-ca.pem');
   const file = join(lab.dir, `wrong-ca-${host}.yml`);
   writeFileSync(file, text);
@@ -117,7 +123,10 @@ describe('agents left out at preflight (--max-unreachable)', () => {
       expect(readFileSync(retryFile, 'utf8')).toBe(`${DOWN.join('\n')}\n`);
       const after = await fileSnapshot(lab);
       for (const h of DOWN) expect(after[h], h).toBe(before[h]);
-      await expectSecured(lab, agents(lab).filter((a) => !DOWN.includes(a)));
+      await expectSecured(
+        lab,
+        agents(lab).filter((a) => !DOWN.includes(a)),
+      );
       for (const b of backends(lab)) expect(lab.readFile(b, '/etc/sensu/backend.yml')).toContain('cert-file');
       expectCleanOutput(lab, r);
 
@@ -125,7 +134,11 @@ describe('agents left out at preflight (--max-unreachable)', () => {
       const requests = credentialedRequests(lab).slice(requestsBefore);
       expect(requests.filter((q) => q.path.includes('/events/'))).toEqual([]);
       const listings = requests.filter((q) => q.path.endsWith('/entities')).length;
-      const batches = [...r.stderr.matchAll(/stats: agents-wss batch (\d+): (\d+) Sensu API request\(s\) \([\d.]+ [kM]?B\) for the keepalives of (\d+) host\(s\), batch ([\d.]+) s/g)];
+      const batches = [
+        ...r.stderr.matchAll(
+          /stats: agents-wss batch (\d+): (\d+) Sensu API request\(s\) \([\d.]+ [kM]?B\) for the keepalives of (\d+) host\(s\), batch ([\d.]+) s/g,
+        ),
+      ];
       expect(batches.length, r.stderr).toBeGreaterThan(0);
       const reported = batches.reduce((n, m) => n + Number(m[2]), 0);
       // Logins are counted too (one per backend asked), and listings the backends logged are the rest.
@@ -171,13 +184,18 @@ describe('agents failing in the wave (--max-fail-percentage, --serial)', () => {
       const r = await secure(['--max-fail-percentage', '10'], inventory);
       expect(r.code, r.stdout + r.stderr).toBe(7);
       expect(r.stdout).toMatch(/agent-04\s+agent\s+left behind/);
-      expect(r.stderr).toMatch(/agent-04: Agent connected over wss:\/\/: health gate failed: \/healthz 503 sensu backend unavailable \(after 20 s\); put back on its old files/);
+      expect(r.stderr).toMatch(
+        /agent-04: Agent connected over wss:\/\/: health gate failed: \/healthz 503 sensu backend unavailable \(after 20 s\); put back on its old files/,
+      );
       expect(readFileSync(retryFileOf(r), 'utf8')).toBe('agent-04\n');
       const after = await fileSnapshot(lab);
       expect(after['agent-04']).toBe(before.files['agent-04']);
       // Back on its old settings and running (cut off from the TLS backends, as the operator was told).
       await eventually('agent-04 answers /healthz', 30_000, async () => (await agentHealthz(lab, 'agent-04')) === 503);
-      await expectSecured(lab, agents(lab).filter((a) => a !== 'agent-04'));
+      await expectSecured(
+        lab,
+        agents(lab).filter((a) => a !== 'agent-04'),
+      );
       expectCleanOutput(lab, r);
     },
     LONG,

@@ -7,7 +7,17 @@ import type { FileStep, GateStep, Plan, RestartStep, Step } from '../src/plan/ty
 import { renderPlan, renderSteps } from '../src/ui/plan-view.js';
 
 const agentYml = (name: string, address: string, scheme: string, extra = ''): string =>
-  [`# ${name}`, `name: "${name}"`, 'backend-url:', `  - "${scheme}://backend-1:8081"`, `  - "${scheme}://backend-2:8081"`, extra, `api-host: "${address}"`, 'keepalive-interval: 20', ''].join('\n');
+  [
+    `# ${name}`,
+    `name: "${name}"`,
+    'backend-url:',
+    `  - "${scheme}://backend-1:8081"`,
+    `  - "${scheme}://backend-2:8081"`,
+    extra,
+    `api-host: "${address}"`,
+    'keepalive-interval: 20',
+    '',
+  ].join('\n');
 
 function agentSteps(name: string, address: string, options: { ca?: string } = {}): Step[] {
   const base = { phase: 'agents-wss', module: 'sensu_config', status: 'change' as const, host: name };
@@ -18,11 +28,37 @@ function agentSteps(name: string, address: string, options: { ca?: string } = {}
     task: 'Switch the agent to wss://',
     path: '/etc/sensu/agent.yml',
     before: { exists: true, text: agentYml(name, address, 'ws'), sha256: 'a'.repeat(64), mode: 0o640, owner: 'root', group: 'sensu' },
-    after: { exists: true, text: agentYml(name, address, 'wss', `trusted-ca-file: "${options.ca ?? '/etc/sensu/tls/ca.pem'}"`), sha256: 'b'.repeat(64), mode: 0o640, owner: 'root', group: 'sensu' },
+    after: {
+      exists: true,
+      text: agentYml(name, address, 'wss', `trusted-ca-file: "${options.ca ?? '/etc/sensu/tls/ca.pem'}"`),
+      sha256: 'b'.repeat(64),
+      mode: 0o640,
+      owner: 'root',
+      group: 'sensu',
+    },
     secret: false,
   };
-  const restart: RestartStep = { ...base, module: 'service', id: `agents-wss/1/${name}`, kind: 'restart', task: 'Restart sensu-agent', unit: 'sensu-agent', after: [config.id] };
-  const gate: GateStep = { ...base, module: 'health', id: `agents-wss/2/${name}`, kind: 'gate', task: 'Agent connected over wss://', gate: 'agent_health', after: [config.id], tls: true, timeoutMs: 60_000, probe: { address, port: 3031, scheme: 'http' } };
+  const restart: RestartStep = {
+    ...base,
+    module: 'service',
+    id: `agents-wss/1/${name}`,
+    kind: 'restart',
+    task: 'Restart sensu-agent',
+    unit: 'sensu-agent',
+    after: [config.id],
+  };
+  const gate: GateStep = {
+    ...base,
+    module: 'health',
+    id: `agents-wss/2/${name}`,
+    kind: 'gate',
+    task: 'Agent connected over wss://',
+    gate: 'agent_health',
+    after: [config.id],
+    tls: true,
+    timeoutMs: 60_000,
+    probe: { address, port: 3031, scheme: 'http' },
+  };
   return [config, restart, gate];
 }
 
@@ -65,9 +101,13 @@ describe('renderPlan --diff', () => {
     expect(out.match(/^ {4}--- /gm)).toHaveLength(2);
   });
 
-  it('is exact: each grouped host\'s own rendering is the first one\'s with its name and address put in', () => {
+  it("is exact: each grouped host's own rendering is the first one's with its name and address put in", () => {
     const steps = fleet.slice(0, 3).flatMap((h) => agentSteps(h.name, h.address));
-    const one = (name: string): string => renderSteps(steps.filter((s) => s.host === name), { color: false, secrets: [] });
+    const one = (name: string): string =>
+      renderSteps(
+        steps.filter((s) => s.host === name),
+        { color: false, secrets: [] },
+      );
     const first = one('agent-01');
     expect(one('agent-03')).toBe(first.replaceAll('agent-01', 'agent-03').replaceAll('127.30.1.1', '127.30.1.3'));
     // Without the addresses a host's own address still counts where its gate probes it.
@@ -89,14 +129,28 @@ describe('renderPlan with hosts never reached', () => {
   const problems = ['agent-01', 'agent-02', 'agent-03'].map((host) => ({ host, message: 'connection refused' }));
 
   it('with no host connected, shows no phase and claims no pass', () => {
-    const out = renderPlan({ playbook: 'secure', phases, problems, changedHosts: [], changes: 0, leftBehind: [], notes: [] }, { diff: true, color: false, secrets: [], addresses });
+    const out = renderPlan(
+      { playbook: 'secure', phases, problems, changedHosts: [], changes: 0, leftBehind: [], notes: [] },
+      { diff: true, color: false, secrets: [], addresses },
+    );
     expect(out).toBe('');
   });
 
   it('with some connected, counts only those, and names the ones that failed preflight', () => {
     const steps = agentSteps('agent-02', '127.30.1.2');
     const some = phases.map((p) => (p.name === 'agents-wss' ? { ...p, batches: [{ hosts: p.batches[0]?.hosts ?? [], steps }] } : p));
-    const out = renderPlan({ playbook: 'secure', phases: some, problems: [problems[0], problems[2], { host: 'agent-02', message: 'certificate expired' }].filter((p) => p !== undefined), changedHosts: ['agent-02'], changes: 2, leftBehind: [], notes: [] }, { diff: false, color: false, secrets: [], addresses });
+    const out = renderPlan(
+      {
+        playbook: 'secure',
+        phases: some,
+        problems: [problems[0], problems[2], { host: 'agent-02', message: 'certificate expired' }].filter((p) => p !== undefined),
+        changedHosts: ['agent-02'],
+        changes: 2,
+        leftBehind: [],
+        notes: [],
+      },
+      { diff: false, color: false, secrets: [], addresses },
+    );
     expect(out).not.toContain('passed on');
     expect(out).toContain('  failed on 1 host(s): agent-02');
     expect(out).toContain('  Switch the agent to wss://: 1 host(s)');

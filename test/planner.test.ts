@@ -29,7 +29,13 @@ let base: Omit<PlanInput, 'facts'>;
 beforeAll(async () => {
   ws = workspace();
   await writeLabPki(`${ws.dir}/pki`, [...backends, ...agents]);
-  const hostLines = (list: { name: string; address: string }[]): string => list.map((h) => `        ${h.name}:\n          ansible_host: ${h.address}\n          sensu_cert_file: pki/${h.name}.pem\n          sensu_key_file: pki/${h.name}.key\n`).join('');
+  const hostLines = (list: { name: string; address: string }[]): string =>
+    list
+      .map(
+        (h) =>
+          `        ${h.name}:\n          ansible_host: ${h.address}\n          sensu_cert_file: pki/${h.name}.pem\n          sensu_key_file: pki/${h.name}.key\n`,
+      )
+      .join('');
   const file = ws.write(
     'prod.yml',
     `all:\n  vars:\n    ansible_user: ops\n    sensu_ca_file: pki/ca.pem\n    sensu_api_user: admin\n    sensu_api_password: not-a-real-one\n  children:\n    backends:\n      hosts:\n${hostLines(backends)}    agents:\n      hosts:\n${hostLines(agents)}`,
@@ -42,11 +48,27 @@ afterAll(() => ws.remove());
 
 /** A file as the facts script reports it: root's, group sensu, 0640, with its hash and text. */
 function file(path: string, text: string): FileFact {
-  return { path, exists: true, kind: 'file', mode: 0o640, owner: 'root', group: 'sensu', size: Buffer.byteLength(text), sha256: createHash('sha256').update(text).digest('hex'), text };
+  return {
+    path,
+    exists: true,
+    kind: 'file',
+    mode: 0o640,
+    owner: 'root',
+    group: 'sensu',
+    size: Buffer.byteLength(text),
+    sha256: createHash('sha256').update(text).digest('hex'),
+    text,
+  };
 }
 
 /** A host's facts: its config (and any other file), its unit running, healthy as its role reports it. */
-function factsOf(host: HostSpec, files: Record<string, string>, health: HostFacts['health'] = host.role === 'backend' ? { ok: true, scheme: 'http', detail: 'ok', webUi: true } : { ok: true, detail: '/healthz 200 ok', agent: 'connected' }): HostFacts {
+function factsOf(
+  host: HostSpec,
+  files: Record<string, string>,
+  health: HostFacts['health'] = host.role === 'backend'
+    ? { ok: true, scheme: 'http', detail: 'ok', webUi: true }
+    : { ok: true, detail: '/healthz 200 ok', agent: 'connected' },
+): HostFacts {
   const unit = host.role === 'backend' ? 'sensu-backend' : 'sensu-agent';
   return {
     host: host.name,
@@ -62,7 +84,10 @@ const labBackends = backends.map((b) => labHost(b, 'backend'));
 
 function fleetFacts(agentFiles: (name: string) => Record<string, string>): Map<string, HostFacts> {
   return new Map(
-    hosts.map((h) => [h.name, factsOf(h, h.role === 'backend' ? { '/etc/sensu/backend.yml': backendConfig(labHost(h, 'backend'), labBackends) } : agentFiles(h.name))]),
+    hosts.map((h) => [
+      h.name,
+      factsOf(h, h.role === 'backend' ? { '/etc/sensu/backend.yml': backendConfig(labHost(h, 'backend'), labBackends) } : agentFiles(h.name)),
+    ]),
   );
 }
 
@@ -78,7 +103,10 @@ describe('plan() on real configs', () => {
     expect(agentYamlStep?.after.text).toContain('  - "wss://backend-1:8081"\n  - "wss://backend-2:8081"\ntrusted-ca-file: "/etc/sensu/tls/ca.pem"\n');
     expect(agentYamlStep?.after.text).not.toContain('"ws://');
     // The operator's comments survive the edit.
-    for (const line of agentYaml('agent-02').split('\n').filter((l) => l.startsWith('#'))) expect(agentYamlStep?.after.text).toContain(line);
+    for (const line of agentYaml('agent-02')
+      .split('\n')
+      .filter((l) => l.startsWith('#')))
+      expect(agentYamlStep?.after.text).toContain(line);
     const backendStep = stepsOf(p).find((s) => s.host === 'backend-1' && s.path === '/etc/sensu/backend.yml');
     expect(backendStep?.changes?.map((c) => c.key)).toEqual(expect.arrayContaining(['cert-file', 'key-file', 'trusted-ca-file', 'api-url']));
     const gates = p.phases.flatMap((ph) => ph.batches.flatMap((b) => b.steps)).filter((s): s is GateStep => s.kind === 'gate' && s.status === 'change');
@@ -109,12 +137,42 @@ describe('plan() on real configs', () => {
     // Facts as the first plan's steps leave the hosts (what a second run's facts script reads).
     const after = new Map(
       hosts.map((h) => {
-        const files = Object.fromEntries(stepsOf(first).filter((s) => s.host === h.name && s.after.text !== undefined).map((s) => [s.path, s.after.text ?? '']));
+        const files = Object.fromEntries(
+          stepsOf(first)
+            .filter((s) => s.host === h.name && s.after.text !== undefined)
+            .map((s) => [s.path, s.after.text ?? '']),
+        );
         const mine = stepsOf(first).filter((s) => s.host === h.name);
-        const facts = factsOf(h, h.role === 'backend' ? { '/etc/sensu/backend.yml': backendConfig(labHost(h, 'backend'), labBackends), ...files } : { '/etc/sensu/agent.yml': agentYaml(h.name), ...files }, h.role === 'backend' ? { ok: true, scheme: 'https', detail: 'ok', webUi: true } : undefined);
+        const facts = factsOf(
+          h,
+          h.role === 'backend'
+            ? { '/etc/sensu/backend.yml': backendConfig(labHost(h, 'backend'), labBackends), ...files }
+            : { '/etc/sensu/agent.yml': agentYaml(h.name), ...files },
+          h.role === 'backend' ? { ok: true, scheme: 'https', detail: 'ok', webUi: true } : undefined,
+        );
         // Keys were uploaded unread: the facts hold their hash, as the script reports a private key.
-        for (const s of mine.filter((x) => x.after.text === undefined)) facts.files[s.path] = { path: s.path, exists: true, kind: 'file', mode: s.after.mode, owner: s.after.owner, group: s.after.group, sha256: s.after.sha256, secret: true };
-        for (const s of mine) facts.files[s.path] = { ...facts.files[s.path], path: s.path, exists: true, kind: 'file', mode: s.after.mode, owner: s.after.owner, group: s.after.group, sha256: s.after.sha256 };
+        for (const s of mine.filter((x) => x.after.text === undefined))
+          facts.files[s.path] = {
+            path: s.path,
+            exists: true,
+            kind: 'file',
+            mode: s.after.mode,
+            owner: s.after.owner,
+            group: s.after.group,
+            sha256: s.after.sha256,
+            secret: true,
+          };
+        for (const s of mine)
+          facts.files[s.path] = {
+            ...facts.files[s.path],
+            path: s.path,
+            exists: true,
+            kind: 'file',
+            mode: s.after.mode,
+            owner: s.after.owner,
+            group: s.after.group,
+            sha256: s.after.sha256,
+          };
         facts.files['/etc/sensu/tls'] = { path: '/etc/sensu/tls', exists: true, kind: 'dir', mode: 0o750, owner: 'root', group: 'sensu' };
         return [h.name, facts];
       }),
@@ -132,10 +190,12 @@ describe('plan() on real configs', () => {
     expect(p.problems).toEqual([]);
     expect(p.leftBehind).toEqual(left);
     const wave = p.phases.find((ph) => ph.name === 'agents-wss');
-    expect(wave?.batches.map((b) => [b.hosts, b.canary ?? false])).toEqual([[['agent-01'], true], [['agent-02', 'agent-03'], false]]);
+    expect(wave?.batches.map((b) => [b.hosts, b.canary ?? false])).toEqual([
+      [['agent-01'], true],
+      [['agent-02', 'agent-03'], false],
+    ]);
     // The same selection by --limit alone would cut agent-04 off: refused.
     const split = plan({ ...base, hosts: hosts.filter((h) => h.name !== 'agent-04'), facts });
     expect(split.problems.map((x) => x.message)).toEqual([expect.stringContaining('leaves 1 agent(s) out: they would be cut off')]);
   });
 });
-

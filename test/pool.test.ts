@@ -15,7 +15,10 @@ describe('connectAll', () => {
     const open = (h: { name: string }): Promise<Transport> => {
       const n = (tries.get(h.name) ?? 0) + 1;
       tries.set(h.name, n);
-      if (h.name === 'dead' || (h.name === 'slow-once' && n === 1)) return Promise.reject(new ConnectTimeoutError(`${h.name} (10.0.0.1:22): timed out after 10 s connecting`, { place: { host: h.name }, hint: 'raise --connect-timeout' }));
+      if (h.name === 'dead' || (h.name === 'slow-once' && n === 1))
+        return Promise.reject(
+          new ConnectTimeoutError(`${h.name} (10.0.0.1:22): timed out after 10 s connecting`, { place: { host: h.name }, hint: 'raise --connect-timeout' }),
+        );
       if (h.name === 'refused') return Promise.reject(new ConnectError(`${h.name} (10.0.0.2:22): connection refused`, { place: { host: h.name } }));
       return Promise.resolve({ host: h.name } as Transport);
     };

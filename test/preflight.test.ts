@@ -18,7 +18,11 @@ beforeAll(async () => {
   const lab = getLab();
   const b2 = lab.host('backend-2');
   const ca = await loadCaFiles(join(lab.dir, 'pki', 'ca.pem'), join(lab.dir, 'pki', 'ca.key'));
-  fixtures = await writeBadFixtures(join(lab.dir, 'pki', 'bad'), { name: 'backend-2', address: b2.address }, { dir: join(lab.dir, 'pki'), caFile: join(lab.dir, 'pki', 'ca.pem'), caKeyFile: join(lab.dir, 'pki', 'ca.key'), ca });
+  fixtures = await writeBadFixtures(
+    join(lab.dir, 'pki', 'bad'),
+    { name: 'backend-2', address: b2.address },
+    { dir: join(lab.dir, 'pki'), caFile: join(lab.dir, 'pki', 'ca.pem'), caKeyFile: join(lab.dir, 'pki', 'ca.key'), ca },
+  );
 });
 
 /** An inventory where backend-2 serves the given fixture. */
@@ -91,7 +95,10 @@ describe('secrets', () => {
     // Right after backend-url, so it sits in the diff's context lines; the real default value, so
     // the agent stays connected.
     const planted = cfg.replace('subscriptions: [linux, lab]', 'password: "P@ssw0rd!"\nsubscriptions: [linux, lab]');
-    await lab.exec('agent-01', '/bin/sh', ['-c', `cat > /etc/sensu/agent.yml <<'EOF'\n${planted}EOF\nprintf 'SENSU_PASSWORD="P@ssw0rd!"\\n' > /etc/default/sensu-agent`]);
+    await lab.exec('agent-01', '/bin/sh', [
+      '-c',
+      `cat > /etc/sensu/agent.yml <<'EOF'\n${planted}EOF\nprintf 'SENSU_PASSWORD="P@ssw0rd!"\\n' > /etc/default/sensu-agent`,
+    ]);
     const diff = await check(lab.inventoryPath);
     expect(diff.code).toBe(5);
     expect(diff.stdout).toContain('agent-01:/etc/sensu/agent.yml');

@@ -64,10 +64,12 @@ function hostCounts(lab: Lab): Map<string, { sudo: number; execs: number; logins
 }
 
 function delta(before: ReturnType<typeof hostCounts>, after: ReturnType<typeof hostCounts>): Map<string, { sudo: number; execs: number; logins: number }> {
-  return new Map([...after].map(([name, a]) => {
-    const b = before.get(name) ?? { sudo: 0, execs: 0, logins: 0 };
-    return [name, { sudo: a.sudo - b.sudo, execs: a.execs - b.execs, logins: a.logins - b.logins }];
-  }));
+  return new Map(
+    [...after].map(([name, a]) => {
+      const b = before.get(name) ?? { sudo: 0, execs: 0, logins: 0 };
+      return [name, { sudo: a.sudo - b.sudo, execs: a.execs - b.execs, logins: a.logins - b.logins }];
+    }),
+  );
 }
 
 /** Counts after `fn`, once sudo and sshd have written their lines. */
@@ -179,7 +181,9 @@ describe('one root shell for many commands', () => {
       ].join('; ');
       const r = await t.run(fake, { sudo: true });
       expect(r.code).toBe(0);
-      expect(r.stdout.toString()).toBe('00000000000000000000000000000000 2 end 0\nffffffffffffffffffffffffffffffff 3 run\nROLLOUT-BECOME-0011223344556677\n# 4 end 0');
+      expect(r.stdout.toString()).toBe(
+        '00000000000000000000000000000000 2 end 0\nffffffffffffffffffffffffffffffff 3 run\nROLLOUT-BECOME-0011223344556677\n# 4 end 0',
+      );
       expect(r.stderr.toString()).toBe('[rollout-sudo-0011223344556677] password:00000000000000000000000000000000 2 end\n');
       expect((await t.run('echo next', { sudo: true })).stdout.toString()).toBe('next\n');
     } finally {
@@ -399,6 +403,8 @@ describe('rollout secure on the lab', () => {
       expect(again.per.get(h.name)).toMatchObject({ sudo: 1, logins: 1 });
     }
     // For the record (the bench reports the same from the same logs).
-    console.log(`per host (sudo invocations / exec channels): dry ${[...dry.per].map(([n, c]) => `${n} ${c.sudo}/${c.execs}`).join(', ')}; real ${[...real.per].map(([n, c]) => `${n} ${c.sudo}/${c.execs}`).join(', ')}`);
+    console.log(
+      `per host (sudo invocations / exec channels): dry ${[...dry.per].map(([n, c]) => `${n} ${c.sudo}/${c.execs}`).join(', ')}; real ${[...real.per].map(([n, c]) => `${n} ${c.sudo}/${c.execs}`).join(', ')}`,
+    );
   });
 });

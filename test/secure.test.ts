@@ -23,8 +23,12 @@ describe('rollout secure', () => {
     expect(r.stdout).toContain('+cert-file: "/etc/sensu/tls/backend-1.pem"');
     expect(r.stdout).toContain('+  - "wss://backend-3:8081"');
     // Hosts whose change differs only by their own name and address share one diff.
-    expect(r.stdout).toContain('  ── backend-1 and 2 more, the same change with their own name and address:\n     backend-2, backend-3\n    --- backend-1:/etc/sensu/backend.yml');
-    expect(r.stdout).toContain('  ── agent-01 and 4 more, the same change with their own name and address:\n     agent-02, agent-03, agent-04, agent-05\n    --- agent-01:/etc/sensu/agent.yml');
+    expect(r.stdout).toContain(
+      '  ── backend-1 and 2 more, the same change with their own name and address:\n     backend-2, backend-3\n    --- backend-1:/etc/sensu/backend.yml',
+    );
+    expect(r.stdout).toContain(
+      '  ── agent-01 and 4 more, the same change with their own name and address:\n     agent-02, agent-03, agent-04, agent-05\n    --- agent-01:/etc/sensu/agent.yml',
+    );
     expect(r.stdout.match(/^ {4}--- agent-\d+:\/etc\/sensu\/agent\.yml$/gm)).toHaveLength(1);
     // Each backend's own certificate differs: its upload is shown on its own.
     for (const b of ['backend-1', 'backend-2', 'backend-3']) expect(r.stdout).toContain(`  ── ${b}\n    + /etc/sensu/tls/  0750 root:sensu`);
@@ -56,7 +60,7 @@ describe('rollout secure', () => {
     expect(await fileSnapshot(lab)).toEqual(before);
   });
 
-  it('secures the fleet: TLS on 8080 and 8081 with each backend\'s own certificate, agents on wss:// with a fresh keepalive', async () => {
+  it("secures the fleet: TLS on 8080 and 8081 with each backend's own certificate, agents on wss:// with a fresh keepalive", async () => {
     const lab = getLab();
     const t0 = Math.floor(Date.now() / 1000);
     const r = await rollout([...args(), '--yes']);
@@ -86,7 +90,11 @@ describe('rollout secure', () => {
       const seen = await keepaliveSeconds(lab, 'backend-1', a.name, 'https');
       expect(seen).toBeGreaterThanOrEqual(t0 - 1);
       // The agent's log shows it connected over TLS, not the cut-off error.
-      await eventually(`${a.name} logged no new 400`, 5000, () => !lab.readFile(a.name, '/var/log/sensu/sensu-agent.log').split('\n').slice(-3).join('').includes('status 400'));
+      await eventually(
+        `${a.name} logged no new 400`,
+        5000,
+        () => !lab.readFile(a.name, '/var/log/sensu/sensu-agent.log').split('\n').slice(-3).join('').includes('status 400'),
+      );
     }
   });
 

@@ -30,7 +30,9 @@ const servers: tls.Server[] = [];
 let agentSeq = 10;
 
 function yaml(values: Record<string, unknown>): string {
-  return `${Object.entries(values).map(([k, v]) => `${k}: ${JSON.stringify(v)}`).join('\n')}\n`;
+  return `${Object.entries(values)
+    .map(([k, v]) => `${k}: ${JSON.stringify(v)}`)
+    .join('\n')}\n`;
 }
 
 function startBackend(name: string, addr: string, extra: Record<string, unknown> = {}): StandinProcess {
@@ -144,9 +146,16 @@ describe('switching an agent from ws:// to wss://', () => {
     await agent.proc.stop();
     const started = Math.floor(Date.now() / 1000);
     agent = startAgent('agent-1', { 'backend-url': `wss://${TLS_BACKEND}`, 'trusted-ca-file': ca.cert }, {}, agent);
-    await waitFor(async () => (await healthz(agent)).status === 200, 15_000, () => agent.proc.output);
+    await waitFor(
+      async () => (await healthz(agent)).status === 200,
+      15_000,
+      () => agent.proc.output,
+    );
     expect(await healthz(agent)).toEqual({ status: 200, body: 'ok' });
-    expect(agent.proc.lines().find((l) => l.msg === 'successfully connected')).toMatchObject({ 'backend-url': `wss://${TLS_BACKEND}:8081`, 'backend-id': 'backend-1' });
+    expect(agent.proc.lines().find((l) => l.msg === 'successfully connected')).toMatchObject({
+      'backend-url': `wss://${TLS_BACKEND}:8081`,
+      'backend-id': 'backend-1',
+    });
 
     const auth = { Authorization: `Bearer ${await token(TLS_BACKEND)}` };
     let event: { timestamp: number; check: { status: number; output: string; executed: number }; entity: { metadata: { name: string } } } | undefined;
@@ -159,7 +168,9 @@ describe('switching an agent from ws:// to wss://', () => {
     expect(event?.check.status).toBe(0);
     expect(event?.check.output).toMatch(/^Keepalive last sent from agent-1 at \d{4}-\d\d-\d\d \d\d:\d\d:\d\d [+-]\d{4} \S+$/);
     expect(event?.entity.metadata.name).toBe('agent-1');
-    const entity = JSON.parse((await request(`https://${TLS_BACKEND}:8080/api/core/v2/namespaces/default/entities/agent-1`, { ca: caPem, headers: auth })).body) as { last_seen: number };
+    const entity = JSON.parse(
+      (await request(`https://${TLS_BACKEND}:8080/api/core/v2/namespaces/default/entities/agent-1`, { ca: caPem, headers: auth })).body,
+    ) as { last_seen: number };
     expect(entity.last_seen).toBeGreaterThanOrEqual(started);
   });
 
@@ -173,7 +184,11 @@ describe('switching an agent from ws:// to wss://', () => {
       'trusted-ca-file': ca.cert,
     });
     await again.waitForLine(isRunning, 30_000);
-    await waitFor(async () => (await healthz(agent)).status === 200, 15_000, () => agent.proc.output);
+    await waitFor(
+      async () => (await healthz(agent)).status === 200,
+      15_000,
+      () => agent.proc.output,
+    );
     agent.proc.signal('SIGTERM');
     expect((await agent.proc.exited).code).toBe(0);
   });
@@ -194,7 +209,9 @@ describe('what a failing agent logs', () => {
 
   it('an IP URL and a certificate without IP SANs', async () => {
     const a = startAgent('agent-4', { 'backend-url': [`wss://${NO_IP_SAN_SERVER}:8081`], 'trusted-ca-file': ca.cert });
-    expect(await firstFailure(a)).toBe(`tls: failed to verify certificate: x509: cannot validate certificate for ${NO_IP_SAN_SERVER} because it doesn't contain any IP SANs`);
+    expect(await firstFailure(a)).toBe(
+      `tls: failed to verify certificate: x509: cannot validate certificate for ${NO_IP_SAN_SERVER} because it doesn't contain any IP SANs`,
+    );
     await a.proc.stop();
   });
 
@@ -215,7 +232,11 @@ describe('what a failing agent logs', () => {
   it('a space-separated SENSU_BACKEND_URL list with one dead backend still connects', async () => {
     const refused = `ws://${NET}.99:8081`;
     const a = startAgent('agent-6', {}, { SENSU_BACKEND_URL: `${refused} ws://${PLAIN_BACKEND}` });
-    await waitFor(async () => (await healthz(a)).status === 200, 15_000, () => a.proc.output);
+    await waitFor(
+      async () => (await healthz(a)).status === 200,
+      15_000,
+      () => a.proc.output,
+    );
     const errors = failures(a.proc).map((l) => l.error);
     for (const e of errors) expect(e).toBe(`dial tcp ${NET}.99:8081: connect: connection refused`);
     await a.proc.stop();
@@ -240,9 +261,17 @@ describe('agent mTLS', () => {
       // The certificate's CN names the entity, whatever the config says.
       name: 'configured-name',
     });
-    await waitFor(async () => (await healthz(a)).status === 200, 15_000, () => a.proc.output);
+    await waitFor(
+      async () => (await healthz(a)).status === 200,
+      15_000,
+      () => a.proc.output,
+    );
     const auth = { Authorization: `Bearer ${await token(MTLS_BACKEND)}` };
-    await waitFor(async () => (await request(`https://${MTLS_BACKEND}:8080/api/core/v2/namespaces/default/entities/agent-mtls`, { ca: caPem, headers: auth })).status === 200, 10_000);
+    await waitFor(
+      async () =>
+        (await request(`https://${MTLS_BACKEND}:8080/api/core/v2/namespaces/default/entities/agent-mtls`, { ca: caPem, headers: auth })).status === 200,
+      10_000,
+    );
     await a.proc.stop();
   });
 
@@ -259,7 +288,11 @@ describe('agent startup', () => {
     expect((await a.proc.exited).code).toBe(1);
     const fatals = a.proc.lines().filter((l) => l.level === 'fatal');
     expect(fatals).toHaveLength(1);
-    expect(fatals[0]).toMatchObject({ component: 'agent', msg: 'error executing sensu-agent', error: `backend URL (https://${TLS_BACKEND}:8081) must have ws:// or wss:// scheme` });
+    expect(fatals[0]).toMatchObject({
+      component: 'agent',
+      msg: 'error executing sensu-agent',
+      error: `backend URL (https://${TLS_BACKEND}:8081) must have ws:// or wss:// scheme`,
+    });
   });
 
   it('lab faults crash-on-start and hang-on-start', async () => {

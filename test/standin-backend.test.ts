@@ -50,7 +50,9 @@ function backendYaml(addr: string, name: string, extra: Record<string, string | 
     'etcd-initial-cluster-token': 'standin-test',
     ...extra,
   };
-  return `${Object.entries(base).map(([k, v]) => `${k}: ${JSON.stringify(v)}`).join('\n')}\n`;
+  return `${Object.entries(base)
+    .map(([k, v]) => `${k}: ${JSON.stringify(v)}`)
+    .join('\n')}\n`;
 }
 
 function startBackend(name: string, yaml: string, env: Record<string, string> = {}): StandinProcess {
@@ -193,13 +195,22 @@ describe('three backends with TLS', () => {
     expect(auth.status).toBe(200);
     const tokens = JSON.parse(auth.body) as { access_token: string; expires_at: number; refresh_token: string };
     expect(tokens.expires_at).toBeGreaterThan(Date.now() / 1000);
-    const list = await request(`https://${NET}.2:8080/api/core/v2/namespaces/default/entities`, { ca: caPem, headers: { Authorization: `Bearer ${tokens.access_token}` } });
+    const list = await request(`https://${NET}.2:8080/api/core/v2/namespaces/default/entities`, {
+      ca: caPem,
+      headers: { Authorization: `Bearer ${tokens.access_token}` },
+    });
     expect([list.status, list.body]).toEqual([200, '[]']);
-    const byKey = await request(`https://${NET}.3:8080/api/core/v2/namespaces/default/entities/nobody`, { ca: caPem, headers: { Authorization: `Key ${ADMIN.apiKey}` } });
+    const byKey = await request(`https://${NET}.3:8080/api/core/v2/namespaces/default/entities/nobody`, {
+      ca: caPem,
+      headers: { Authorization: `Key ${ADMIN.apiKey}` },
+    });
     expect(byKey.status).toBe(404);
     const anonymous = await request(`https://${NET}.3:8080/api/core/v2/namespaces/default/entities`, { ca: caPem });
     expect(anonymous.status).toBe(401);
-    const wrong = await request(`https://${NET}.1:8080/auth`, { ca: caPem, headers: { Authorization: `Basic ${Buffer.from('admin:nope').toString('base64')}` } });
+    const wrong = await request(`https://${NET}.1:8080/auth`, {
+      ca: caPem,
+      headers: { Authorization: `Basic ${Buffer.from('admin:nope').toString('base64')}` },
+    });
     expect(wrong.status).toBe(401);
   });
 
@@ -247,25 +258,41 @@ describe('startup failures', () => {
 
   it('needs both dashboard files', async () => {
     const c = certs.get('backend-21') as CertFiles;
-    await expectFatal('only-dash-key', { 'dashboard-key-file': c.key }, 'dashboard tls configuration error, both flags --dashboard-cert-file and --dashboard-key-file are required');
+    await expectFatal(
+      'only-dash-key',
+      { 'dashboard-key-file': c.key },
+      'dashboard tls configuration error, both flags --dashboard-cert-file and --dashboard-key-file are required',
+    );
   });
 
   it('rejects a key that does not match the certificate', async () => {
     const c = certs.get('backend-21') as CertFiles;
     const other = certs.get('backend-1') as CertFiles;
-    await expectFatal('mismatch', { 'cert-file': c.cert, 'key-file': other.key }, 'Error loading tls server certificate: tls: private key does not match public key');
+    await expectFatal(
+      'mismatch',
+      { 'cert-file': c.cert, 'key-file': other.key },
+      'Error loading tls server certificate: tls: private key does not match public key',
+    );
   });
 
   it('names a missing certificate file', async () => {
     const c = certs.get('backend-21') as CertFiles;
     const missing = join(dir, 'pki', 'absent.pem');
-    await expectFatal('missing-cert', { 'cert-file': missing, 'key-file': c.key }, `Error loading tls server certificate: open ${missing}: no such file or directory`);
+    await expectFatal(
+      'missing-cert',
+      { 'cert-file': missing, 'key-file': c.key },
+      `Error loading tls server certificate: open ${missing}: no such file or directory`,
+    );
   });
 
   it('rejects an unreadable or empty CA file', async () => {
     const c = certs.get('backend-21') as CertFiles;
     const missing = join(dir, 'pki', 'no-ca.pem');
-    await expectFatal('missing-ca', { 'cert-file': c.cert, 'key-file': c.key, 'trusted-ca-file': missing }, `Error reading CA file: open ${missing}: no such file or directory`);
+    await expectFatal(
+      'missing-ca',
+      { 'cert-file': c.cert, 'key-file': c.key, 'trusted-ca-file': missing },
+      `Error reading CA file: open ${missing}: no such file or directory`,
+    );
     await expectFatal('keyfile-as-ca', { 'cert-file': c.cert, 'key-file': c.key, 'trusted-ca-file': c.key }, `No certificates could be parsed out of ${c.key}`);
   });
 
@@ -374,7 +401,9 @@ describe('lab faults', () => {
 
   it('wrong-cert serves a look-alike certificate that the CA does not vouch for', async () => {
     const c = issue(ca, join(dir, 'pki'), 'backend-25', { cn: 'backend-25', dns: ['localhost', 'backend-25'], ips: [`${NET}.25`] });
-    const p = startBackend('wrong', backendYaml(`${NET}.25`, 'wrong', { 'cert-file': c.cert, 'key-file': c.key }), { SENSU_LAB_DIR: labDir('wrong', ['wrong-cert']) });
+    const p = startBackend('wrong', backendYaml(`${NET}.25`, 'wrong', { 'cert-file': c.cert, 'key-file': c.key }), {
+      SENSU_LAB_DIR: labDir('wrong', ['wrong-cert']),
+    });
     await p.waitForLine(isRunningLine, 30_000);
     const verdict = await new Promise<{ authorized: boolean; error: string; cert: tls.PeerCertificate }>((resolve, reject) => {
       const s = tls.connect({ host: `${NET}.25`, port: 8080, ca: caPem, rejectUnauthorized: false }, () => {

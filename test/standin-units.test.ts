@@ -69,12 +69,18 @@ describe('Go error texts', () => {
     expect(goTlsHandshakeError({ code: 'ERR_SSL_PACKET_LENGTH_TOO_LONG' })).toBe('tls: first record does not look like a TLS handshake');
     expect(goTlsHandshakeError({ code: 'ERR_SSL_TLSV13_ALERT_CERTIFICATE_REQUIRED' })).toBe('remote error: tls: certificate required');
     expect(goTlsHandshakeError({ code: 'ERR_SSL_SSLV3_ALERT_BAD_CERTIFICATE' })).toBe('remote error: tls: bad certificate');
-    expect(goTlsHandshakeError(Object.assign(new Error('Client network socket disconnected before secure TLS connection was established'), { code: 'ECONNRESET' }))).toBe('EOF');
+    expect(
+      goTlsHandshakeError(Object.assign(new Error('Client network socket disconnected before secure TLS connection was established'), { code: 'ECONNRESET' })),
+    ).toBe('EOF');
   });
 
   it('host names the way x509.VerifyHostname words them', () => {
-    expect(goHostnameError('127.0.0.1', fakeCert('DNS:localhost'))).toBe("x509: cannot validate certificate for 127.0.0.1 because it doesn't contain any IP SANs");
-    expect(goHostnameError('127.0.0.2', fakeCert('DNS:localhost, IP Address:127.0.0.1, IP Address:0:0:0:0:0:0:0:1'))).toBe('x509: certificate is valid for 127.0.0.1, ::1, not 127.0.0.2');
+    expect(goHostnameError('127.0.0.1', fakeCert('DNS:localhost'))).toBe(
+      "x509: cannot validate certificate for 127.0.0.1 because it doesn't contain any IP SANs",
+    );
+    expect(goHostnameError('127.0.0.2', fakeCert('DNS:localhost, IP Address:127.0.0.1, IP Address:0:0:0:0:0:0:0:1'))).toBe(
+      'x509: certificate is valid for 127.0.0.1, ::1, not 127.0.0.2',
+    );
     expect(goHostnameError('backend-2', fakeCert('DNS:backend-1, DNS:localhost'))).toBe('x509: certificate is valid for backend-1, localhost, not backend-2');
     expect(goHostnameError('backend-1', fakeCert(undefined))).toBe('x509: certificate relies on legacy Common Name field, use SANs instead');
     expect(goHostnameError('a.lab', fakeCert('DNS:*.lab'))).toBeUndefined();
@@ -86,8 +92,12 @@ describe('Go error texts', () => {
     expect(verifyAsGo({ host: '127.0.0.1', cert: fakeCert('DNS:localhost'), authorizationError: 'UNABLE_TO_VERIFY_LEAF_SIGNATURE' })).toBe(
       `${prefix}x509: cannot validate certificate for 127.0.0.1 because it doesn't contain any IP SANs`,
     );
-    expect(verifyAsGo({ host: 'localhost', cert: fakeCert('DNS:localhost'), authorizationError: 'UNABLE_TO_VERIFY_LEAF_SIGNATURE' })).toBe(`${prefix}x509: certificate signed by unknown authority`);
-    expect(verifyAsGo({ host: 'localhost', cert: fakeCert('DNS:localhost', 'x', -0.5) })).toMatch(/^tls: failed to verify certificate: x509: certificate has expired or is not yet valid: current time \S+ is after \S+Z$/);
+    expect(verifyAsGo({ host: 'localhost', cert: fakeCert('DNS:localhost'), authorizationError: 'UNABLE_TO_VERIFY_LEAF_SIGNATURE' })).toBe(
+      `${prefix}x509: certificate signed by unknown authority`,
+    );
+    expect(verifyAsGo({ host: 'localhost', cert: fakeCert('DNS:localhost', 'x', -0.5) })).toMatch(
+      /^tls: failed to verify certificate: x509: certificate has expired or is not yet valid: current time \S+ is after \S+Z$/,
+    );
     expect(verifyAsGo({ host: 'localhost', cert: fakeCert('DNS:localhost') })).toBeUndefined();
   });
 
@@ -120,7 +130,10 @@ describe('settings', () => {
     const file = join(dir, 'layers.yml');
     writeFileSync(file, 'a: from-file\nb: from-file\nc: from-file\nRetry-Max: 120\nlist: "x y"\n');
     const s = Settings.load({
-      flags: new Map([['config-file', file], ['a', 'from-flag']]),
+      flags: new Map([
+        ['config-file', file],
+        ['a', 'from-flag'],
+      ]),
       envPrefix: 'SENSU',
       defaultConfigFile: '/nonexistent',
       defaults: { d: 'default' },
@@ -134,22 +147,37 @@ describe('settings', () => {
 
   it('needs an explicitly named file, but not the default one', () => {
     const missing = join(dir, 'missing.yml');
-    expect(() => Settings.load({ flags: new Map([['config-file', missing]]), envPrefix: 'SENSU', defaultConfigFile: '/x', defaults: {}, env: {} })).toThrow(ConfigError);
+    expect(() => Settings.load({ flags: new Map([['config-file', missing]]), envPrefix: 'SENSU', defaultConfigFile: '/x', defaults: {}, env: {} })).toThrow(
+      ConfigError,
+    );
     expect(() => Settings.load({ flags: new Map(), envPrefix: 'SENSU', defaultConfigFile: missing, defaults: {}, env: {} })).not.toThrow();
-    expect(() => Settings.load({ flags: new Map(), envPrefix: 'SENSU', defaultConfigFile: '/x', defaults: {}, env: { SENSU_CONFIG_FILE: missing } })).toThrow(`open ${missing}: no such file or directory`);
+    expect(() => Settings.load({ flags: new Map(), envPrefix: 'SENSU', defaultConfigFile: '/x', defaults: {}, env: { SENSU_CONFIG_FILE: missing } })).toThrow(
+      `open ${missing}: no such file or directory`,
+    );
   });
 
   it('parses command lines', () => {
     const cli = parseCommandLine(['start', '-c', '/etc/sensu/backend.yml', '--log-level=debug', '--debug']);
     expect(cli.command).toBe('start');
-    expect([...cli.flags]).toEqual([['config-file', '/etc/sensu/backend.yml'], ['log-level', 'debug'], ['debug', 'true']]);
+    expect([...cli.flags]).toEqual([
+      ['config-file', '/etc/sensu/backend.yml'],
+      ['log-level', 'debug'],
+      ['debug', 'true'],
+    ]);
   });
 
   it("has sensu-backend's defaults and SENSU_BACKEND_ overrides", () => {
     const empty = join(dir, 'empty.yml');
     writeFileSync(empty, '# nothing\n');
     const cfg = loadBackendConfig(parseCommandLine(['start', '-c', empty]), {});
-    expect(cfg).toMatchObject({ apiListenAddress: '[::]:8080', apiUrl: 'http://localhost:8080', agentHost: '[::]', agentPort: 8081, dashboardPort: 3000, stateDir: '/var/lib/sensu/sensu-backend' });
+    expect(cfg).toMatchObject({
+      apiListenAddress: '[::]:8080',
+      apiUrl: 'http://localhost:8080',
+      agentHost: '[::]',
+      agentPort: 8081,
+      dashboardPort: 3000,
+      stateDir: '/var/lib/sensu/sensu-backend',
+    });
     expect(cfg.etcd).toMatchObject({
       name: 'default',
       listenClientUrls: ['http://127.0.0.1:2379'],
@@ -162,7 +190,11 @@ describe('settings', () => {
       SENSU_BACKEND_CERT_FILE: '/etc/sensu/tls/backend.pem',
       SENSU_BACKEND_ETCD_LISTEN_CLIENT_URLS: 'https://10.0.0.1:2379,https://127.0.0.1:2379',
     });
-    expect([env.agentPort, env.certFile, env.etcd.listenClientUrls]).toEqual([9081, '/etc/sensu/tls/backend.pem', ['https://10.0.0.1:2379', 'https://127.0.0.1:2379']]);
+    expect([env.agentPort, env.certFile, env.etcd.listenClientUrls]).toEqual([
+      9081,
+      '/etc/sensu/tls/backend.pem',
+      ['https://10.0.0.1:2379', 'https://127.0.0.1:2379'],
+    ]);
   });
 
   it("has sensu-agent's defaults, SENSU_ overrides and URL checks", () => {
@@ -170,11 +202,21 @@ describe('settings', () => {
     writeFileSync(file, '#backend-url:\n#  - "ws://127.0.0.1:8081"\n');
     const cfg = loadAgentConfig(parseCommandLine(['start', '-c', file]), {});
     expect(cfg.backendUrls).toEqual(['ws://127.0.0.1:8081']);
-    expect([cfg.user, cfg.password, cfg.apiHost, cfg.apiPort, cfg.keepaliveInterval, cfg.retryMinMs, cfg.retryMaxMs]).toEqual(['agent', 'P@ssw0rd!', '127.0.0.1', 3031, 20, 1000, 120_000]);
+    expect([cfg.user, cfg.password, cfg.apiHost, cfg.apiPort, cfg.keepaliveInterval, cfg.retryMinMs, cfg.retryMaxMs]).toEqual([
+      'agent',
+      'P@ssw0rd!',
+      '127.0.0.1',
+      3031,
+      20,
+      1000,
+      120_000,
+    ]);
     const env = loadAgentConfig(parseCommandLine(['start', '-c', file]), { SENSU_BACKEND_URL: 'wss://backend-1 wss://backend-2:9000', SENSU_NAME: 'web-1' });
     expect([env.backendUrls, env.name]).toEqual([['wss://backend-1:8081', 'wss://backend-2:9000'], 'web-1']);
     writeFileSync(file, 'backend-url: "http://backend-1"\n');
-    expect(validateAgentConfig(loadAgentConfig(parseCommandLine(['start', '-c', file]), {}))).toBe('backend URL (http://backend-1:8081) must have ws:// or wss:// scheme');
+    expect(validateAgentConfig(loadAgentConfig(parseCommandLine(['start', '-c', file]), {}))).toBe(
+      'backend URL (http://backend-1:8081) must have ws:// or wss:// scheme',
+    );
   });
 
   it('adds the default port like url.AppendPortIfMissing', () => {
@@ -234,10 +276,16 @@ describe('/health encoding', () => {
       '{"Alarms":null,"ClusterHealth":[{"MemberID":18446744073709551615,"MemberIDHex":"ffffffffffffffff","Name":"backend-1","Err":"","Healthy":true}],' +
         '"Header":{"cluster_id":17981695433185836420,"member_id":18446744073709551615,"raft_term":2}}\n',
     );
-    const down = encodeHealth({ alarms: [], members: [{ memberId: '0', name: 'etcd client', err: 'error getting cluster member list: context deadline exceeded', healthy: false }], header: null });
+    const down = encodeHealth({
+      alarms: [],
+      members: [{ memberId: '0', name: 'etcd client', err: 'error getting cluster member list: context deadline exceeded', healthy: false }],
+      header: null,
+    });
     expect(JSON.parse(down)).toEqual({
       Alarms: null,
-      ClusterHealth: [{ MemberID: 0, MemberIDHex: '0', Name: 'etcd client', Err: 'error getting cluster member list: context deadline exceeded', Healthy: false }],
+      ClusterHealth: [
+        { MemberID: 0, MemberIDHex: '0', Name: 'etcd client', Err: 'error getting cluster member list: context deadline exceeded', Healthy: false },
+      ],
       Header: null,
     });
   });
@@ -273,11 +321,19 @@ describe('one connection attempt against real TLS servers', () => {
     const rogue = makeCa(rogueDir, 'rogue');
     const noIp = issue(rogue, rogueDir, 'no-ip', { cn: 'backend-1', dns: ['backend-1'] });
     await listen('127.77.2.2', 8081, { cert: readFileSync(noIp.cert), key: readFileSync(noIp.key) });
-    expect(await dial('wss://127.77.2.2:8081')).toBe("tls: failed to verify certificate: x509: cannot validate certificate for 127.77.2.2 because it doesn't contain any IP SANs");
+    expect(await dial('wss://127.77.2.2:8081')).toBe(
+      "tls: failed to verify certificate: x509: cannot validate certificate for 127.77.2.2 because it doesn't contain any IP SANs",
+    );
   });
 
   it('reports a server that requires a client certificate', async () => {
-    await listen('127.77.2.1', 8081, { cert: readFileSync(leaf.cert), key: readFileSync(leaf.key), ca: readFileSync(ca.cert), requestCert: true, rejectUnauthorized: true });
+    await listen('127.77.2.1', 8081, {
+      cert: readFileSync(leaf.cert),
+      key: readFileSync(leaf.key),
+      ca: readFileSync(ca.cert),
+      requestCert: true,
+      rejectUnauthorized: true,
+    });
     expect(await dial('wss://127.77.2.1:8081', { ca: ca.cert })).toBe('remote error: tls: certificate required');
   });
 });

@@ -14,7 +14,13 @@ const fleetArgs = (): string[] => ['-i', getLab().inventoryPath, '--known-hosts'
 
 interface StatusJson {
   secured: boolean;
-  backends: { host: string; secured: boolean; api: { port: number; probe: { kind: string; cn?: string; daysLeft?: number; authorized?: boolean } }; agentPort: { port: number; probe: { kind: string; cn?: string } }; dashboard: { probe: { kind: string } } }[];
+  backends: {
+    host: string;
+    secured: boolean;
+    api: { port: number; probe: { kind: string; cn?: string; daysLeft?: number; authorized?: boolean } };
+    agentPort: { port: number; probe: { kind: string; cn?: string } };
+    dashboard: { probe: { kind: string } };
+  }[];
   agents: { host: string; secured: boolean; schemes: string[]; healthy: boolean; keepaliveAgeSeconds?: number }[];
 }
 

@@ -17,10 +17,22 @@ const base = (id: string, host: string, task: string, module: string): Pick<Step
 });
 
 function dir(id: string, host: string, exists: boolean): DirStep {
-  return { ...base(id, host, 'Create /etc/sensu/tls', 'directory'), kind: 'dir', path: '/etc/sensu/tls', before: { exists, ...(exists ? { mode: 0o755, owner: 'root', group: 'root' } : {}) }, after: { ...own, mode: 0o750 } };
+  return {
+    ...base(id, host, 'Create /etc/sensu/tls', 'directory'),
+    kind: 'dir',
+    path: '/etc/sensu/tls',
+    before: { exists, ...(exists ? { mode: 0o755, owner: 'root', group: 'root' } : {}) },
+    after: { ...own, mode: 0o750 },
+  };
 }
 
-function file(id: string, host: string, task: string, path: string, options: { before?: string; after?: string; text?: string; module?: string } = {}): FileStep {
+function file(
+  id: string,
+  host: string,
+  task: string,
+  path: string,
+  options: { before?: string; after?: string; text?: string; module?: string } = {},
+): FileStep {
   return {
     ...base(id, host, task, options.module ?? 'copy'),
     kind: 'file',
@@ -36,7 +48,15 @@ function restart(id: string, host: string, after: string[]): RestartStep {
 }
 
 function gate(id: string, host: string, after: string[]): GateStep {
-  return { ...base(id, host, 'Healthy', 'backend_health'), kind: 'gate', gate: 'backend_health', after, tls: true, timeoutMs: 1000, probe: { address: '127.0.0.1', port: 8080, scheme: 'https' } };
+  return {
+    ...base(id, host, 'Healthy', 'backend_health'),
+    kind: 'gate',
+    gate: 'backend_health',
+    after,
+    tls: true,
+    timeoutMs: 1000,
+    probe: { address: '127.0.0.1', port: 8080, scheme: 'https' },
+  };
 }
 
 const backendYml = 'api-url: "https://b1:8080"\ncert-file: "/etc/sensu/tls/b1.pem"\ntrusted-ca-file: "/etc/sensu/tls/ca.pem"\n';
@@ -48,7 +68,11 @@ const steps = {
   caB: file('distribute/1/b1', 'b1', 'Upload the CA', '/etc/sensu/tls/ca.pem'),
   caA: file('distribute/1/a1', 'a1', 'Upload the CA', '/etc/sensu/tls/ca.pem', { before: 'same', after: 'same' }),
   extraA: file('distribute/2/a1', 'a1', 'Upload a note', '/etc/sensu/tls/README'),
-  cfgB: file('backends-tls/0/b1', 'b1', 'Point the backend at its certificate', '/etc/sensu/backend.yml', { before: 'old', text: backendYml, module: 'sensu_config' }),
+  cfgB: file('backends-tls/0/b1', 'b1', 'Point the backend at its certificate', '/etc/sensu/backend.yml', {
+    before: 'old',
+    text: backendYml,
+    module: 'sensu_config',
+  }),
   restartB: restart('backends-tls/1/b1', 'b1', ['backends-tls/0/b1']),
   gateB: gate('backends-tls/2/b1', 'b1', ['backends-tls/1/b1']),
   cfgA: file('agents-wss/0/a1', 'a1', 'Switch the agent to wss://', '/etc/sensu/agent.yml', { before: 'old', text: agentYml, module: 'sensu_config' }),
@@ -63,7 +87,13 @@ const plan: Plan = { playbook: 'secure', phases, problems: [], changedHosts: ['b
 const [distribute, backends, agents] = phases as [PhasePlan, PhasePlan, PhasePlan];
 
 function progress(applied: Step[] = [], more: Partial<StepProgress> = {}): StepProgress {
-  return { applied: new Set(applied.map((s) => s.id)), skipped: new Set(), skippedWaves: new Set(), roleOf: (h) => (h.startsWith('b') ? 'backend' : 'agent'), ...more };
+  return {
+    applied: new Set(applied.map((s) => s.id)),
+    skipped: new Set(),
+    skippedWaves: new Set(),
+    roleOf: (h) => (h.startsWith('b') ? 'backend' : 'agent'),
+    ...more,
+  };
 }
 
 describe('step mode: what "no" may skip', () => {

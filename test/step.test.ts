@@ -19,7 +19,10 @@ const env = { ROLLOUT_STATE_DIR: stateDir };
 const args = (): string[] => ['secure', '-i', getLab().inventoryPath, '--known-hosts', getLab().knownHostsPath];
 
 /** Runs `rollout secure --step …extra` on a terminal, lets `drive` answer, always ends the terminal. */
-async function stepRun(extra: string[], drive: (t: Terminal) => Promise<void>): Promise<{ code: number; transcript: string; questions: string[]; styled: string }> {
+async function stepRun(
+  extra: string[],
+  drive: (t: Terminal) => Promise<void>,
+): Promise<{ code: number; transcript: string; questions: string[]; styled: string }> {
   const t = await Terminal.start([...args(), '--step', ...extra], { env });
   try {
     await drive(t);
@@ -53,7 +56,15 @@ async function healthyOnPlainWs(lab: Lab): Promise<void> {
 
 /** The snapshot without /etc/sensu/tls (the certificates a skipped wave leaves staged). */
 const withoutTls = (snapshot: Record<string, string>): Record<string, string> =>
-  Object.fromEntries(Object.entries(snapshot).map(([h, s]) => [h, s.split('\n').filter((l) => !l.startsWith('/etc/sensu/tls')).join('\n')]));
+  Object.fromEntries(
+    Object.entries(snapshot).map(([h, s]) => [
+      h,
+      s
+        .split('\n')
+        .filter((l) => !l.startsWith('/etc/sensu/tls'))
+        .join('\n'),
+    ]),
+  );
 
 describe('rollout secure --step', () => {
   it('refuses without a terminal, with --yes and with --json: exit 2, nothing touched', async () => {
@@ -140,7 +151,9 @@ describe('rollout secure --step', () => {
     expect(r.code, r.transcript).toBe(3);
     expect(r.transcript).toContain('Rolling back: aborted by the operator');
     expect(r.transcript).toMatch(/agent-01\s+agent\s+rolled back/);
-    expect(r.transcript).toContain('error: aborted at "Switch the agent to wss://": the run was rolled back and the fleet verified healthy on its old settings');
+    expect(r.transcript).toContain(
+      'error: aborted at "Switch the agent to wss://": the run was rolled back and the fleet verified healthy on its old settings',
+    );
     questionsFit(r.questions);
     expect(await fileSnapshot(lab)).toEqual(before);
     await healthyOnPlainWs(lab);

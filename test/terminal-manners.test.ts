@@ -47,7 +47,7 @@ describe('colour', () => {
 });
 
 describe('rollout completion', () => {
-  it('bash: commands, each command\'s options, and paths after a path option', async () => {
+  it("bash: commands, each command's options, and paths after a path option", async () => {
     const r = await rollout(['completion', 'bash']);
     expect(r.code).toBe(0);
     const script = join(dir, 'rollout.bash');
@@ -55,7 +55,11 @@ describe('rollout completion', () => {
     writeFileSync(join(dir, 'prod.yml'), '');
     const complete = (...line: string[]): string => {
       const words = line.map((w) => `'${w}'`).join(' ');
-      const out = spawnSync('bash', ['-c', `source '${script}'; COMP_WORDS=(${words}); COMP_CWORD=${line.length - 1}; _rollout; printf '%s\\n' "\${COMPREPLY[@]}"`], { encoding: 'utf8', cwd: dir });
+      const out = spawnSync(
+        'bash',
+        ['-c', `source '${script}'; COMP_WORDS=(${words}); COMP_CWORD=${line.length - 1}; _rollout; printf '%s\\n' "\${COMPREPLY[@]}"`],
+        { encoding: 'utf8', cwd: dir },
+      );
       return out.stdout.trim();
     };
     expect(complete('rollout', 'ro')).toBe('rollback');

@@ -79,7 +79,10 @@ describe('host keys', () => {
   it('fails loudly when the host key changed', async () => {
     const lab = getLab();
     const file = `${lab.dir}/changed_known_hosts`;
-    const otherKey = readFileSync(`${lab.host('agent-01').dir}/ssh_host_ed25519_key.pub`, 'utf8').split(' ').slice(0, 2).join(' ');
+    const otherKey = readFileSync(`${lab.host('agent-01').dir}/ssh_host_ed25519_key.pub`, 'utf8')
+      .split(' ')
+      .slice(0, 2)
+      .join(' ');
     writeFileSync(file, `[127.42.0.1]:2222 ${otherKey}\n`);
     const err = await failure(connect(target('backend-1'), settings({ knownHostsFiles: [file] })));
     expect(err.message).toMatch(/HOST KEY CHANGED/);
@@ -121,7 +124,13 @@ describe('host keys', () => {
     const lab = getLab();
     const file = `${lab.dir}/hashed_trust_known_hosts`;
     // Every host but backend-1, hashed.
-    writeFileSync(file, readFileSync(lab.knownHostsPath, 'utf8').split('\n').filter((l) => !l.startsWith('[127.42.0.1]')).join('\n'));
+    writeFileSync(
+      file,
+      readFileSync(lab.knownHostsPath, 'utf8')
+        .split('\n')
+        .filter((l) => !l.startsWith('[127.42.0.1]'))
+        .join('\n'),
+    );
     await run('ssh-keygen', ['-H', '-f', file]);
     const t = await connect(target('backend-1'), settings({ knownHostsFiles: [file], trustNewHostKeys: true }));
     await t.close();
@@ -140,7 +149,9 @@ describe('host keys', () => {
     writeFileSync(file, `@cert-authority [127.42.0.*]:2222 ${readFileSync(`${caKey}.pub`, 'utf8').split(' ').slice(0, 2).join(' ')}\n`);
     for (const trust of [false, true]) {
       const err = await failure(connect(target('backend-1'), settings({ knownHostsFiles: [file], trustNewHostKeys: trust })));
-      expect(err.message).toMatch(/^backend-1 \(127\.42\.0\.1:2222\): host key SHA256:\S+ is not in known_hosts, and host certificates \(@cert-authority, .*ca_known_hosts:1\) are not supported$/);
+      expect(err.message).toMatch(
+        /^backend-1 \(127\.42\.0\.1:2222\): host key SHA256:\S+ is not in known_hosts, and host certificates \(@cert-authority, .*ca_known_hosts:1\) are not supported$/,
+      );
     }
     expect(readFileSync(file, 'utf8').trim().split('\n')).toHaveLength(1);
   });
@@ -182,7 +193,10 @@ describe('host keys', () => {
   it('refuses a revoked key even when it is also listed as known', async () => {
     const lab = getLab();
     const file = `${lab.dir}/revoked_known_hosts`;
-    const key = readFileSync(`${lab.host('backend-1').dir}/ssh_host_ed25519_key.pub`, 'utf8').split(' ').slice(0, 2).join(' ');
+    const key = readFileSync(`${lab.host('backend-1').dir}/ssh_host_ed25519_key.pub`, 'utf8')
+      .split(' ')
+      .slice(0, 2)
+      .join(' ');
     writeFileSync(file, `${readFileSync(lab.knownHostsPath, 'utf8')}@revoked * ${key}\n`);
     const err = await failure(connect(target('backend-1'), settings({ knownHostsFiles: [file] })));
     expect(err.message).toMatch(/REVOKED/);
@@ -242,7 +256,15 @@ describe('authentication', () => {
   it('reaches a host through two jump hosts: each hop dialled from the one before, only the last to the target', async () => {
     const lab = getLab();
     const [j1, j2, dest] = [lab.host('backend-1'), lab.host('agent-01'), lab.host('agent-02')];
-    const t = await connect(target('agent-02', { proxyJump: [{ host: j1.address, port: j1.sshPort }, { host: j2.address, port: j2.sshPort }] }), settings());
+    const t = await connect(
+      target('agent-02', {
+        proxyJump: [
+          { host: j1.address, port: j1.sshPort },
+          { host: j2.address, port: j2.sshPort },
+        ],
+      }),
+      settings(),
+    );
     try {
       expect((await t.run('hostname')).stdout.toString().trim()).toBe('agent-02');
       // Who holds the TCP connections: the one to the second hop belongs to the first hop's sshd,
@@ -263,11 +285,24 @@ describe('authentication', () => {
     const lab = getLab();
     const [j1, j2] = [lab.host('backend-1'), lab.host('agent-01')];
     const file = `${lab.dir}/jump_changed_known_hosts`;
-    const wrong = readFileSync(`${lab.host('backend-1').dir}/ssh_host_ed25519_key.pub`, 'utf8').split(' ').slice(0, 2).join(' ');
+    const wrong = readFileSync(`${lab.host('backend-1').dir}/ssh_host_ed25519_key.pub`, 'utf8')
+      .split(' ')
+      .slice(0, 2)
+      .join(' ');
     // The second hop (agent-01) listed with backend-1's key.
     writeFileSync(file, readFileSync(lab.knownHostsPath, 'utf8').replace(/^\[127\.42\.1\.1\]:2222 .*$/m, `[127.42.1.1]:2222 ${wrong}`));
     expect(j2.address).toBe('127.42.1.1');
-    const err = await failure(connect(target('agent-02', { proxyJump: [{ host: j1.address, port: j1.sshPort }, { host: j2.address, port: j2.sshPort }] }), settings({ knownHostsFiles: [file] })));
+    const err = await failure(
+      connect(
+        target('agent-02', {
+          proxyJump: [
+            { host: j1.address, port: j1.sshPort },
+            { host: j2.address, port: j2.sshPort },
+          ],
+        }),
+        settings({ knownHostsFiles: [file] }),
+      ),
+    );
     expect(err.message).toMatch(/^agent-02 via jump host 127\.42\.1\.1 \(127\.42\.1\.1:2222\): HOST KEY CHANGED/);
   });
 
@@ -317,11 +352,14 @@ describe('sudo', () => {
 describe('files', () => {
   it('writes atomically with owner and mode, backs up the old file, and refuses a file changed since the plan', async () => {
     const t = await connect(target('agent-01'), settings());
-    const write = (content: string, opts: Omit<FileWrite, 'kind' | 'path' | 'content'>) => t.writeAll([{ kind: 'file', path: '/etc/sensu/rollout-test.yml', content: Buffer.from(content), ...opts }]);
+    const write = (content: string, opts: Omit<FileWrite, 'kind' | 'path' | 'content'>) =>
+      t.writeAll([{ kind: 'file', path: '/etc/sensu/rollout-test.yml', content: Buffer.from(content), ...opts }]);
     expect(await write('one: 1\n', { mode: 0o640, owner: 'root', group: 'sensu', expectSha256: null })).toEqual({ done: 1 });
     expect(await t.stat('/etc/sensu/rollout-test.yml')).toEqual({ mode: 0o640, owner: 'root', group: 'sensu', size: 7, isDirectory: false });
     const sha = (await t.run('sha256sum /etc/sensu/rollout-test.yml', { sudo: true })).stdout.toString().split(' ')[0];
-    expect(await write('two: 2\n', { mode: 0o600, owner: 'sensu', group: 'sensu', expectSha256: sha, backupTo: '/etc/sensu/.rollout-backups/t/x' })).toEqual({ done: 1 });
+    expect(await write('two: 2\n', { mode: 0o600, owner: 'sensu', group: 'sensu', expectSha256: sha, backupTo: '/etc/sensu/.rollout-backups/t/x' })).toEqual({
+      done: 1,
+    });
     expect((await t.readFile('/etc/sensu/rollout-test.yml'))?.toString()).toBe('two: 2\n');
     expect((await t.readFile('/etc/sensu/.rollout-backups/t/x'))?.toString()).toBe('one: 1\n');
     expect((await t.stat('/etc/sensu/.rollout-backups/t/x'))?.mode).toBe(0o640);
@@ -403,7 +441,9 @@ describe('failures are one plain line', () => {
     const server = net.createServer(() => undefined);
     servers.push(server);
     await new Promise<void>((r) => server.listen(2222, '127.42.99.98', r));
-    const err = await failure(connect({ name: 'mute', address: '127.42.99.98', port: 2222, user: 'x', privateKeyFile: getLab().keyPath }, settings({ connectTimeoutMs: 1000 })));
+    const err = await failure(
+      connect({ name: 'mute', address: '127.42.99.98', port: 2222, user: 'x', privateKeyFile: getLab().keyPath }, settings({ connectTimeoutMs: 1000 })),
+    );
     expect(err.message).toBe('mute (127.42.99.98:2222): timed out after 1 s connecting');
   });
 
@@ -435,7 +475,7 @@ describe('failures are one plain line', () => {
     await t.close();
   });
 
-  it('shows a host\'s stderr with its control characters escaped', async () => {
+  it("shows a host's stderr with its control characters escaped", async () => {
     const lab = getLab();
     const dir = '/etc/sensu/\x1b[2J\x1b]0;owned\x07dir';
     await lab.exec('agent-01', 'mkdir', ['-p', dir]);

@@ -32,17 +32,29 @@ describe('verbosity', () => {
 });
 
 describe('-vvv', () => {
-  it('prints a command\'s remote stderr line by line, from -vvv on, secrets swept out', () => {
+  it("prints a command's remote stderr line by line, from -vvv on, secrets swept out", () => {
     const printed = (verbosity: number): string[] => {
       const lines: string[] = [];
       const trace = new Trace((l) => lines.push(l));
       trace.start({ verbosity, argv: [], version: '0' });
       trace.redactSecrets(['hunter2']);
-      trace.transport({ type: 'command', host: 'agent-01', command: 'ls /nope', sudo: true, code: 2, ms: 5, stderr: 'ls: cannot access /nope\npassword hunter2 leaked\n' });
+      trace.transport({
+        type: 'command',
+        host: 'agent-01',
+        command: 'ls /nope',
+        sudo: true,
+        code: 2,
+        ms: 5,
+        stderr: 'ls: cannot access /nope\npassword hunter2 leaked\n',
+      });
       return lines;
     };
     expect(printed(2)).toEqual(['agent-01: sudo $ ls /nope → exit 2 in 5 ms']);
-    expect(printed(3)).toEqual(['agent-01: sudo $ ls /nope → exit 2 in 5 ms', 'agent-01:   stderr: ls: cannot access /nope', 'agent-01:   stderr: password [redacted] leaked']);
+    expect(printed(3)).toEqual([
+      'agent-01: sudo $ ls /nope → exit 2 in 5 ms',
+      'agent-01:   stderr: ls: cannot access /nope',
+      'agent-01:   stderr: password [redacted] leaked',
+    ]);
   });
 });
 
@@ -53,11 +65,19 @@ describe('--log', () => {
     const r = await rollout(['secure', ...fleet(), '--check', '--diff', '--log', log]);
     expect(r.code).toBe(5);
     expect(r.stderr).not.toMatch(/connected to labops@/);
-    const events = readFileSync(log, 'utf8').trimEnd().split('\n').map((l) => JSON.parse(l) as { at: string; type: string; host?: string; code?: number });
+    const events = readFileSync(log, 'utf8')
+      .trimEnd()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { at: string; type: string; host?: string; code?: number });
     for (const e of events) expect(Date.parse(e.at)).not.toBeNaN();
     const types = new Set(events.map((e) => e.type));
     for (const t of ['start', 'inventory', 'connect', 'command', 'output', 'close', 'exit', 'end']) expect(types, t).toContain(t);
-    expect(events.filter((e) => e.type === 'connect').map((e) => e.host).sort()).toEqual(['agent-01', 'agent-02', 'backend-1']);
+    expect(
+      events
+        .filter((e) => e.type === 'connect')
+        .map((e) => e.host)
+        .sort(),
+    ).toEqual(['agent-01', 'agent-02', 'backend-1']);
     expect(events.find((e) => e.type === 'exit')?.code).toBe(5);
     const text = readFileSync(log, 'utf8');
     expect(text).toContain('+api-url: \\"https://');

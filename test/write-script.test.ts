@@ -21,7 +21,15 @@ function run(items: WriteItem[]): { status: number | null; stderr: string } {
   return { status: r.status, stderr: r.stderr.toString() };
 }
 
-const file = (path: string, text: string, extra: Partial<WriteItem> = {}): WriteItem => ({ kind: 'file', path, content: Buffer.from(text), mode: 0o640, owner: 'root', group: 'root', ...extra });
+const file = (path: string, text: string, extra: Partial<WriteItem> = {}): WriteItem => ({
+  kind: 'file',
+  path,
+  content: Buffer.from(text),
+  mode: 0o640,
+  owner: 'root',
+  group: 'root',
+  ...extra,
+});
 
 describe('what root refuses to write', () => {
   it('a link where the file goes: refused, its target untouched', () => {
@@ -94,7 +102,14 @@ describe('a rollback replayed', () => {
   it('finds nothing to do for files of a directory the run made and an earlier undo removed', () => {
     const gone = join(dir, 'gone', 'tls');
     for (const action of ['created', 'replaced'] as const) {
-      const script = undoScript({ type: 'change', stepId: 's', host: 'h', path: join(gone, 'ca.pem'), action, ...(action === 'replaced' ? { backup: join(dir, 'nowhere', 'ca.pem') } : {}) });
+      const script = undoScript({
+        type: 'change',
+        stepId: 's',
+        host: 'h',
+        path: join(gone, 'ca.pem'),
+        action,
+        ...(action === 'replaced' ? { backup: join(dir, 'nowhere', 'ca.pem') } : {}),
+      });
       expect(spawnSync('/bin/sh', ['-c', script]).status, action).toBe(0);
     }
   });

@@ -49,7 +49,20 @@ function stringsIn(v: unknown): string[] {
 describe('patchConfig fixtures', () => {
   it('has the cases the design asks for', () => {
     expect(fixtures.map((f) => f.name)).toEqual(
-      expect.arrayContaining(['packaged-agent', 'block-list-quoted', 'flow-sequence', 'scalar-url', 'single-quoted', 'crlf', 'anchors', 'custom-api-url', 'backend-commented', 'already-secured', 'missing-file', 'trailing-comment-no-eol']),
+      expect.arrayContaining([
+        'packaged-agent',
+        'block-list-quoted',
+        'flow-sequence',
+        'scalar-url',
+        'single-quoted',
+        'crlf',
+        'anchors',
+        'custom-api-url',
+        'backend-commented',
+        'already-secured',
+        'missing-file',
+        'trailing-comment-no-eol',
+      ]),
     );
   });
 
@@ -77,7 +90,11 @@ describe('patchConfig fixtures', () => {
         if (!edited.has(key) && !alias.has(key)) expect(after[key], key).toEqual(before[key]);
       }
       for (const e of f.edits) {
-        if (e.op === 'scheme') expect(stringsIn(after[e.key]).some((s) => hasScheme(s, e.from)), e.key).toBe(false);
+        if (e.op === 'scheme')
+          expect(
+            stringsIn(after[e.key]).some((s) => hasScheme(s, e.from)),
+            e.key,
+          ).toBe(false);
       }
       const lastSet = new Map(f.edits.filter((e) => e.op === 'set').map((e) => [e.key, e.value] as const));
       for (const [key, value] of lastSet) expect(after[key], key).toEqual(value);
@@ -85,7 +102,9 @@ describe('patchConfig fixtures', () => {
 
     it('only rewrites lines that hold a URL or an edited key', () => {
       if (f.input === undefined) return;
-      const removed = diffLines(f.input, f.expected ?? '').filter((c) => c.removed).flatMap((c) => c.value.split(/\r?\n/).filter((l) => l !== ''));
+      const removed = diffLines(f.input, f.expected ?? '')
+        .filter((c) => c.removed)
+        .flatMap((c) => c.value.split(/\r?\n/).filter((l) => l !== ''));
       const keys = f.edits.map((e) => e.key);
       for (const line of removed) expect(line.includes('://') || keys.some((k) => line.includes(k)), line).toBe(true);
     });
@@ -141,7 +160,7 @@ describe('patchConfig specifics', () => {
     const text = 'api-port: "3031"\nname: \'a\'\n';
     expect(patchConfig(text, [{ op: 'set', key: 'api-port', value: 3031 }], F).changed).toBe(false);
     expect(patchConfig(text, [{ op: 'set', key: 'name', value: "b's" }], F).text).toBe("api-port: \"3031\"\nname: 'b''s'\n");
-    expect(patchConfig(text, [{ op: 'set', key: 'api-port', value: 3032 }], F).text).toBe('api-port: 3032\nname: \'a\'\n');
+    expect(patchConfig(text, [{ op: 'set', key: 'api-port', value: 3032 }], F).text).toBe("api-port: 3032\nname: 'a'\n");
   });
 
   it('quotes a plain value that would change type', () => {
@@ -235,7 +254,16 @@ describe('patchConfig specifics', () => {
   it('refuses to delete an anchor that other keys still use', () => {
     const text = 'backend-url:\n  - &a ws://a:8081\n  - ws://b:8081\nlabels: {primary: *a}\n';
     expect(() => patchConfig(text, [{ op: 'remove', key: 'backend-url' }], F)).toThrow(/would delete an anchor/);
-    expect(() => patchConfig(text, [{ op: 'remove', key: 'backend-url' }, { op: 'set', key: 'backend-url', value: 'x' }], F)).toThrow(InputError);
+    expect(() =>
+      patchConfig(
+        text,
+        [
+          { op: 'remove', key: 'backend-url' },
+          { op: 'set', key: 'backend-url', value: 'x' },
+        ],
+        F,
+      ),
+    ).toThrow(InputError);
   });
 
   it('keeps an anchor on a list item edited in place, so its aliases follow (reported)', () => {
@@ -267,7 +295,9 @@ describe('patchConfig specifics', () => {
   });
 
   it('refuses a scheme change on a value that is not URLs', () => {
-    expect(() => patchConfig('backend-url: {a: 1}\n', [{ op: 'scheme', key: 'backend-url', from: 'ws', to: 'wss' }], F)).toThrow(/must be a URL or a list of URLs/);
+    expect(() => patchConfig('backend-url: {a: 1}\n', [{ op: 'scheme', key: 'backend-url', from: 'ws', to: 'wss' }], F)).toThrow(
+      /must be a URL or a list of URLs/,
+    );
   });
 
   it('refuses several documents and broken YAML with file and line', () => {
@@ -287,6 +317,9 @@ describe('patchConfig specifics', () => {
 
   it('reads values with merge keys resolved, and key lines', () => {
     expect(readConfigValues(undefined, F)).toEqual({});
-    expect(readConfig('# c\nname: x\nbackend-url:\n  - ws://a\n', F)).toEqual({ values: { name: 'x', 'backend-url': ['ws://a'] }, lines: { name: 2, 'backend-url': 3 } });
+    expect(readConfig('# c\nname: x\nbackend-url:\n  - ws://a\n', F)).toEqual({
+      values: { name: 'x', 'backend-url': ['ws://a'] },
+      lines: { name: 2, 'backend-url': 3 },
+    });
   });
 });

@@ -11,7 +11,11 @@ const body = (pem: string): string => pem.replace(/-----[A-Z ]+-----|\s/g, '');
  * byte for byte, when there is nothing to add.
  */
 export function caBundle(first: string, ...others: (string | undefined)[]): string {
-  const have = new Set(pemBlocks(first).filter((b) => b.label === 'CERTIFICATE').map((b) => body(b.text)));
+  const have = new Set(
+    pemBlocks(first)
+      .filter((b) => b.label === 'CERTIFICATE')
+      .map((b) => body(b.text)),
+  );
   const kept: string[] = [];
   for (const other of others) {
     for (const b of pemBlocks(other ?? '')) {

@@ -178,12 +178,15 @@ export async function createRootCa(options: RootCaOptions = {}): Promise<Certifi
 /** Creates an intermediate CA signed by `parent` (default: five years). */
 export async function createIntermediateCa(parent: CertificateAuthority, options: IntermediateCaOptions = {}): Promise<CertificateAuthority> {
   const keys = options.keyPair ?? (await generateKeyPair(options.algorithm));
-  const extensions: x509.Extension[] = [
-    new x509.BasicConstraintsExtension(true, options.pathLength, true),
-    keyUsages(['keyCertSign', 'cRLSign']),
-  ];
+  const extensions: x509.Extension[] = [new x509.BasicConstraintsExtension(true, options.pathLength, true), keyUsages(['keyCertSign', 'cRLSign'])];
   if (options.extendedKeyUsages?.length) extensions.push(new x509.ExtendedKeyUsageExtension(options.extendedKeyUsages.map((u) => EKU_OIDS[u])));
-  const cert = await sign({ subject: options.commonName ?? 'rollout intermediate CA', publicKey: keys.publicKey, by: { ca: parent }, dates: validity(options, 1825), extensions });
+  const cert = await sign({
+    subject: options.commonName ?? 'rollout intermediate CA',
+    publicKey: keys.publicKey,
+    by: { ca: parent },
+    dates: validity(options, 1825),
+    extensions,
+  });
   return authority(cert, keys.privateKey, pemOf(cert) + parent.chainPem);
 }
 
@@ -211,7 +214,11 @@ export async function issueCertificate(ca: CertificateAuthority, options: LeafOp
  * Reloads a CA from PEM texts: the CA certificate first (an intermediate may be followed by its
  * parents), and its private key in any format. Throws `InputError` listing every problem.
  */
-export async function loadCa(certPem: string, keyPem: string, files: { cert: string; key: string } = { cert: 'CA certificate', key: 'CA key' }): Promise<CertificateAuthority> {
+export async function loadCa(
+  certPem: string,
+  keyPem: string,
+  files: { cert: string; key: string } = { cert: 'CA certificate', key: 'CA key' },
+): Promise<CertificateAuthority> {
   const issues: string[] = [];
   const certs = parseCertificates(certPem);
   const key = parsePrivateKey(keyPem);
@@ -241,4 +248,3 @@ export async function loadCaFiles(certFile: string, keyFile: string): Promise<Ce
   if (cert.status === 'rejected' || key.status === 'rejected') throw new InputError(`cannot use the CA in ${certFile}`, issues);
   return loadCa(cert.value, key.value, { cert: certFile, key: keyFile });
 }
-

@@ -90,14 +90,18 @@ export function assessHostCertificate(input: CertOnDisk): CertVerdict {
   const missing = [...want].filter((s) => !have.has(s));
   const extra = [...have].filter((s) => !want.has(s));
   if (missing.length > 0 || extra.length > 0) {
-    reasons.push(`SANs differ (${[missing.length > 0 ? `missing ${missing.join(', ')}` : '', extra.length > 0 ? `extra ${extra.join(', ')}` : ''].filter(Boolean).join('; ')})`);
+    reasons.push(
+      `SANs differ (${[missing.length > 0 ? `missing ${missing.join(', ')}` : '', extra.length > 0 ? `extra ${extra.join(', ')}` : ''].filter(Boolean).join('; ')})`,
+    );
   }
 
   const usages = input.usages ?? ['serverAuth', 'clientAuth'];
   // No extension allows any usage; one that lists others than wanted (a server certificate given to an agent) is renewed.
   const eku = extendedKeyUsages(leaf);
-  if (eku && (eku.length !== usages.length || !usages.every((u) => eku.includes(u)))) reasons.push(`extended key usage is ${eku.join(', ')}, not ${usages.join(' + ')}`);
-  if (input.commonName !== undefined && commonName(leaf.subject) !== input.commonName) reasons.push(`CN is ${commonName(leaf.subject) ?? 'missing'}, not ${input.commonName}`);
+  if (eku && (eku.length !== usages.length || !usages.every((u) => eku.includes(u))))
+    reasons.push(`extended key usage is ${eku.join(', ')}, not ${usages.join(' + ')}`);
+  if (input.commonName !== undefined && commonName(leaf.subject) !== input.commonName)
+    reasons.push(`CN is ${commonName(leaf.subject) ?? 'missing'}, not ${input.commonName}`);
 
   const notAfter = new Date(leaf.validTo);
   const daysLeft = Math.floor((notAfter.getTime() - now.getTime()) / DAY_MS);

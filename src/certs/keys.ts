@@ -94,4 +94,3 @@ export async function toSigningKey(privateKey: KeyObject): Promise<SigningKey> {
   const key = await subtle.importKey('pkcs8', der, importAs, false, ['sign']);
   return { key, algorithm: signWith };
 }
-

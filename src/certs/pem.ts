@@ -38,9 +38,7 @@ export function asText(content: string | Uint8Array): string {
 }
 
 /** The certificates of a PEM file, or what stopped them being read. */
-export type ParsedCertificates =
-  | { ok: true; certificates: X509Certificate[] }
-  | { ok: false; reason: 'none' | 'der' | 'garbled'; message: string };
+export type ParsedCertificates = { ok: true; certificates: X509Certificate[] } | { ok: false; reason: 'none' | 'der' | 'garbled'; message: string };
 
 /**
  * Parses every `CERTIFICATE` block (leaf first). A block that does not parse fails the whole file,

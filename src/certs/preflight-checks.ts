@@ -148,11 +148,16 @@ function cleanNames(names: readonly string[]): string[] {
  */
 export function names(leaf: X509Certificate, wanted: readonly string[], certFile: string): Finding | undefined {
   const missing = cleanNames(wanted).filter((name) =>
-    isIP(name) !== 0 ? leaf.checkIP(name) === undefined : leaf.checkHost(name, { subject: 'never', wildcards: true, partialWildcards: false, multiLabelWildcards: false }) === undefined,
+    isIP(name) !== 0
+      ? leaf.checkIP(name) === undefined
+      : leaf.checkHost(name, { subject: 'never', wildcards: true, partialWildcards: false, multiLabelWildcards: false }) === undefined,
   );
   if (missing.length === 0) return undefined;
   const subjectCN = commonName(leaf.subject);
-  const cnNote = subjectCN !== undefined && missing.some((m) => m.toLowerCase() === subjectCN.toLowerCase()) ? `; its CN ${subjectCN} does not count, Go ignores the CN` : '';
+  const cnNote =
+    subjectCN !== undefined && missing.some((m) => m.toLowerCase() === subjectCN.toLowerCase())
+      ? `; its CN ${subjectCN} does not count, Go ignores the CN`
+      : '';
   const asSan = (n: string): string => (isIP(n) !== 0 ? `IP:${n}` : `DNS:${n}`);
   return {
     file: certFile,

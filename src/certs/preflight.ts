@@ -79,7 +79,9 @@ function untrusted(failure: ChainFailure, files: { certFile: string; caFile: str
 
 function unparsedCert(file: string, reason: 'none' | 'der' | 'garbled', message: string, isCa: boolean): Finding {
   const fixes = {
-    none: isCa ? 'put the PEM certificate of the CA that issued the host certificates in it' : 'put the PEM certificate in it, leaf first, then any intermediates',
+    none: isCa
+      ? 'put the PEM certificate of the CA that issued the host certificates in it'
+      : 'put the PEM certificate in it, leaf first, then any intermediates',
     der: `convert it: openssl x509 -inform der -in ${file} -out ${file}.pem, and use that file`,
     garbled: 'replace it with an intact PEM copy',
   };
@@ -92,7 +94,11 @@ function unparsedCert(file: string, reason: 'none' | 'der' | 'garbled', message:
  * extended key usages allow what the host needs, and the SANs cover every name peers dial.
  * Pure: no I/O, `now` passed in. Returns every problem found, in that order.
  */
-export function checkCertificate(input: CertExpectation & CertContents, now: Date = new Date(), minValidityDays: number = DEFAULT_MIN_VALIDITY_DAYS): CertProblem[] {
+export function checkCertificate(
+  input: CertExpectation & CertContents,
+  now: Date = new Date(),
+  minValidityDays: number = DEFAULT_MIN_VALIDITY_DAYS,
+): CertProblem[] {
   const findings: Finding[] = [];
   const { certFile, keyFile, caFile } = input;
 
@@ -215,10 +221,25 @@ export async function preflightCertificates(expectations: readonly CertExpectati
       const [cert, key, ca] = await Promise.all([read(e.certFile), read(e.keyFile), read(e.caFile)]);
       const shown = { certFile: show(e.certFile), keyFile: show(e.keyFile), caFile: show(e.caFile) };
       const problems: CertProblem[] = [];
-      for (const [r, file] of [[cert, shown.certFile], [key, shown.keyFile], [ca, shown.caFile]] as const) {
-        if (!r.ok) problems.push({ host: e.host, file, kind: 'unreadable', problem: r.problem, fix: 'check the path in the inventory, or create the file (rollout certs)' });
+      for (const [r, file] of [
+        [cert, shown.certFile],
+        [key, shown.keyFile],
+        [ca, shown.caFile],
+      ] as const) {
+        if (!r.ok)
+          problems.push({
+            host: e.host,
+            file,
+            kind: 'unreadable',
+            problem: r.problem,
+            fix: 'check the path in the inventory, or create the file (rollout certs)',
+          });
       }
-      const contents: CertContents = { certPem: cert.ok ? cert.content : undefined, keyPem: key.ok ? key.content : undefined, caPem: ca.ok ? ca.content : undefined };
+      const contents: CertContents = {
+        certPem: cert.ok ? cert.content : undefined,
+        keyPem: key.ok ? key.content : undefined,
+        caPem: ca.ok ? ca.content : undefined,
+      };
       return [...problems, ...checkCertificate({ ...e, ...shown, ...contents }, now, minDays)];
     }),
   );

@@ -17,7 +17,9 @@ function words(cmd: Command): string[] {
 /** The bash completion script for `program`. */
 export function bashCompletion(program: Command): string {
   const commands = program.commands.map((c) => c.name());
-  const pathOptions = new Set(program.commands.flatMap((c) => c.options.filter(takesPath).flatMap((o) => [o.long, o.short].filter((f): f is string => f !== undefined))));
+  const pathOptions = new Set(
+    program.commands.flatMap((c) => c.options.filter(takesPath).flatMap((o) => [o.long, o.short].filter((f): f is string => f !== undefined))),
+  );
   const cases = program.commands.map((c) => `    ${c.name()}) opts="${words(c).join(' ')}" ;;`).join('\n');
   return `# rollout completion for bash: eval "$(rollout completion bash)" (in ~/.bashrc)
 _rollout() {

@@ -85,30 +85,53 @@ export function serialArg(what: string): (value: string) => BatchSize[] {
 }
 
 /** Why there is no -e/--extra-vars (shown in --help, and when one is given). */
-const EXTRA_VARS_WHY = 'rollout runs one fixed playbook whose every input is an inventory variable, so what a run does is what the inventory under review says; a value passed on the command line would outrank the inventory (as extra vars do in Ansible) and leave no trace of it. Put the value in the inventory or a vars file next to it.';
+const EXTRA_VARS_WHY =
+  'rollout runs one fixed playbook whose every input is an inventory variable, so what a run does is what the inventory under review says; a value passed on the command line would outrank the inventory (as extra vars do in Ansible) and leave no trace of it. Put the value in the inventory or a vars file next to it.';
 
 /** Adds the inventory and connection options to a command. */
 export function fleetOptions(cmd: Command): Command {
-  return cmd
-    .requiredOption('-i, --inventory <file>', 'Ansible YAML inventory (groups "backends" and "agents")')
-    .option('-l, --limit <pattern>', 'only these hosts: names, groups, globs (agent-0*), !exclude, &intersect, comma-separated; @FILE reads one pattern per line (an Ansible .retry file)')
-    .option('--list-hosts', 'print the hosts the inventory and --limit select, and connect to none')
-    .option('-f, --forks <n>', 'hosts worked on at once', positiveInt('--forks'), DEFAULT_FORKS)
-    .option('--known-hosts <file...>', "known_hosts files to trust (default: the inventory's -o UserKnownHostsFile in ansible_ssh_common_args, else ~/.ssh/known_hosts)")
-    .option('--trust-new-host-keys', 'add keys of hosts not yet in known_hosts instead of refusing them (a changed key is still refused)')
-    .option('-u, --user <name>', 'SSH login user for hosts whose inventory sets no ansible_user (as in Ansible, the inventory wins)')
-    .option('--private-key <file>', 'SSH private key for hosts whose inventory sets no ansible_ssh_private_key_file (the inventory wins)')
-    .option('-K, --ask-become-pass', 'ask once for the sudo password of hosts that need one')
-    .option('-v, --verbose', 'say more on stderr, as in Ansible: -v connections, -vv every command per host with its exit code and time, -vvv also its remote stderr (secrets always redacted)', (_: string, n: number) => n + 1, 0)
-    .option('--log <file>', 'append every event (connection, command, write, gate, result, each line shown) to FILE as JSON lines with timestamps, secrets redacted, whatever -v says')
-    .option('--ssh-config <file>', 'OpenSSH client config to read (default ~/.ssh/config)')
-    // Ansible users type -e by habit: say why it is not here instead of "unknown option".
-    .addOption(new Option('-e, --extra-vars <vars>').hideHelp().argParser((): never => {
-      throw new InvalidArgumentError(EXTRA_VARS_WHY);
-    }))
-    .addHelpText('after', `-e/--extra-vars is not offered: ${EXTRA_VARS_WHY}\n`)
-    .addOption(new Option('--connect-timeout <seconds>', 'give up connecting to a host after this long').argParser(positiveInt('--connect-timeout')).default(10))
-    .addOption(new Option('--command-timeout <seconds>', 'give up on one command on a host after this long').argParser(positiveInt('--command-timeout')).default(120));
+  return (
+    cmd
+      .requiredOption('-i, --inventory <file>', 'Ansible YAML inventory (groups "backends" and "agents")')
+      .option(
+        '-l, --limit <pattern>',
+        'only these hosts: names, groups, globs (agent-0*), !exclude, &intersect, comma-separated; @FILE reads one pattern per line (an Ansible .retry file)',
+      )
+      .option('--list-hosts', 'print the hosts the inventory and --limit select, and connect to none')
+      .option('-f, --forks <n>', 'hosts worked on at once', positiveInt('--forks'), DEFAULT_FORKS)
+      .option(
+        '--known-hosts <file...>',
+        "known_hosts files to trust (default: the inventory's -o UserKnownHostsFile in ansible_ssh_common_args, else ~/.ssh/known_hosts)",
+      )
+      .option('--trust-new-host-keys', 'add keys of hosts not yet in known_hosts instead of refusing them (a changed key is still refused)')
+      .option('-u, --user <name>', 'SSH login user for hosts whose inventory sets no ansible_user (as in Ansible, the inventory wins)')
+      .option('--private-key <file>', 'SSH private key for hosts whose inventory sets no ansible_ssh_private_key_file (the inventory wins)')
+      .option('-K, --ask-become-pass', 'ask once for the sudo password of hosts that need one')
+      .option(
+        '-v, --verbose',
+        'say more on stderr, as in Ansible: -v connections, -vv every command per host with its exit code and time, -vvv also its remote stderr (secrets always redacted)',
+        (_: string, n: number) => n + 1,
+        0,
+      )
+      .option(
+        '--log <file>',
+        'append every event (connection, command, write, gate, result, each line shown) to FILE as JSON lines with timestamps, secrets redacted, whatever -v says',
+      )
+      .option('--ssh-config <file>', 'OpenSSH client config to read (default ~/.ssh/config)')
+      // Ansible users type -e by habit: say why it is not here instead of "unknown option".
+      .addOption(
+        new Option('-e, --extra-vars <vars>').hideHelp().argParser((): never => {
+          throw new InvalidArgumentError(EXTRA_VARS_WHY);
+        }),
+      )
+      .addHelpText('after', `-e/--extra-vars is not offered: ${EXTRA_VARS_WHY}\n`)
+      .addOption(
+        new Option('--connect-timeout <seconds>', 'give up connecting to a host after this long').argParser(positiveInt('--connect-timeout')).default(10),
+      )
+      .addOption(
+        new Option('--command-timeout <seconds>', 'give up on one command on a host after this long').argParser(positiveInt('--command-timeout')).default(120),
+      )
+  );
 }
 
 /** `~/key` as a shell would have expanded it (an option's value given as `--private-key=~/key` is not). */
@@ -135,7 +158,10 @@ export async function loadFleet(flags: FleetFlags, out: Output): Promise<Fleet> 
   const sshConfig = loadSshConfig(flags.sshConfig ?? join(homedir(), '.ssh', 'config'));
   let askedBecome: Secret | undefined;
   if (flags.askBecomePass) {
-    if (!canPrompt()) throw new InputError('--ask-become-pass needs a terminal to ask on', [], { hint: 'set ansible_become_password in the inventory (or a vars file) instead' });
+    if (!canPrompt())
+      throw new InputError('--ask-become-pass needs a terminal to ask on', [], {
+        hint: 'set ansible_become_password in the inventory (or a vars file) instead',
+      });
     askedBecome = new Secret(await askSecret('BECOME password:'));
     out.trace.redactSecrets([...secretsOf(inventory.hosts), askedBecome.reveal()]);
   }
@@ -149,7 +175,10 @@ export async function loadFleet(flags: FleetFlags, out: Output): Promise<Fleet> 
     ...(canPrompt() ? { askPassphrase: (file: string) => askSecret(`Passphrase for ${file}:`) } : {}),
   };
   const open = async (host: HostSpec): Promise<Transport> => {
-    const target = sshTargetOf(host, sshConfig, { ...(flags.user ? { user: flags.user } : {}), ...(flags.privateKey ? { privateKeyFile: resolve(expandTilde(flags.privateKey)) } : {}) });
+    const target = sshTargetOf(host, sshConfig, {
+      ...(flags.user ? { user: flags.user } : {}),
+      ...(flags.privateKey ? { privateKeyFile: resolve(expandTilde(flags.privateKey)) } : {}),
+    });
     if (!target.becomePassword && askedBecome) target.becomePassword = askedBecome;
     const t0 = performance.now();
     const where = { address: target.address, port: target.port, user: target.user };

@@ -73,7 +73,10 @@ export async function loadMain() {
     // `npm ci --omit=dev` in a checkout: no build tools. A dist/ made earlier still runs.
     const dist = join(root, 'dist', 'main.js');
     if (existsSync(dist)) return import(pathToFileURL(dist).href);
-    throw new Error('this checkout has neither its build tools (esbuild and tsx are dev dependencies) nor a dist/: run `npm ci` with dev dependencies, or install the package `npm pack` makes', { cause: err });
+    throw new Error(
+      'this checkout has neither its build tools (esbuild and tsx are dev dependencies) nor a dist/: run `npm ci` with dev dependencies, or install the package `npm pack` makes',
+      { cause: err },
+    );
   }
   tsx.register();
   return import('./main.ts');

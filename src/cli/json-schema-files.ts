@@ -7,7 +7,11 @@ export function schemaFiles(): Record<string, string> {
   const files: Record<string, string> = {};
   for (const command of Object.keys(jsonDocuments) as JsonCommand[]) {
     const schema = z.toJSONSchema(jsonDocuments[command], { target: 'draft-2020-12' });
-    const titled = { ...schema, title: `rollout ${command} --json`, description: `The one JSON document \`rollout ${command} --json\` prints on stdout (with \`error\` when it failed).` };
+    const titled = {
+      ...schema,
+      title: `rollout ${command} --json`,
+      description: `The one JSON document \`rollout ${command} --json\` prints on stdout (with \`error\` when it failed).`,
+    };
     files[`${command}.schema.json`] = `${JSON.stringify(titled, null, 2)}\n`;
   }
   return files;

@@ -21,7 +21,7 @@ const fileState = z.object({
   exists: z.boolean(),
   sha256: z.string().optional(),
   text: z.string().optional().describe('Config text, secrets redacted; never present for keys'),
-  unread: z.boolean().optional().describe('The file lay in a directory that was not root\'s alone, so it was replaced without being read'),
+  unread: z.boolean().optional().describe("The file lay in a directory that was not root's alone, so it was replaced without being read"),
   mode: z.number().int().optional(),
   owner: z.string().optional(),
   group: z.string().optional(),
@@ -46,9 +46,25 @@ const step = z.discriminatedUnion('kind', [
     source: z.string().optional(),
     secret: z.boolean(),
     cert: z.object({ subject: z.string(), sans: z.array(z.string()), issuer: z.string(), notAfter: z.string(), sha256: z.string().optional() }).optional(),
-    changes: z.array(z.object({ key: z.string(), before: z.unknown().optional().describe('Absent when the key was added'), after: z.unknown().optional().describe('Absent when the key was removed') })).optional(),
+    changes: z
+      .array(
+        z.object({
+          key: z.string(),
+          before: z.unknown().optional().describe('Absent when the key was added'),
+          after: z.unknown().optional().describe('Absent when the key was removed'),
+        }),
+      )
+      .optional(),
     effective: z
-      .object({ apiPort: z.number(), agentApiHost: z.string(), agentApiPort: z.number(), entityName: z.string().optional(), namespace: z.string(), dashboardHost: z.string(), dashboardPort: z.number() })
+      .object({
+        apiPort: z.number(),
+        agentApiHost: z.string(),
+        agentApiPort: z.number(),
+        entityName: z.string().optional(),
+        namespace: z.string(),
+        dashboardHost: z.string(),
+        dashboardPort: z.number(),
+      })
       .optional(),
     notes: z.array(z.string()).optional(),
   }),
@@ -66,13 +82,23 @@ const step = z.discriminatedUnion('kind', [
     dashboard: z.object({ address: z.string(), port: z.number().int(), certFile: z.string(), sha256: z.string() }).optional(),
     agents: z.array(z.object({ name: z.string(), namespace: z.string() })).optional(),
   }),
-  z.object({ ...stepBase, kind: z.literal('etcd_member'), member: z.string(), memberId: z.string(), before: z.array(z.string()), after: z.array(z.string()), endpoints: z.array(endpoint) }),
+  z.object({
+    ...stepBase,
+    kind: z.literal('etcd_member'),
+    member: z.string(),
+    memberId: z.string(),
+    before: z.array(z.string()),
+    after: z.array(z.string()),
+    endpoints: z.array(endpoint),
+  }),
 ]);
 
 const leftBehind = z.object({
   host: z.string(),
   reason: z.string(),
-  stage: z.enum(['preflight', 'run']).describe('preflight: left out, never touched (--max-unreachable); run: failed, put back on its old files (--max-fail-percentage)'),
+  stage: z
+    .enum(['preflight', 'run'])
+    .describe('preflight: left out, never touched (--max-unreachable); run: failed, put back on its old files (--max-fail-percentage)'),
 });
 
 const plan = z.object({
@@ -82,7 +108,13 @@ const plan = z.object({
       name: z.string(),
       description: z.string(),
       wave: z.string().optional(),
-      batches: z.array(z.object({ hosts: z.array(z.string()), steps: z.array(step), canary: z.boolean().optional().describe('--serial: the first agent batch; a failure here rolls back the whole run') })),
+      batches: z.array(
+        z.object({
+          hosts: z.array(z.string()),
+          steps: z.array(step),
+          canary: z.boolean().optional().describe('--serial: the first agent batch; a failure here rolls back the whole run'),
+        }),
+      ),
     }),
   ),
   problems: z.array(z.object({ host: z.string(), message: z.string(), fix: z.string().optional() })),
@@ -130,7 +162,9 @@ const result = z.object({
   skipped: z.array(z.object({ host: z.string(), task: z.string(), id: z.string() })),
   waitMs: z.number(),
   leftBehind: z.array(leftBehind).describe('Every agent this run left behind (at preflight and in the run), with why; also in retryFile'),
-  keepaliveCalls: z.array(z.object({ phase: z.string(), batch: z.number().int(), hosts: z.number().int(), calls: z.number().int(), bytes: z.number().int(), ms: z.number() })),
+  keepaliveCalls: z.array(
+    z.object({ phase: z.string(), batch: z.number().int(), hosts: z.number().int(), calls: z.number().int(), bytes: z.number().int(), ms: z.number() }),
+  ),
   retryFile: z.string().optional().describe('The retry file naming the agents left behind: rollout secure --limit @FILE finishes them'),
 });
 
@@ -184,7 +218,13 @@ const probe = z.discriminatedUnion('kind', [
   z.object({ kind: z.literal('down'), detail: z.string() }),
 ]);
 const listener = z.object({ address: z.string(), port: z.number().int(), probe });
-const unreachable = z.object({ host: z.string(), role: z.enum(['backend', 'agent']), error: z.string(), secured: z.literal(false), problems: z.array(z.string()) });
+const unreachable = z.object({
+  host: z.string(),
+  role: z.enum(['backend', 'agent']),
+  error: z.string(),
+  secured: z.literal(false),
+  problems: z.array(z.string()),
+});
 
 /** `rollout status --json`. */
 export const statusJson = z.object({
@@ -241,7 +281,16 @@ export const rollbackJson = z.object({
   rolledBack: z.boolean().optional().describe('This invocation rolled a run back'),
   message: z.string().optional().describe('Why there was nothing to do'),
   undo: z
-    .array(z.object({ host: z.string(), restore: z.array(z.string()), remove: z.array(z.string()), reset: z.array(z.string()), etcdMembers: z.array(z.string()), restart: z.array(z.string()) }))
+    .array(
+      z.object({
+        host: z.string(),
+        restore: z.array(z.string()),
+        remove: z.array(z.string()),
+        reset: z.array(z.string()),
+        etcdMembers: z.array(z.string()),
+        restart: z.array(z.string()),
+      }),
+    )
     .optional()
     .describe('What the rollback undoes, per host'),
   hosts: z.array(rollbackHost).optional(),

@@ -37,7 +37,9 @@ function fleetAction<F extends FleetFlags & { json?: boolean }>(out: Output, run
 // `--help` loads none of them.
 function buildProgram(out: Output): Command {
   const program = new Command('rollout')
-    .description('Secure a Sensu Go deployment over SSH: certificates, TLS on backends, agents switched from ws:// to wss:// in lockstep, health gates and automatic rollback.')
+    .description(
+      'Secure a Sensu Go deployment over SSH: certificates, TLS on backends, agents switched from ws:// to wss:// in lockstep, health gates and automatic rollback.',
+    )
     .version(packageVersion())
     .showHelpAfterError('(add --help for usage)')
     .addHelpText('after', EXIT_CODES)
@@ -65,18 +67,51 @@ function buildProgram(out: Output): Command {
       .option('-y, --yes', 'do not ask before changing anything (needed without a terminal)')
       .option('--step', 'ask before each task and host batch: y(es), n(o, skip), d(iff), c(ontinue without asking), a(bort and roll back); needs a terminal')
       .option('--json', 'print the plan (and the result) as JSON, nothing else on stdout')
-      .option('--agent-mtls', 'also make agents authenticate with client certificates (sensu_client_cert_file/sensu_client_key_file per agent, CN = entity name): the first backend requires them, agents switch to theirs, then the other backends require them, each gated on every agent\'s keepalive')
-      .option('--drop-old-ca', 'after a CA rotation, stop trusting the old CA: ca.pem becomes sensu_ca_file alone, backends one at a time (by default the old CA stays in the bundle)')
-      .option('--stats', 'at the end, report where the time went (connect, facts, plan, changes; waiting on restarts and gates vs rollout\'s own work), SSH connections, commands, bytes, peak memory and CPU')
+      .option(
+        '--agent-mtls',
+        "also make agents authenticate with client certificates (sensu_client_cert_file/sensu_client_key_file per agent, CN = entity name): the first backend requires them, agents switch to theirs, then the other backends require them, each gated on every agent's keepalive",
+      )
+      .option(
+        '--drop-old-ca',
+        'after a CA rotation, stop trusting the old CA: ca.pem becomes sensu_ca_file alone, backends one at a time (by default the old CA stays in the bundle)',
+      )
+      .option(
+        '--stats',
+        "at the end, report where the time went (connect, facts, plan, changes; waiting on restarts and gates vs rollout's own work), SSH connections, commands, bytes, peak memory and CPU",
+      )
       .option('--etcd-tls', 'also move etcd client and peer traffic to TLS, one member at a time with quorum checked between')
       .option('--playbook <name|file>', 'playbook to run', 'secure')
-      .option('--gate-timeout <seconds>', 'how long each health gate waits before it fails the wave (default: the playbook\'s, 90 s for backends, 60 s for agents)', positiveInt('--gate-timeout'))
+      .option(
+        '--gate-timeout <seconds>',
+        "how long each health gate waits before it fails the wave (default: the playbook's, 90 s for backends, 60 s for agents)",
+        positiveInt('--gate-timeout'),
+      )
       .option('--min-validity <days>', 'refuse certificates that expire within this many days', positiveInt('--min-validity'), 30)
-      .option('--keep-backups <runs>', 'on-host backups (under /etc/sensu/.rollout-backups/) of how many runs to keep, this one included; older ones, old private keys among them, are removed when a run first backs up a file on the host', positiveInt('--keep-backups'), 5)
-      .option('--force-unlock', 'take the fleet lock even if another rollout seems to hold it (only when you know none is running: a lock from another machine is never taken over otherwise)')
-      .option('--max-unreachable <n|p%>', 'leave out up to this many agents (or this share of them) that are unreachable or whose sensu-agent is not running, instead of refusing the run; named in the plan and the recap, listed in a retry file (exit 7). Backends are never left out', boundArg('--max-unreachable'))
-      .option('--max-fail-percentage <p>', 'agents that fail in their wave, up to this share of the run\'s agents, are put back alone on their old files and the run goes on (exit 7); past it, the whole run rolls back (default 0)', percentArg('--max-fail-percentage'))
-      .option('--serial <sizes>', 'agent batch sizes, Ansible\'s list form: 1,5%,100% (the last repeats); the first batch is a canary: any failure in it rolls back the whole run', serialArg('--serial'))
+      .option(
+        '--keep-backups <runs>',
+        'on-host backups (under /etc/sensu/.rollout-backups/) of how many runs to keep, this one included; older ones, old private keys among them, are removed when a run first backs up a file on the host',
+        positiveInt('--keep-backups'),
+        5,
+      )
+      .option(
+        '--force-unlock',
+        'take the fleet lock even if another rollout seems to hold it (only when you know none is running: a lock from another machine is never taken over otherwise)',
+      )
+      .option(
+        '--max-unreachable <n|p%>',
+        'leave out up to this many agents (or this share of them) that are unreachable or whose sensu-agent is not running, instead of refusing the run; named in the plan and the recap, listed in a retry file (exit 7). Backends are never left out',
+        boundArg('--max-unreachable'),
+      )
+      .option(
+        '--max-fail-percentage <p>',
+        "agents that fail in their wave, up to this share of the run's agents, are put back alone on their old files and the run goes on (exit 7); past it, the whole run rolls back (default 0)",
+        percentArg('--max-fail-percentage'),
+      )
+      .option(
+        '--serial <sizes>',
+        "agent batch sizes, Ansible's list form: 1,5%,100% (the last repeats); the first batch is a canary: any failure in it rolls back the whole run",
+        serialArg('--serial'),
+      )
       .addHelpText(
         'after',
         `
@@ -137,7 +172,9 @@ Then point the inventory at them (the command prints these lines):
   fleetOptions(
     program
       .command('status')
-      .description("show the fleet's TLS state: what each backend serves on 8080/8081/3000, what each agent dials and whether it is connected (changes nothing)")
+      .description(
+        "show the fleet's TLS state: what each backend serves on 8080/8081/3000, what each agent dials and whether it is connected (changes nothing)",
+      )
       .option('--json', 'print the result as JSON')
       .addHelpText(
         'after',
@@ -156,11 +193,14 @@ Examples:
   fleetOptions(
     program
       .command('rollback')
-      .description("undo the last run on this fleet from its journal (also after the controller was killed mid-run)")
+      .description('undo the last run on this fleet from its journal (also after the controller was killed mid-run)')
       .option('-y, --yes', 'do not ask before rolling back (needed without a terminal)')
       .option('--json', 'print the result as JSON')
       .option('--force-unlock', 'take the fleet lock even if another rollout seems to hold it (only when you know none is running)')
-      .addHelpText('after', '\nShows what it will undo (hosts, files, restarts) and asks first; --yes does not ask, and is needed without a terminal. Every file the last run changed goes back byte-identical (owner and mode kept), files it created are removed, services are restarted and the fleet is verified healthy. Exit 0 when verified, 4 when not.\n'),
+      .addHelpText(
+        'after',
+        '\nShows what it will undo (hosts, files, restarts) and asks first; --yes does not ask, and is needed without a terminal. Every file the last run changed goes back byte-identical (owner and mode kept), files it created are removed, services are restarted and the fleet is verified healthy. Exit 0 when verified, 4 when not.\n',
+      ),
   ).action(fleetAction(out, async (flags: RollbackFlags) => (await import('./commands/rollback.js')).runRollback(flags, out)));
   program
     .command('completion')
@@ -189,11 +229,14 @@ function report(err: unknown, out: Output): { code: number; json?: ErrorJson } {
     const issues = err instanceof InputError ? err.issues : [];
     for (const issue of issues) out.note(`  ${issue}`);
     if (err.hint) out.note(out.style('dim', `  → ${err.hint}`));
-    return { code: err.exitCode, json: { message: err.message, exitCode: err.exitCode, ...(issues.length > 0 ? { issues: [...issues] } : {}), ...(err.hint ? { hint: err.hint } : {}) } };
+    return {
+      code: err.exitCode,
+      json: { message: err.message, exitCode: err.exitCode, ...(issues.length > 0 ? { issues: [...issues] } : {}), ...(err.hint ? { hint: err.hint } : {}) },
+    };
   }
   out.note(out.style('red', 'rollout hit an internal error. This is a bug in rollout, not in your fleet or inventory.'));
   out.note(err instanceof Error ? (err.stack ?? err.message) : String(err));
-  out.note('Please report it with the output above at the project\'s issue tracker.');
+  out.note("Please report it with the output above at the project's issue tracker.");
   return { code: ExitCode.Internal, json: { message: `internal error: ${err instanceof Error ? err.message : String(err)}`, exitCode: ExitCode.Internal } };
 }
 

@@ -91,9 +91,13 @@ export function statsLines(r: RunStatsReport): string[] {
     lines.push(`stats: run = ${secs(r.waitMs)} waiting on restarts and health gates + ${secs(Math.max(0, r.stages.run - r.waitMs))} rollout's own work`);
   }
   const perHost = r.connections > 0 ? ` (${(r.commands / r.connections).toFixed(1)} per host)` : '';
-  lines.push(`stats: ${r.connections} SSH connection(s), ${r.commands} command(s)${perHost}, ${bytes(r.bytesSent)} sent, ${bytes(r.bytesReceived)} received; peak memory ${r.peakRssMb.toFixed(0)} MB, CPU ${secs(r.cpuMs)}`);
+  lines.push(
+    `stats: ${r.connections} SSH connection(s), ${r.commands} command(s)${perHost}, ${bytes(r.bytesSent)} sent, ${bytes(r.bytesReceived)} received; peak memory ${r.peakRssMb.toFixed(0)} MB, CPU ${secs(r.cpuMs)}`,
+  );
   for (const k of r.keepalive ?? []) {
-    lines.push(`stats: ${k.phase} batch ${k.batch}: ${k.calls} Sensu API request(s) (${bytes(k.bytes)}) for the keepalives of ${k.hosts} host(s), batch ${secs(k.ms)}`);
+    lines.push(
+      `stats: ${k.phase} batch ${k.batch}: ${k.calls} Sensu API request(s) (${bytes(k.bytes)}) for the keepalives of ${k.hosts} host(s), batch ${secs(k.ms)}`,
+    );
   }
   return lines;
 }

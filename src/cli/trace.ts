@@ -66,7 +66,13 @@ export class Trace {
 
   /** A connection attempt's outcome. */
   connect(host: string, detail: { address: string; port: number; user: string; ms: number; error?: string }): void {
-    this.event(1, { type: 'connect', host, ...detail, ok: detail.error === undefined }, detail.error === undefined ? `${host}: connected to ${detail.user}@${detail.address}:${detail.port} in ${detail.ms} ms` : `${host}: connect failed after ${detail.ms} ms: ${detail.error}`);
+    this.event(
+      1,
+      { type: 'connect', host, ...detail, ok: detail.error === undefined },
+      detail.error === undefined
+        ? `${host}: connected to ${detail.user}@${detail.address}:${detail.port} in ${detail.ms} ms`
+        : `${host}: connect failed after ${detail.ms} ms: ${detail.error}`,
+    );
   }
 
   /** What a transport did. */
@@ -75,8 +81,13 @@ export class Trace {
       case 'command': {
         // Logged in full but bounded: a write's script is long and says nothing the paths do not.
         const logged = { ...e, command: e.command.length > 4000 ? `${e.command.slice(0, 4000)}… (${e.command.length} chars)` : e.command };
-        this.event(2, logged, `${e.host}: ${e.sudo ? 'sudo ' : ''}$ ${shortCommand(e.command)} → ${e.error ? `error: ${e.error}` : `exit ${String(e.code)}`} in ${e.ms} ms`);
-        if (this.shows(3) && e.stderr.trim() !== '') for (const l of e.stderr.trimEnd().split('\n')) this.print(sweepSecrets(`${e.host}:   stderr: ${l}`, this.secrets));
+        this.event(
+          2,
+          logged,
+          `${e.host}: ${e.sudo ? 'sudo ' : ''}$ ${shortCommand(e.command)} → ${e.error ? `error: ${e.error}` : `exit ${String(e.code)}`} in ${e.ms} ms`,
+        );
+        if (this.shows(3) && e.stderr.trim() !== '')
+          for (const l of e.stderr.trimEnd().split('\n')) this.print(sweepSecrets(`${e.host}:   stderr: ${l}`, this.secrets));
         return;
       }
       case 'read':

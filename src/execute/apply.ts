@@ -60,7 +60,10 @@ export async function applyWrites(steps: readonly WriteStep[], ctx: ApplyContext
     }
     const content = step.after.text !== undefined ? Buffer.from(step.after.text) : await readFile(step.source ?? '');
     if (createHash('sha256').update(content).digest('hex') !== step.after.sha256) {
-      const error = new RemoteCommandError(`${step.source ?? step.path} changed on this machine since the plan was made`, { place: { host: step.host, file: step.source ?? step.path }, hint: 'run again to plan with the current file' });
+      const error = new RemoteCommandError(`${step.source ?? step.path} changed on this machine since the plan was made`, {
+        place: { host: step.host, file: step.source ?? step.path },
+        hint: 'run again to plan with the current file',
+      });
       return { done: 0, failed: { index, error } };
     }
     // One backup per step: a file changed twice in a run (a CA bundle, then the new CA alone) must
@@ -86,7 +89,16 @@ export async function applyWrites(steps: readonly WriteStep[], ctx: ApplyContext
       path: step.path,
       action: step.before.exists ? 'replaced' : 'created',
       ...(backup ? { backup } : {}),
-      ...(step.before.mode !== undefined ? { before: { mode: step.before.mode, owner: step.before.owner ?? '', group: step.before.group ?? '', ...(step.before.sha256 ? { sha256: step.before.sha256 } : {}) } } : {}),
+      ...(step.before.mode !== undefined
+        ? {
+            before: {
+              mode: step.before.mode,
+              owner: step.before.owner ?? '',
+              group: step.before.group ?? '',
+              ...(step.before.sha256 ? { sha256: step.before.sha256 } : {}),
+            },
+          }
+        : {}),
       ...(unit ? { unit } : {}),
     });
   }
@@ -106,7 +118,9 @@ export async function restartUnit(transport: Transport, unit: string): Promise<v
   const u = quote(unit);
   const r = await transport.run(`systemctl reset-failed ${u} 2>/dev/null; systemctl restart ${u}`, { sudo: true });
   if (r.code !== 0) {
-    throw new RemoteCommandError(`${transport.host}: systemctl restart ${unit} failed: ${printable(r.stderr.toString().trim().split('\n')[0] ?? '')}`, { place: { host: transport.host } });
+    throw new RemoteCommandError(`${transport.host}: systemctl restart ${unit} failed: ${printable(r.stderr.toString().trim().split('\n')[0] ?? '')}`, {
+      place: { host: transport.host },
+    });
   }
 }
 
@@ -169,7 +183,11 @@ export function undoScript(change: JournalChange): string {
       break;
     case 'dir-changed':
       body = change.before
-        ? [notDir, `chown -h ${quote(`${change.before.owner}:${change.before.group}`)} "$p"`, `chmod ${(change.before.mode & 0o7777).toString(8).padStart(4, '0')} "$p"`]
+        ? [
+            notDir,
+            `chown -h ${quote(`${change.before.owner}:${change.before.group}`)} "$p"`,
+            `chmod ${(change.before.mode & 0o7777).toString(8).padStart(4, '0')} "$p"`,
+          ]
         : ['true'];
       break;
     case 'etcd-member-updated':

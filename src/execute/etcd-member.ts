@@ -14,11 +14,21 @@ import type { Journal, JournalChange } from './journal.js';
 /** Updates the member's peer URLs through its own host's SSH connection. */
 export async function applyEtcdMember(step: EtcdMemberStep, ctx: { transport: Transport; journal: Journal; host: HostSpec }): Promise<void> {
   const { member, memberId, before, after, endpoints } = step;
-  ctx.journal.append({ type: 'change', stepId: step.id, host: step.host, path: `etcd member ${member}`, action: 'etcd-member-updated', unit: 'sensu-backend', etcd: { member, memberId, before, after, endpoints } });
+  ctx.journal.append({
+    type: 'change',
+    stepId: step.id,
+    host: step.host,
+    path: `etcd member ${member}`,
+    action: 'etcd-member-updated',
+    unit: 'sensu-backend',
+    etcd: { member, memberId, before, after, endpoints },
+  });
   const members = await memberUpdate((a, p) => ctx.transport.forward(a, p), endpoints, await etcdTlsMaterial(ctx.host), memberId, after);
   const now = members.find((m) => m.id === memberId);
   if (now && now.peerURLs.join(',') !== after.join(',')) {
-    throw new RemoteCommandError(`${step.host}: etcd member ${member} still has peer URLs ${now.peerURLs.join(',')} after the update`, { place: { host: step.host } });
+    throw new RemoteCommandError(`${step.host}: etcd member ${member} still has peer URLs ${now.peerURLs.join(',')} after the update`, {
+      place: { host: step.host },
+    });
   }
   ctx.journal.append({ type: 'done', stepId: step.id, host: step.host });
 }
@@ -28,7 +38,11 @@ export async function applyEtcdMember(step: EtcdMemberStep, ctx: { transport: Tr
  * member's own host may be the one that failed; a quorum of the others is enough.
  * @returns a problem line, or undefined when done.
  */
-export async function undoEtcdMember(change: JournalChange, transports: ReadonlyMap<string, Transport>, hostOf: (name: string) => HostSpec | undefined): Promise<string | undefined> {
+export async function undoEtcdMember(
+  change: JournalChange,
+  transports: ReadonlyMap<string, Transport>,
+  hostOf: (name: string) => HostSpec | undefined,
+): Promise<string | undefined> {
   const e = change.etcd;
   if (!e) return `${change.path}: no member recorded`;
   const order = [change.host, ...[...transports.keys()].filter((h) => h !== change.host && hostOf(h)?.role === 'backend')];

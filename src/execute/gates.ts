@@ -42,10 +42,15 @@ export async function unitTrouble(transport: Transport, unit: string, restartsBe
   const log = await transport
     .run(`tail -n 20 /var/log/sensu/${unit}.log 2>/dev/null || journalctl -u ${unit} -n 20 --no-pager -o cat 2>/dev/null`, { sudo: true })
     .catch(() => undefined);
-  const fatal = (log?.stdout.toString() ?? '').split('\n').reverse().find((l) => /"level":"fatal"|fatal|error/i.test(l));
+  const fatal = (log?.stdout.toString() ?? '')
+    .split('\n')
+    .reverse()
+    .find((l) => /"level":"fatal"|fatal|error/i.test(l));
   // The log line is the host's text: escaped, so it cannot drive the terminal it is printed on.
   const why = fatal ? `; it logged: ${printable(fatal.trim().slice(0, 300))}` : '';
-  return state === 'failed' ? `${unit} keeps crashing and systemd gave up (failed, start limit hit)${why}` : `${unit} is crash-looping (${restarts - restartsBefore} automatic restarts)${why}`;
+  return state === 'failed'
+    ? `${unit} keeps crashing and systemd gave up (failed, start limit hit)${why}`
+    : `${unit} is crash-looping (${restarts - restartsBefore} automatic restarts)${why}`;
 }
 
 /** What a backend gate needs besides the step: the CA, and for `agents` the keepalive check. */
@@ -59,7 +64,12 @@ export interface BackendGateContext {
 }
 
 /** Polls until the web UI serves TLS, verified against the CA, with the certificate it was given. */
-async function dashboardGate(dashboard: NonNullable<GateStep['dashboard']>, ca: string | undefined, deadline: number, signal?: AbortSignal): Promise<GateResult> {
+async function dashboardGate(
+  dashboard: NonNullable<GateStep['dashboard']>,
+  ca: string | undefined,
+  deadline: number,
+  signal?: AbortSignal,
+): Promise<GateResult> {
   const where = `https://${dashboard.address.includes(':') ? `[${dashboard.address}]` : dashboard.address}:${dashboard.port}`;
   let last = 'no answer yet';
   while (Date.now() < deadline && !signal?.aborted) {
@@ -67,7 +77,8 @@ async function dashboardGate(dashboard: NonNullable<GateStep['dashboard']>, ca: 
     if (p.kind !== 'tls') last = p.kind === 'plain' ? 'serves plain HTTP, not TLS' : p.detail;
     else if (!p.authorized) last = `certificate does not verify against the CA (${p.authorizationError ?? 'untrusted'})`;
     else if (!p.identityOk) last = `certificate does not cover ${dashboard.address}`;
-    else if (p.sha256 !== dashboard.sha256) last = `serves CN=${p.cn ?? '?'} (sha256 ${p.sha256?.slice(0, 16) ?? '?'}…), not the certificate of ${dashboard.certFile} (sha256 ${dashboard.sha256.slice(0, 16)}…)`;
+    else if (p.sha256 !== dashboard.sha256)
+      last = `serves CN=${p.cn ?? '?'} (sha256 ${p.sha256?.slice(0, 16) ?? '?'}…), not the certificate of ${dashboard.certFile} (sha256 ${dashboard.sha256.slice(0, 16)}…)`;
     else return { ok: true, detail: `web UI ${where} serves CN=${p.cn ?? '?'}` };
     await sleep(500);
   }
@@ -75,13 +86,22 @@ async function dashboardGate(dashboard: NonNullable<GateStep['dashboard']>, ca: 
 }
 
 /** Waits until every agent listed sent a keepalive after `since` (one entity list per poll for all of them). */
-async function everyAgentGate(agents: NonNullable<GateStep['agents']>, keepalive: KeepaliveWatch | undefined, since: number, deadline: number, signal?: AbortSignal): Promise<GateResult> {
+async function everyAgentGate(
+  agents: NonNullable<GateStep['agents']>,
+  keepalive: KeepaliveWatch | undefined,
+  since: number,
+  deadline: number,
+  signal?: AbortSignal,
+): Promise<GateResult> {
   if (!keepalive) return { ok: false, detail: 'cannot read keepalives: no Sensu API credentials in the inventory' };
   const seen = await Promise.all(agents.map(async (a) => ({ name: a.name, seen: await keepalive.wait(a, since, deadline, signal) })));
   const missing = seen.filter((s) => !s.seen.ok);
   if (missing.length === 0) return { ok: true, detail: `all ${agents.length} agent(s) sent a keepalive after the restart` };
   const names = missing.map((m) => m.name);
-  return { ok: false, detail: `no keepalive after the restart from ${names.slice(0, 5).join(', ')}${names.length > 5 ? ` and ${names.length - 5} more` : ''} (${missing[0]?.seen.detail ?? ''})` };
+  return {
+    ok: false,
+    detail: `no keepalive after the restart from ${names.slice(0, 5).join(', ')}${names.length > 5 ? ` and ${names.length - 5} more` : ''} (${missing[0]?.seen.detail ?? ''})`,
+  };
 }
 
 /**
@@ -95,11 +115,12 @@ export async function backendGate(step: GateStep, transport: Transport, gc: Back
   let nextUnitCheck = Date.now() + 2000;
   while (Date.now() < deadline && !signal?.aborted) {
     const h = await backendHealth(step.probe.address, step.probe.port, step.probe.scheme, { ...(ca ? { ca } : {}), timeoutMs: 3000 });
-    last = { ok: h.ok, detail: h.detail.startsWith(step.probe.scheme) ? h.detail : `${step.probe.scheme}://${step.probe.address}:${step.probe.port}/health: ${h.detail}` };
+    last = {
+      ok: h.ok,
+      detail: h.detail.startsWith(step.probe.scheme) ? h.detail : `${step.probe.scheme}://${step.probe.address}:${step.probe.port}/health: ${h.detail}`,
+    };
     if (h.ok) {
-      const more = [
-        ...(step.dashboard ? [await dashboardGate(step.dashboard, ca, deadline, signal)] : []),
-      ];
+      const more = [...(step.dashboard ? [await dashboardGate(step.dashboard, ca, deadline, signal)] : [])];
       if (more.every((m) => m.ok) && step.agents) more.push(await everyAgentGate(step.agents, gc.keepalive, gc.since, deadline, signal));
       const failed = more.find((m) => !m.ok);
       return failed ?? { ok: true, detail: [last.detail, ...more.map((m) => m.detail)].join('; ') };
@@ -115,7 +136,13 @@ export async function backendGate(step: GateStep, transport: Transport, gc: Back
 }
 
 /** Polls an agent's /healthz, then waits for its keepalive as the backend saw it after `since`. */
-export async function agentGate(step: GateStep, transport: Transport, since: number, keepalive: KeepaliveWatch | undefined, signal?: AbortSignal): Promise<GateResult> {
+export async function agentGate(
+  step: GateStep,
+  transport: Transport,
+  since: number,
+  keepalive: KeepaliveWatch | undefined,
+  signal?: AbortSignal,
+): Promise<GateResult> {
   const deadline = Date.now() + step.timeoutMs;
   let last: GateResult = { ok: false, detail: 'no answer yet' };
   let healthy = false;
@@ -134,7 +161,8 @@ export async function agentGate(step: GateStep, transport: Transport, since: num
     await sleep(500);
   }
   if (!healthy) return { ok: false, detail: `${last.detail} (after ${Math.round(step.timeoutMs / 1000)} s)` };
-  if (!keepalive || !step.entity) return { ok: true, detail: `${last.detail}; keepalive not checked (no sensu_api_key or sensu_api_user/password in the inventory)` };
+  if (!keepalive || !step.entity)
+    return { ok: true, detail: `${last.detail}; keepalive not checked (no sensu_api_key or sensu_api_user/password in the inventory)` };
   const seen = await keepalive.wait(step.entity, since, deadline, signal);
   return { ok: seen.ok, detail: seen.ok ? `${last.detail}; ${seen.detail}` : seen.detail };
 }

@@ -66,7 +66,10 @@ export function changesOf(entries: readonly JournalEntry[]): JournalChange[] {
  * Where rollout keeps state for one fleet: keyed by the inventory's real path, so the same file
  * reached through a link or another relative path shares one lock and one journal.
  */
-export function fleetStateDir(inventoryFile: string, base = process.env.ROLLOUT_STATE_DIR ?? join(process.env.XDG_STATE_HOME ?? join(homedir(), '.local', 'state'), 'rollout')): string {
+export function fleetStateDir(
+  inventoryFile: string,
+  base = process.env.ROLLOUT_STATE_DIR ?? join(process.env.XDG_STATE_HOME ?? join(homedir(), '.local', 'state'), 'rollout'),
+): string {
   let real = inventoryFile;
   try {
     real = realpathSync(inventoryFile);
@@ -159,9 +162,20 @@ export class Journal {
   private nextSync: Promise<void> | undefined;
 }
 
-const absolutePath = z.string().regex(/^\/[^\0]*$/, 'an absolute path').refine((p) => !p.split('/').includes('..'), 'no .. in paths');
+const absolutePath = z
+  .string()
+  .regex(/^\/[^\0]*$/, 'an absolute path')
+  .refine((p) => !p.split('/').includes('..'), 'no .. in paths');
 const name = z.string().regex(/^[A-Za-z0-9_][A-Za-z0-9_.-]{0,31}\$?$/, 'a user or group name');
-const ownership = z.strictObject({ mode: z.number().int().min(0).max(0o7777), owner: name, group: name, sha256: z.string().regex(/^[0-9a-f]{64}$/).optional() });
+const ownership = z.strictObject({
+  mode: z.number().int().min(0).max(0o7777),
+  owner: name,
+  group: name,
+  sha256: z
+    .string()
+    .regex(/^[0-9a-f]{64}$/)
+    .optional(),
+});
 const hostName = z.string().min(1).max(253);
 const stepId = z.string().min(1).max(1000);
 const etcd = z.strictObject({
@@ -182,9 +196,22 @@ const fileChange = z.strictObject({
   before: ownership.optional(),
   unit: z.enum(['sensu-backend', 'sensu-agent']).optional(),
 });
-const memberChange = z.strictObject({ type: z.literal('change'), stepId, host: hostName, path: z.string(), action: z.literal('etcd-member-updated'), unit: z.enum(['sensu-backend', 'sensu-agent']).optional(), etcd });
+const memberChange = z.strictObject({
+  type: z.literal('change'),
+  stepId,
+  host: hostName,
+  path: z.string(),
+  action: z.literal('etcd-member-updated'),
+  unit: z.enum(['sensu-backend', 'sensu-agent']).optional(),
+  etcd,
+});
 const otherStep = z.strictObject({ type: z.enum(['not-made', 'done']), stepId, host: hostName });
-const runEvent = z.strictObject({ type: z.enum(['start', 'finished', 'rolled-back', 'rollback-failed']), runId: z.string().regex(/^[0-9A-Za-z-]+$/), at: z.string(), inventory: z.string().optional() });
+const runEvent = z.strictObject({
+  type: z.enum(['start', 'finished', 'rolled-back', 'rollback-failed']),
+  runId: z.string().regex(/^[0-9A-Za-z-]+$/),
+  at: z.string(),
+  inventory: z.string().optional(),
+});
 
 /** The schema a line must match, chosen by its type (so the error names the field that is wrong). */
 function schemaOf(value: unknown): z.ZodType {
@@ -211,15 +238,21 @@ export function readJournal(file: string, runId?: string): JournalEntry[] {
       value = JSON.parse(line);
     } catch {
       if (torn) break;
-      throw new InputError(`the journal ${file} is damaged at line ${index + 1}: not JSON`, [], { hint: 'rollout will not replay part of a run; look at that line, or undo the run by hand from the backups under /etc/sensu/.rollout-backups/' });
+      throw new InputError(`the journal ${file} is damaged at line ${index + 1}: not JSON`, [], {
+        hint: 'rollout will not replay part of a run; look at that line, or undo the run by hand from the backups under /etc/sensu/.rollout-backups/',
+      });
     }
     const parsed = schemaOf(value).safeParse(value);
     if (!parsed.success) {
       if (torn) break;
       const issue = parsed.error.issues[0];
-      throw new InputError(`the journal ${file} is damaged at line ${index + 1}: ${issue ? `${issue.path.join('.') || 'entry'}: ${issue.message}` : 'not a journal entry'}`, [], {
-        hint: 'rollout will not replay a journal it did not write; look at that line, or undo the run by hand from the backups under /etc/sensu/.rollout-backups/',
-      });
+      throw new InputError(
+        `the journal ${file} is damaged at line ${index + 1}: ${issue ? `${issue.path.join('.') || 'entry'}: ${issue.message}` : 'not a journal entry'}`,
+        [],
+        {
+          hint: 'rollout will not replay a journal it did not write; look at that line, or undo the run by hand from the backups under /etc/sensu/.rollout-backups/',
+        },
+      );
     }
     const entry = parsed.data as JournalEntry;
     if (runId && entry.type === 'change' && entry.backup && !entry.backup.startsWith(`/etc/sensu/.rollout-backups/${runId}/`)) {
@@ -233,7 +266,9 @@ export function readJournal(file: string, runId?: string): JournalEntry[] {
 /** The newest run journal of a fleet, if any. */
 export function lastRun(dir: string): { runId: string; file: string; entries: JournalEntry[] } | undefined {
   if (!existsSync(dir)) return undefined;
-  const runs = readdirSync(dir).filter((f) => /^run-.*\.jsonl$/.test(f)).sort();
+  const runs = readdirSync(dir)
+    .filter((f) => /^run-.*\.jsonl$/.test(f))
+    .sort();
   const last = runs.at(-1);
   if (!last) return undefined;
   const file = join(dir, last);

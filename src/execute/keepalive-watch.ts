@@ -72,7 +72,10 @@ export class KeepaliveWatch {
 
   private missing(w: Waiter): string {
     const last = this.seen.get(`${w.namespace}/${w.name}`);
-    const what = last === undefined ? `no entity ${w.name} in namespace ${w.namespace} yet` : `last keepalive of ${w.name} is from ${new Date(last * 1000).toISOString()}, before the restart`;
+    const what =
+      last === undefined
+        ? `no entity ${w.name} in namespace ${w.namespace} yet`
+        : `last keepalive of ${w.name} is from ${new Date(last * 1000).toISOString()}, before the restart`;
     return `${what}${this.lastError ? `; ${this.lastError}` : ''}`;
   }
 

@@ -89,16 +89,23 @@ export function lockFleet(dir: string, what: string, options: LockOptions = {}):
   const hint = 'if you are sure no rollout is working on this fleet, run again with --force-unlock';
   if (!options.force) {
     if (!holder) throw new InputError(`the fleet lock ${file} cannot be read`, [], { hint });
-    if (holder.host !== hostname()) throw new InputError(`another rollout (${describe(holder)}) holds the lock of this fleet`, [], { hint: `a lock from another machine is never taken over: ${hint}` });
+    if (holder.host !== hostname())
+      throw new InputError(`another rollout (${describe(holder)}) holds the lock of this fleet`, [], {
+        hint: `a lock from another machine is never taken over: ${hint}`,
+      });
     if (holder.pid === undefined || alive(holder.pid)) {
-      throw new InputError(`another rollout (${describe(holder)}) is working on this fleet`, [], { hint: 'wait for it to finish; two runs on one fleet could undo each other' });
+      throw new InputError(`another rollout (${describe(holder)}) is working on this fleet`, [], {
+        hint: 'wait for it to finish; two runs on one fleet could undo each other',
+      });
     }
   }
   // Dead (or forced): take it over under `lock.takeover`, so two runs finding the same dead lock
   // cannot both remove it and each believe they hold the new one.
   const guard = join(dir, 'lock.takeover');
   if (!linkRecord(dir, guard, { ...record, token: `${token}-guard` })) {
-    throw new InputError(`another rollout is taking over the lock of this fleet (${guard})`, [], { hint: `run again in a moment; if it stays, remove ${guard}` });
+    throw new InputError(`another rollout is taking over the lock of this fleet (${guard})`, [], {
+      hint: `run again in a moment; if it stays, remove ${guard}`,
+    });
   }
   try {
     const now = readHolder(file);

@@ -99,7 +99,8 @@ export async function rollback(options: {
 
   // A run that moved etcd peers (or asked to): backends go back one member at a time (see rollbackEtcdMembers).
   let resolved: readonly ProbeTarget[] | undefined;
-  const targetsNow = async (): Promise<readonly ProbeTarget[]> => (resolved ??= typeof options.targets === 'function' ? await options.targets() : options.targets);
+  const targetsNow = async (): Promise<readonly ProbeTarget[]> =>
+    (resolved ??= typeof options.targets === 'function' ? await options.targets() : options.targets);
   if (options.serialBackends === true || options.changes.some((c) => c.action === 'etcd-member-updated')) {
     const serial = await rollbackEtcdMembers(options.changes, options.transports, targetsNow, options.ca, deadline, say);
     for (const [host, r] of serial) {
@@ -127,7 +128,11 @@ export async function rollback(options: {
         }
         // A host that cannot be reached keeps every change not yet undone: say so once, precisely.
         const left = changes.length - i;
-        results.set(host, { host, ok: false, state: `not reachable (${err.message.replace(`${host}: `, '')}): ${left} change(s) NOT undone; run \`rollout rollback\` once it is back` });
+        results.set(host, {
+          host,
+          ok: false,
+          state: `not reachable (${err.message.replace(`${host}: `, '')}): ${left} change(s) NOT undone; run \`rollout rollback\` once it is back`,
+        });
         return;
       }
     }
@@ -145,7 +150,9 @@ export async function rollback(options: {
       const t = options.transports.get(target.host.name);
       if (!t) return;
       for (const unit of unitsOf(target.host.name)) {
-        await restartUnit(t, unit).catch((err: Error) => results.set(target.host.name, { host: target.host.name, ok: false, state: `restored, but ${err.message}` }));
+        await restartUnit(t, unit).catch((err: Error) =>
+          results.set(target.host.name, { host: target.host.name, ok: false, state: `restored, but ${err.message}` }),
+        );
       }
     });
     if (hosts.length > 0) say(`restarted ${hosts.length} ${role}(s) on their old settings`);

@@ -228,7 +228,11 @@ export async function execute(options: ExecuteOptions): Promise<ExecuteResult> {
   const keepaliveCalls: BatchApiCalls[] = [];
   // Agents put back alone after failing within --max-fail-percentage: the run goes on without them.
   const putBack = new Map<string, LeftBehind>();
-  const entityOf = new Map(plan.phases.flatMap((p) => p.batches.flatMap((b) => b.steps)).flatMap((s) => (s.kind === 'gate' && s.entity ? [[s.host, `${s.entity.namespace}/${s.entity.name}`] as const] : [])));
+  const entityOf = new Map(
+    plan.phases
+      .flatMap((p) => p.batches.flatMap((b) => b.steps))
+      .flatMap((s) => (s.kind === 'gate' && s.entity ? [[s.host, `${s.entity.namespace}/${s.entity.name}`] as const] : [])),
+  );
   let agentFailures = 0;
   function made(step: Step): void {
     applied.add(step.id);
@@ -238,7 +242,13 @@ export async function execute(options: ExecuteOptions): Promise<ExecuteResult> {
   /** A host's consecutive file and directory steps, as one command on the host. */
   async function runWrites(host: string, steps: readonly WriteStep[], t: Transport): Promise<void> {
     if (steps.length === 0) return;
-    const ctx: ApplyContext = { transport: t, journal, runId: options.runId, unitReading: (s) => unitReading(s, options.hosts), ...(options.keepBackups ? { keepBackups: options.keepBackups } : {}) };
+    const ctx: ApplyContext = {
+      transport: t,
+      journal,
+      runId: options.runId,
+      unitReading: (s) => unitReading(s, options.hosts),
+      ...(options.keepBackups ? { keepBackups: options.keepBackups } : {}),
+    };
     const outcome = await applyWrites(steps, ctx);
     for (const step of steps.slice(0, outcome.done)) made(step);
     if (outcome.failed) {
@@ -279,7 +289,13 @@ export async function execute(options: ExecuteOptions): Promise<ExecuteResult> {
       const gone = new Set([...putBack.keys()].map((h) => entityOf.get(h)));
       const agents = step.agents?.filter((a) => !gone.has(`${a.namespace}/${a.name}`));
       const live = agents ? { ...step, agents } : step;
-      return backendGate(live, t, { ca: options.ca, restartsBefore: options.restartsBefore.get(step.host) ?? 0, since: restartedAt.get(step.host) ?? Date.now(), keepalive: watch, signal: options.signal });
+      return backendGate(live, t, {
+        ca: options.ca,
+        restartsBefore: options.restartsBefore.get(step.host) ?? 0,
+        since: restartedAt.get(step.host) ?? Date.now(),
+        keepalive: watch,
+        signal: options.signal,
+      });
     }
     return agentGate(step, t, restartedAt.get(step.host) ?? Date.now(), watch, options.signal);
   }
@@ -298,7 +314,11 @@ export async function execute(options: ExecuteOptions): Promise<ExecuteResult> {
             // Uploads and config edits in a row reach the host as one command (one sudo).
             let end = i;
             while (end < steps.length && isWrite(steps[end] as Step)) end += 1;
-            await runWrites(host, steps.slice(i, end).filter((s): s is WriteStep => isWrite(s) && s.status !== 'noop'), t);
+            await runWrites(
+              host,
+              steps.slice(i, end).filter((s): s is WriteStep => isWrite(s) && s.status !== 'noop'),
+              t,
+            );
             i = end;
           } else {
             await runStep(step, t);
@@ -339,7 +359,10 @@ export async function execute(options: ExecuteOptions): Promise<ExecuteResult> {
     agentFailures += 1;
     const target = options.probes.find((p) => p.host.name === host);
     const mine = changes.filter((c) => c.host === host);
-    const results = mine.length === 0 || !target ? [] : await rollback({ changes: mine, transports, targets: [{ ...target, connected: false }], ca: options.trust ?? options.ca, forks: 1 });
+    const results =
+      mine.length === 0 || !target
+        ? []
+        : await rollback({ changes: mine, transports, targets: [{ ...target, connected: false }], ca: options.trust ?? options.ca, forks: 1 });
     const r = results.find((x) => x.host === host);
     // Not back as it was: the whole run's rollback tries again, and says what it finds.
     if (r && !r.ok) return false;
@@ -352,20 +375,25 @@ export async function execute(options: ExecuteOptions): Promise<ExecuteResult> {
     const limit = pLimit(Math.max(1, options.forks));
     let batchError: StepFailure | undefined;
     await Promise.all(
-      hosts.filter((host) => !putBack.has(host)).map((host) =>
-        limit(async () => {
-          // After a failure nothing new starts; work already in flight finishes.
-          if (batchError || options.signal.aborted) return;
-          try {
-            await runHost(host, steps.filter((s) => s.host === host));
-            onHostDone();
-          } catch (err) {
-            const failure = err instanceof StepFailure ? err : new StepFailure(host, '-', (err as Error).message);
-            if (await putBackAlone(host, failure, batch, batchError !== undefined)) return;
-            batchError ??= failure;
-          }
-        }),
-      ),
+      hosts
+        .filter((host) => !putBack.has(host))
+        .map((host) =>
+          limit(async () => {
+            // After a failure nothing new starts; work already in flight finishes.
+            if (batchError || options.signal.aborted) return;
+            try {
+              await runHost(
+                host,
+                steps.filter((s) => s.host === host),
+              );
+              onHostDone();
+            } catch (err) {
+              const failure = err instanceof StepFailure ? err : new StepFailure(host, '-', (err as Error).message);
+              if (await putBackAlone(host, failure, batch, batchError !== undefined)) return;
+              batchError ??= failure;
+            }
+          }),
+        ),
     );
     if (batchError) throw batchError;
   }
@@ -390,7 +418,11 @@ export async function execute(options: ExecuteOptions): Promise<ExecuteResult> {
       const answer = await options.step.ask(question, {
         adapter: () => task.prompt(ListrInquirerPromptAdapter),
         // listr2 drops lines of only spaces; an empty one stays (a diff's blank context line).
-        show: (text) => (task.output = text.split('\n').map((l) => (l.trim() === '' ? '' : l)).join('\n')),
+        show: (text) =>
+          (task.output = text
+            .split('\n')
+            .map((l) => (l.trim() === '' ? '' : l))
+            .join('\n')),
         signal: options.signal,
       });
       switch (answer) {
@@ -417,58 +449,77 @@ export async function execute(options: ExecuteOptions): Promise<ExecuteResult> {
       await runOnHosts(hosts, live, () => undefined, phase.batches[batchIndex]);
     } finally {
       // What each gate saw, passed or not, before the next question.
-      const seen = gates.slice(gatesBefore).map((g): GateSeen => ({ ...g, probe: gateUrlOf(live.find((s): s is GateStep => s.kind === 'gate' && s.host === g.host)) }));
+      const seen = gates
+        .slice(gatesBefore)
+        .map((g): GateSeen => ({ ...g, probe: gateUrlOf(live.find((s): s is GateStep => s.kind === 'gate' && s.host === g.host)) }));
       if (seen.length > 0) task.output = options.step.gates(seen);
     }
   }
 
   const tasks = new Listr(
-    plan.phases.filter((phase) => phase.batches.some((b) => b.steps.length > 0)).map((phase) => {
-      const changing = phase.batches.reduce((n, b) => n + b.steps.filter((s) => s.status === 'change' && s.kind !== 'gate').length, 0);
-      const hostCount = new Set(phase.batches.flatMap((b) => b.hosts)).size;
-      return {
-        title: `${phase.name}: ${phase.description}`,
-        skip: () => (changing === 0 ? `${phase.name}: nothing to change on ${hostCount} host(s)` : false),
-        task: async (_ctx: unknown, task: { title: string; output: string; prompt: StepTaskPrompt; skip: (message: string) => void }) => {
-          if (phase.wave !== undefined && skippedWaves.has(phase.wave)) {
-            for (const s of phase.batches.flatMap((b) => b.steps)) if (s.status === 'change') skipped.set(s.id, s);
-            task.skip(`with the whole ${phase.wave} wave, as answered`);
-            return;
-          }
-          let done = 0;
-          const changedBefore = applied.size;
-          // Progress in steps of about a tenth: 200 hosts must not print 200 lines without a terminal.
-          const every = Math.max(1, Math.ceil(hostCount / 10));
-          for (const [i, batch] of phase.batches.entries()) {
-            if (options.signal.aborted) throw new StepFailure('-', phase.name, 'interrupted');
-            if (options.step) {
-              for (const steps of byTask(batch.steps)) await stepTask(phase, i, steps, task);
-              continue;
+    plan.phases
+      .filter((phase) => phase.batches.some((b) => b.steps.length > 0))
+      .map((phase) => {
+        const changing = phase.batches.reduce((n, b) => n + b.steps.filter((s) => s.status === 'change' && s.kind !== 'gate').length, 0);
+        const hostCount = new Set(phase.batches.flatMap((b) => b.hosts)).size;
+        return {
+          title: `${phase.name}: ${phase.description}`,
+          skip: () => (changing === 0 ? `${phase.name}: nothing to change on ${hostCount} host(s)` : false),
+          task: async (_ctx: unknown, task: { title: string; output: string; prompt: StepTaskPrompt; skip: (message: string) => void }) => {
+            if (phase.wave !== undefined && skippedWaves.has(phase.wave)) {
+              for (const s of phase.batches.flatMap((b) => b.steps)) if (s.status === 'change') skipped.set(s.id, s);
+              task.skip(`with the whole ${phase.wave} wave, as answered`);
+              return;
             }
-            const label = phase.batches.length > 1 ? ` (batch ${i + 1}/${phase.batches.length})` : '';
-            task.output = `${done}/${hostCount} hosts done${label}`;
-            const calls0 = watch?.calls ?? 0;
-            const bytes0 = watch?.bytes ?? 0;
-            const t0 = Date.now();
-            await runOnHosts(
-              batch.hosts,
-              batch.steps,
-              () => {
-                done += 1;
-                if (done % every === 0 || done === hostCount) task.output = `${done}/${hostCount} hosts done${label}`;
-              },
-              batch,
-            );
-            const calls = (watch?.calls ?? 0) - calls0;
-            if (calls > 0) keepaliveCalls.push({ phase: phase.name, batch: i + 1, hosts: batch.hosts.length, calls, bytes: (watch?.bytes ?? 0) - bytes0, ms: Date.now() - t0 });
-          }
-          const made = applied.size - changedBefore;
-          const dropped = phase.batches.reduce((n, b) => n + b.steps.filter((s) => skipped.has(s.id) && s.kind !== 'gate').length, 0);
-          task.title = `${phase.name}: ${hostCount} host(s), ${made} change(s)${dropped > 0 ? `, ${dropped} skipped` : ''}`;
-        },
-      };
-    }),
-    { concurrent: false, exitOnError: true, renderer: options.renderer, fallbackRenderer: 'simple', registerSignalListeners: false, rendererOptions: { collapseSubtasks: false } } as never,
+            let done = 0;
+            const changedBefore = applied.size;
+            // Progress in steps of about a tenth: 200 hosts must not print 200 lines without a terminal.
+            const every = Math.max(1, Math.ceil(hostCount / 10));
+            for (const [i, batch] of phase.batches.entries()) {
+              if (options.signal.aborted) throw new StepFailure('-', phase.name, 'interrupted');
+              if (options.step) {
+                for (const steps of byTask(batch.steps)) await stepTask(phase, i, steps, task);
+                continue;
+              }
+              const label = phase.batches.length > 1 ? ` (batch ${i + 1}/${phase.batches.length})` : '';
+              task.output = `${done}/${hostCount} hosts done${label}`;
+              const calls0 = watch?.calls ?? 0;
+              const bytes0 = watch?.bytes ?? 0;
+              const t0 = Date.now();
+              await runOnHosts(
+                batch.hosts,
+                batch.steps,
+                () => {
+                  done += 1;
+                  if (done % every === 0 || done === hostCount) task.output = `${done}/${hostCount} hosts done${label}`;
+                },
+                batch,
+              );
+              const calls = (watch?.calls ?? 0) - calls0;
+              if (calls > 0)
+                keepaliveCalls.push({
+                  phase: phase.name,
+                  batch: i + 1,
+                  hosts: batch.hosts.length,
+                  calls,
+                  bytes: (watch?.bytes ?? 0) - bytes0,
+                  ms: Date.now() - t0,
+                });
+            }
+            const made = applied.size - changedBefore;
+            const dropped = phase.batches.reduce((n, b) => n + b.steps.filter((s) => skipped.has(s.id) && s.kind !== 'gate').length, 0);
+            task.title = `${phase.name}: ${hostCount} host(s), ${made} change(s)${dropped > 0 ? `, ${dropped} skipped` : ''}`;
+          },
+        };
+      }),
+    {
+      concurrent: false,
+      exitOnError: true,
+      renderer: options.renderer,
+      fallbackRenderer: 'simple',
+      registerSignalListeners: false,
+      rendererOptions: { collapseSubtasks: false },
+    } as never,
   );
 
   try {
@@ -495,7 +546,15 @@ export async function execute(options: ExecuteOptions): Promise<ExecuteResult> {
   };
   if (!failure) {
     journal.append({ type: 'finished', runId: options.runId, at: new Date().toISOString() });
-    return { outcome: 'ok', hosts: [...options.hosts.values()].map(outcomeOf), gates, skipped: skippedList, waitMs: waits.ms(), leftBehind: [...putBack.values()], keepaliveCalls };
+    return {
+      outcome: 'ok',
+      hosts: [...options.hosts.values()].map(outcomeOf),
+      gates,
+      skipped: skippedList,
+      waitMs: waits.ms(),
+      leftBehind: [...putBack.values()],
+      keepaliveCalls,
+    };
   }
 
   const waitMs = waits.ms();

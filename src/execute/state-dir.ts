@@ -21,7 +21,10 @@ export function assertPrivate(path: string, what: 'directory' | 'file'): void {
         : undefined;
   if (problem) {
     throw new InputError(`rollout's state ${what} ${path} ${problem}: its journals decide what rollback does as root on every host`, [], {
-      hint: what === 'directory' ? `chown it to yourself and chmod 700 ${path}, or set ROLLOUT_STATE_DIR to a directory of your own` : `check who changed ${path}; rollout will not replay it`,
+      hint:
+        what === 'directory'
+          ? `chown it to yourself and chmod 700 ${path}, or set ROLLOUT_STATE_DIR to a directory of your own`
+          : `check who changed ${path}; rollout will not replay it`,
     });
   }
 }

@@ -125,7 +125,9 @@ export function skipRule(plan: Plan, phase: PhasePlan, steps: readonly Step[], p
 
   const ids = new Set(steps.map((s) => s.id));
   const last = Math.max(...all.filter((e) => ids.has(e.step.id)).map((e) => e.index));
-  const later = all.filter((e) => e.index > last && e.step.status === 'change' && !progress.skipped.has(e.step.id) && !(e.phase.wave && progress.skippedWaves.has(e.phase.wave)));
+  const later = all.filter(
+    (e) => e.index > last && e.step.status === 'change' && !progress.skipped.has(e.step.id) && !(e.phase.wave && progress.skippedWaves.has(e.phase.wave)),
+  );
   const blocked: { host: string; path: string; task: string }[] = [];
   for (const step of steps) {
     if (step.kind !== 'file' && step.kind !== 'dir') continue;

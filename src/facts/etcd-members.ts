@@ -42,7 +42,11 @@ export async function gatherEtcdFact(host: HostSpec, facts: HostFacts, transport
 }
 
 /** Adds the etcd fact to every backend's facts (for `--etcd-tls`). */
-export async function addEtcdFacts(hosts: readonly HostSpec[], transports: ReadonlyMap<string, Transport>, facts: ReadonlyMap<string, HostFacts>): Promise<void> {
+export async function addEtcdFacts(
+  hosts: readonly HostSpec[],
+  transports: ReadonlyMap<string, Transport>,
+  facts: ReadonlyMap<string, HostFacts>,
+): Promise<void> {
   await Promise.all(
     hosts
       .filter((h) => h.role === 'backend')

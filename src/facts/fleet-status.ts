@@ -82,7 +82,14 @@ export async function readSettings(host: HostSpec, transport: Transport): Promis
   return { facts, settings: hostSettings(host, facts) };
 }
 
-function listener(host: HostSpec, settings: Settings, hostKey: string | undefined, addressKey: string | undefined, portKey: string | undefined, defaultPort: number): { address: string; port: number } {
+function listener(
+  host: HostSpec,
+  settings: Settings,
+  hostKey: string | undefined,
+  addressKey: string | undefined,
+  portKey: string | undefined,
+  defaultPort: number,
+): { address: string; port: number } {
   let address = '';
   let port: number | undefined;
   if (addressKey) {
@@ -109,7 +116,10 @@ export async function backendStatus(host: HostSpec, settings: Settings, ca: stri
   ]);
   const problems: string[] = [];
   if (!ca) problems.push('no sensu_ca_file in the inventory to verify against');
-  for (const [name, p] of [['API', api], ['agent port', agentPort]] as const) {
+  for (const [name, p] of [
+    ['API', api],
+    ['agent port', agentPort],
+  ] as const) {
     if (p.kind !== 'tls') problems.push(`${name} ${p.kind === 'plain' ? 'is plain' : 'is down'}`);
     else if (!probeVerifies(p)) problems.push(`${name} certificate does not verify against the CA`);
   }
@@ -152,7 +162,13 @@ export function keepaliveSource(baseUrl: string, credentials: ApiCredentials, ca
 }
 
 /** An agent's schemes, health and keepalive age. */
-export async function agentStatus(host: HostSpec, settings: Settings, facts: HostFacts, transport: Transport, keepalives: KeepaliveSource | undefined): Promise<AgentStatus> {
+export async function agentStatus(
+  host: HostSpec,
+  settings: Settings,
+  facts: HostFacts,
+  transport: Transport,
+  keepalives: KeepaliveSource | undefined,
+): Promise<AgentStatus> {
   const raw = settings['backend-url']?.value;
   const urls = Array.isArray(raw) ? raw : typeof raw === 'string' ? splitUrlList(raw) : [];
   const schemes = [...new Set(urls.map((u) => backendUrlTarget(u)?.scheme ?? 'invalid'))].sort();
@@ -189,7 +205,11 @@ export async function agentStatus(host: HostSpec, settings: Settings, facts: Hos
 }
 
 /** Where etcd listens for clients and peers (first URL of each list), probed like the other listeners. */
-async function etcdListeners(host: HostSpec, settings: Settings, opts: { ca?: string; timeoutMs: number }): Promise<Pick<BackendStatus, 'etcdClient' | 'etcdPeer'>> {
+async function etcdListeners(
+  host: HostSpec,
+  settings: Settings,
+  opts: { ca?: string; timeoutMs: number },
+): Promise<Pick<BackendStatus, 'etcdClient' | 'etcdPeer'>> {
   const at = (key: string, defaultPort: number): { address: string; port: number } => {
     const value = settings[key]?.value;
     const first = splitUrlList(Array.isArray(value) ? value.join(',') : String(value ?? ''))[0] ?? '';
@@ -199,6 +219,9 @@ async function etcdListeners(host: HostSpec, settings: Settings, opts: { ca?: st
   };
   const client = at('etcd-listen-client-urls', 2379);
   const peer = at('etcd-listen-peer-urls', 2380);
-  const [clientProbe, peerProbe] = await Promise.all([probeTls(client.address, client.port, { ...opts, path: '/version' }), probeTls(peer.address, peer.port, { ...opts, path: '/version' })]);
+  const [clientProbe, peerProbe] = await Promise.all([
+    probeTls(client.address, client.port, { ...opts, path: '/version' }),
+    probeTls(peer.address, peer.port, { ...opts, path: '/version' }),
+  ]);
   return { etcdClient: { ...client, probe: clientProbe }, etcdPeer: { ...peer, probe: peerProbe } };
 }

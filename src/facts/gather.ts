@@ -17,7 +17,9 @@ import { printable } from '../terminal-text.js';
 import { configPathOf, envFilesOf, unitOf } from '../sensu/host-config.js';
 
 function render(value: string, host: HostSpec): string {
-  const r = renderTemplate(value, (name) => (name === 'inventory_hostname' ? { found: true, value: host.name } : name in host.vars ? { found: true, value: host.vars[name] } : { found: false }));
+  const r = renderTemplate(value, (name) =>
+    name === 'inventory_hostname' ? { found: true, value: host.name } : name in host.vars ? { found: true, value: host.vars[name] } : { found: false },
+  );
   return r.ok && typeof r.value === 'string' ? r.value : value;
 }
 
@@ -50,7 +52,10 @@ export async function gatherHostFacts(host: HostSpec, transport: Transport, play
   const { paths, dirs } = factRequests(host, playbook);
   const unit = unitOf(host.role);
   const r = await transport.run(factsScript(paths, dirs, unit), { sudo: true });
-  if (r.code !== 0) throw new RemoteCommandError(`${host.name}: gathering facts failed: ${printable(r.stderr.toString().trim().split('\n').pop() ?? '')}`, { place: { host: host.name } });
+  if (r.code !== 0)
+    throw new RemoteCommandError(`${host.name}: gathering facts failed: ${printable(r.stderr.toString().trim().split('\n').pop() ?? '')}`, {
+      place: { host: host.name },
+    });
   return parseFacts(host.name, unit, r.stdout.toString());
 }
 

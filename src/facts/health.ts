@@ -48,7 +48,15 @@ export function get(options: RequestOptions): Promise<HttpAnswer> {
   const url = new URL(options.url);
   const secure = url.protocol === 'https:';
   return new Promise((resolve, reject) => {
-    const base = { method: 'GET', hostname: url.hostname, port: url.port, path: `${url.pathname}${url.search}`, headers: options.headers ?? {}, timeout: options.timeoutMs, ...(options.socket ? {} : { agent: false as const }) };
+    const base = {
+      method: 'GET',
+      hostname: url.hostname,
+      port: url.port,
+      path: `${url.pathname}${url.search}`,
+      headers: options.headers ?? {},
+      timeout: options.timeoutMs,
+      ...(options.socket ? {} : { agent: false as const }),
+    };
     // With an agent (even `agent: false`), Node dials host:port itself and never calls
     // createConnection: the SSH forward would be ignored and the controller would probe its own host.
     const onResponse = (res: http.IncomingMessage): void => {
@@ -64,7 +72,10 @@ export function get(options: RequestOptions): Promise<HttpAnswer> {
       const tlsOptions = { ...base, ca: options.ca, minVersion: 'TLSv1.2' as const, ...(servername ? { servername } : {}) };
       if (options.socket) {
         const socket = options.socket;
-        req = https.request({ ...tlsOptions, createConnection: () => tls.connect({ socket, ca: options.ca, ...(servername ? { servername } : {}), host: url.hostname }) }, onResponse);
+        req = https.request(
+          { ...tlsOptions, createConnection: () => tls.connect({ socket, ca: options.ca, ...(servername ? { servername } : {}), host: url.hostname }) },
+          onResponse,
+        );
       } else req = https.request(tlsOptions, onResponse);
     } else {
       const socket = options.socket;
@@ -84,14 +95,20 @@ export function isPlainToTls(answer: HttpAnswer): boolean {
 function describeError(err: unknown): string {
   const e = err as NodeJS.ErrnoException & { reason?: string };
   if (e.code === 'ECONNREFUSED') return 'connection refused';
-  if (e.code === 'DEPTH_ZERO_SELF_SIGNED_CERT' || e.code === 'UNABLE_TO_VERIFY_LEAF_SIGNATURE' || e.code === 'SELF_SIGNED_CERT_IN_CHAIN') return 'certificate not signed by the CA';
+  if (e.code === 'DEPTH_ZERO_SELF_SIGNED_CERT' || e.code === 'UNABLE_TO_VERIFY_LEAF_SIGNATURE' || e.code === 'SELF_SIGNED_CERT_IN_CHAIN')
+    return 'certificate not signed by the CA';
   if (e.code === 'ERR_TLS_CERT_ALTNAME_INVALID') return `certificate does not cover this address (${e.reason ?? ''})`;
   if (e.code === 'CERT_HAS_EXPIRED') return 'certificate expired';
   return e.message;
 }
 
 /** Reads a backend's /health over http or https (verifying against `ca`). */
-export async function backendHealth(address: string, port: number, scheme: 'http' | 'https', options: { ca?: string; timeoutMs?: number }): Promise<BackendHealth> {
+export async function backendHealth(
+  address: string,
+  port: number,
+  scheme: 'http' | 'https',
+  options: { ca?: string; timeoutMs?: number },
+): Promise<BackendHealth> {
   const host = address.includes(':') ? `[${address}]` : address;
   const url = `${scheme}://${host}:${port}/health`;
   let answer: HttpAnswer;
@@ -174,7 +191,13 @@ export async function apiAuthorization(baseUrl: string, creds: ApiCredentials, c
 }
 
 /** The keepalive event the backend holds for an entity, or undefined when there is none. */
-export async function keepaliveOf(baseUrl: string, namespace: string, entity: string, authorization: string, ca: string | undefined): Promise<Keepalive | undefined> {
+export async function keepaliveOf(
+  baseUrl: string,
+  namespace: string,
+  entity: string,
+  authorization: string,
+  ca: string | undefined,
+): Promise<Keepalive | undefined> {
   assertCredentialsMayGo(baseUrl, ca);
   const answer = await get({
     url: `${baseUrl}/api/core/v2/namespaces/${encodeURIComponent(namespace)}/events/${encodeURIComponent(entity)}/keepalive`,
@@ -202,7 +225,13 @@ export interface EntityListing {
  * Every entity of a namespace with its `last_seen`, page by page (`limit` and the `Sensu-Continue`
  * header, as sensuctl pages): one request per `pageSize` entities, whatever the batch waits for.
  */
-export async function entitiesLastSeen(baseUrl: string, namespace: string, authorization: string, ca: string | undefined, pageSize = 500): Promise<EntityListing> {
+export async function entitiesLastSeen(
+  baseUrl: string,
+  namespace: string,
+  authorization: string,
+  ca: string | undefined,
+  pageSize = 500,
+): Promise<EntityListing> {
   assertCredentialsMayGo(baseUrl, ca);
   const lastSeen = new Map<string, number>();
   let calls = 0;
@@ -210,7 +239,12 @@ export async function entitiesLastSeen(baseUrl: string, namespace: string, autho
   let token: string | undefined;
   do {
     const query = `limit=${pageSize}${token ? `&continue=${encodeURIComponent(token)}` : ''}`;
-    const answer = await get({ url: `${baseUrl}/api/core/v2/namespaces/${encodeURIComponent(namespace)}/entities?${query}`, headers: { authorization }, timeoutMs: 10_000, ...(ca ? { ca } : {}) });
+    const answer = await get({
+      url: `${baseUrl}/api/core/v2/namespaces/${encodeURIComponent(namespace)}/entities?${query}`,
+      headers: { authorization },
+      timeoutMs: 10_000,
+      ...(ca ? { ca } : {}),
+    });
     calls += 1;
     bytes += Buffer.byteLength(answer.body);
     if (answer.status !== 200) throw new Error(`entities of namespace ${namespace}: HTTP ${answer.status}`);

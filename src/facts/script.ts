@@ -94,14 +94,18 @@ function directoriesAbove(paths: readonly string[]): string[] {
 export function factsScript(paths: readonly PathRequest[], listDirs: readonly string[], unit: string): string {
   const lines = [
     HELPERS,
-    `untrusted ${directoriesAbove([...paths.map((p) => p.path), ...listDirs.map((d) => `${d}/x`)]).map(quote).join(' ')}`,
+    `untrusted ${directoriesAbove([...paths.map((p) => p.path), ...listDirs.map((d) => `${d}/x`)])
+      .map(quote)
+      .join(' ')}`,
     `set -- ${paths.map((p) => quote(p.path)).join(' ')}`,
     `W=${paths.map((p) => (p.want === 'content' ? 'c' : 'm')).join('')}`,
   ];
   for (const d of listDirs) {
     // Every file already in a managed directory: what a rollback must leave as it found it. Not
     // listed when the directory is not root's alone: its names are another user's to choose.
-    lines.push(`if [ -d ${quote(d)} ] && [ ! -L ${quote(d)} ]; then case "$NL$B" in *"$NL"${quote(d)}"$NL"*) ;; *) for x in ${quote(d)}/* ${quote(d)}/.[!.]*; do { [ -e "$x" ] || [ -L "$x" ]; } && set -- "$@" "$x" && W="\${W}c"; done;; esac; fi`);
+    lines.push(
+      `if [ -d ${quote(d)} ] && [ ! -L ${quote(d)} ]; then case "$NL$B" in *"$NL"${quote(d)}"$NL"*) ;; *) for x in ${quote(d)}/* ${quote(d)}/.[!.]*; do { [ -e "$x" ] || [ -L "$x" ]; } && set -- "$@" "$x" && W="\${W}c"; done;; esac; fi`,
+    );
   }
   lines.push(
     // The kernel's hostname of this UTS namespace, read by a builtin; `hostname` where /proc lacks it.
@@ -205,7 +209,8 @@ export function parseFacts(host: string, unit: string, output: string): HostFact
     const kind = kinds[i];
     const fact: FileFact = { path, exists: kind !== '-' };
     const [mode, owner, group, size] = (statOf.get(path) ?? '').split(' ');
-    if (kind === 'd' || kind === 'f') Object.assign(fact, { kind: kind === 'd' ? 'dir' : 'file', mode: parseInt(mode ?? '0', 8), owner, group, size: Number(size) });
+    if (kind === 'd' || kind === 'f')
+      Object.assign(fact, { kind: kind === 'd' ? 'dir' : 'file', mode: parseInt(mode ?? '0', 8), owner, group, size: Number(size) });
     else if (kind === 'l') fact.kind = 'link';
     else if (kind === 'o') fact.kind = 'other';
     else if (kind === 'u') fact.untrusted = true;

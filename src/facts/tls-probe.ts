@@ -44,7 +44,14 @@ export interface TlsProbeOptions {
 function handshake(host: string, port: number, options: TlsProbeOptions): Promise<TlsProbe> {
   return new Promise((resolve, reject) => {
     const servername = isIP(host) === 0 ? host : undefined;
-    const socket = tls.connect({ host, port, rejectUnauthorized: false, minVersion: 'TLSv1.2', ...(servername ? { servername } : {}), ...(options.ca ? { ca: options.ca } : {}) });
+    const socket = tls.connect({
+      host,
+      port,
+      rejectUnauthorized: false,
+      minVersion: 'TLSv1.2',
+      ...(servername ? { servername } : {}),
+      ...(options.ca ? { ca: options.ca } : {}),
+    });
     socket.setTimeout(options.timeoutMs ?? 5000, () => socket.destroy(new Error(`no answer within ${(options.timeoutMs ?? 5000) / 1000} s`)));
     socket.once('error', reject);
     socket.once('secureConnect', () => {
@@ -53,7 +60,15 @@ function handshake(host: string, port: number, options: TlsProbeOptions): Promis
       const authorizationError = socket.authorizationError ? String(socket.authorizationError) : undefined;
       socket.destroy();
       if (!cert || Object.keys(cert).length === 0) {
-        resolve({ kind: 'tls', cn: undefined, notAfter: '?', daysLeft: 0, authorized: false, authorizationError: 'no certificate presented', identityOk: false });
+        resolve({
+          kind: 'tls',
+          cn: undefined,
+          notAfter: '?',
+          daysLeft: 0,
+          authorized: false,
+          authorizationError: 'no certificate presented',
+          identityOk: false,
+        });
         return;
       }
       const identity = tls.checkServerIdentity(host, cert);
@@ -109,6 +124,8 @@ export function probeVerifies(p: TlsProbe): boolean {
 export function describeProbe(p: TlsProbe): string {
   if (p.kind === 'plain') return 'plain';
   if (p.kind === 'down') return `down (${p.detail})`;
-  const verdict = probeVerifies(p) ? 'verified' : `NOT verified: ${!p.authorized ? (p.authorizationError ?? 'untrusted') : !p.identityOk ? 'name not in SANs' : 'expired'}`;
+  const verdict = probeVerifies(p)
+    ? 'verified'
+    : `NOT verified: ${!p.authorized ? (p.authorizationError ?? 'untrusted') : !p.identityOk ? 'name not in SANs' : 'expired'}`;
   return `TLS CN=${p.cn ?? '?'} until ${p.notAfter} (${p.daysLeft}d) ${verdict}`;
 }

@@ -81,14 +81,7 @@ function ensureGroup(graph: InventoryGraph, name: string, path: Path | undefined
   return group;
 }
 
-function parseGroup(
-  graph: InventoryGraph,
-  name: string,
-  data: unknown,
-  path: Path,
-  parent: string | undefined,
-  problems: ProblemList,
-): void {
+function parseGroup(graph: InventoryGraph, name: string, data: unknown, path: Path, parent: string | undefined, problems: ProblemList): void {
   if (name.trim() === '') {
     problems.add(path, 'empty group name');
     return;
@@ -181,12 +174,7 @@ export function groupDepth(graph: InventoryGraph, name: string, memo = new Map<s
 }
 
 /** Reports zod issues under `base`; unknown keys get one problem each, worded by `unknownKey`. */
-export function reportIssues(
-  problems: ProblemList,
-  base: Path,
-  issues: readonly z.core.$ZodIssue[],
-  unknownKey: (key: string) => string,
-): void {
+export function reportIssues(problems: ProblemList, base: Path, issues: readonly z.core.$ZodIssue[], unknownKey: (key: string) => string): void {
   for (const issue of issues) {
     const at: PathSegment[] = [...base, ...issue.path.map((p) => (typeof p === 'number' ? p : String(p)))];
     if (issue.code === 'unrecognized_keys') {

@@ -20,7 +20,10 @@ export function expandLimitFiles(pattern: string, cwd = process.cwd()): string {
       } catch (err) {
         throw new InputError(`--limit ${trimmed}: cannot read ${file} (${(err as NodeJS.ErrnoException).code ?? String(err)})`);
       }
-      const lines = text.split('\n').map((l) => l.trim()).filter((l) => l !== '' && !l.startsWith('#'));
+      const lines = text
+        .split('\n')
+        .map((l) => l.trim())
+        .filter((l) => l !== '' && !l.startsWith('#'));
       if (lines.length === 0) throw new InputError(`--limit ${trimmed}: ${file} lists no host pattern`, [], { hint: 'one host name or pattern per line' });
       return lines;
     })

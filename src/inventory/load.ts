@@ -36,7 +36,7 @@ export async function loadInventory(file: string, options: LoadOptions = {}): Pr
   if (ini !== undefined) {
     problems.add(
       undefined,
-      'this looks like an INI inventory: rollout reads Ansible\'s YAML format (convert with `ansible-inventory -i FILE --list --yaml`)',
+      "this looks like an INI inventory: rollout reads Ansible's YAML format (convert with `ansible-inventory -i FILE --list --yaml`)",
       ini,
     );
     failWith(problems);
@@ -126,9 +126,11 @@ async function readInventoryText(abs: string, fileName: string): Promise<string>
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
     const why =
-      code === 'ENOENT' ? `file not found (${abs})`
-      : code === 'EISDIR' ? 'is a directory: rollout reads one YAML inventory file'
-      : `cannot be read (${code ?? String(e)})`;
+      code === 'ENOENT'
+        ? `file not found (${abs})`
+        : code === 'EISDIR'
+          ? 'is a directory: rollout reads one YAML inventory file'
+          : `cannot be read (${code ?? String(e)})`;
     throw new InputError(`inventory ${fileName} ${code === 'ENOENT' ? 'not found' : 'cannot be read'}`, [`${fileName}: ${why}`], {
       place: { file: fileName },
       cause: e,

@@ -5,9 +5,7 @@
 import { isIP } from 'node:net';
 
 /** A host key expanded: the host names, and the port if the key carried one. */
-export type HostPatternResult =
-  | { ok: true; hosts: string[]; port?: number }
-  | { ok: false; message: string };
+export type HostPatternResult = { ok: true; hosts: string[]; port?: number } | { ok: false; message: string };
 
 /** A range bigger than this is almost certainly a typo (`[1:10000000]`), and would exhaust memory. */
 export const MAX_RANGE_HOSTS = 10_000;

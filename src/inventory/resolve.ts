@@ -107,7 +107,10 @@ export function resolveHost(name: string, entries: readonly HostEntry[], ctx: Re
   for (const key of ['sensu_backend_config', 'sensu_agent_config'] as const) {
     const path = vars[key];
     if (path !== undefined && !path.startsWith('/etc/') && vars.rollout_config_outside_etc !== true) {
-      ctx.problems.add(source(key), 'must be under /etc/ (root edits this file); set rollout_config_outside_etc: true for the host if it really lives elsewhere');
+      ctx.problems.add(
+        source(key),
+        'must be under /etc/ (root edits this file); set rollout_config_outside_etc: true for the host if it really lives elsewhere',
+      );
     }
   }
   checkPairs(vars, source, ctx);
@@ -181,10 +184,7 @@ function hostRole(name: string, entries: readonly HostEntry[], ctx: ResolveConte
  */
 function mergeVars(groups: ReadonlySet<string>, entries: readonly HostEntry[], ctx: ResolveContext): Map<string, Sourced> {
   const ordered = [...groups].sort(
-    (a, b) =>
-      groupDepth(ctx.graph, a, ctx.depths) - groupDepth(ctx.graph, b, ctx.depths) ||
-      groupPriority(a, ctx) - groupPriority(b, ctx) ||
-      byCodePoint(a, b),
+    (a, b) => groupDepth(ctx.graph, a, ctx.depths) - groupDepth(ctx.graph, b, ctx.depths) || groupPriority(a, ctx) - groupPriority(b, ctx) || byCodePoint(a, b),
   );
   const merged = new Map<string, Sourced>();
   for (const g of ordered) {
@@ -264,12 +264,7 @@ function validate(rendered: ReadonlyMap<string, unknown>, merged: ReadonlyMap<st
 }
 
 /** The first alias set wins, as in current Ansible; the others are ignored with a warning. */
-function pickAlias<K extends keyof HostVars>(
-  keys: readonly K[],
-  vars: HostVars,
-  source: (key: string) => Path,
-  ctx: ResolveContext,
-): HostVars[K] | undefined {
+function pickAlias<K extends keyof HostVars>(keys: readonly K[], vars: HostVars, source: (key: string) => Path, ctx: ResolveContext): HostVars[K] | undefined {
   const present = keys.filter((k) => vars[k] !== undefined);
   const [winner, ...losers] = present;
   if (winner === undefined) return undefined;
@@ -309,7 +304,10 @@ function checkBecome(name: string, vars: HostVars, source: (key: string) => Path
     );
   }
   if (vars.ansible_become === false) {
-    ctx.problems.add(source('ansible_become'), `host ${name}: ansible_become is false, but rollout needs root on every host and always uses sudo to root; remove it or set it to true`);
+    ctx.problems.add(
+      source('ansible_become'),
+      `host ${name}: ansible_become is false, but rollout needs root on every host and always uses sudo to root; remove it or set it to true`,
+    );
   }
 }
 

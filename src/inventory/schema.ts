@@ -17,11 +17,9 @@ export const groupSections = {
     .preprocess(
       singleToMap,
       z
-        .record(
-          z.string(),
-          z.record(z.string(), z.unknown(), { error: "expected the host's variables as a mapping (or nothing)" }).nullable(),
-          { error: 'expected a mapping of host names (`name:` or `name: {vars}`), not a list' },
-        )
+        .record(z.string(), z.record(z.string(), z.unknown(), { error: "expected the host's variables as a mapping (or nothing)" }).nullable(), {
+          error: 'expected a mapping of host names (`name:` or `name: {vars}`), not a list',
+        })
         .nullable(),
     )
     .optional(),
@@ -53,7 +51,10 @@ const PORT = 'expected integer 1–65535';
 const digitsToNumber = (v: unknown): unknown => (typeof v === 'string' && /^\s*\d+\s*$/.test(v) ? Number(v) : v);
 
 const text = (what = 'a string') =>
-  z.string({ error: `expected ${what}` }).trim().min(1, { error: 'must not be empty' });
+  z
+    .string({ error: `expected ${what}` })
+    .trim()
+    .min(1, { error: 'must not be empty' });
 // \S* rather than \S+: an empty value already has its own message.
 const hostName = text('a host name or address').regex(/^\S*$/, { error: 'must not contain spaces' });
 const userName = text('a user name').regex(/^\S*$/, { error: 'must not contain spaces' });
@@ -79,8 +80,7 @@ const boolish = z.preprocess(
 );
 const rejected = (message: string) => z.never({ error: message });
 
-const PASSWORD_AUTH =
-  'SSH password authentication is not supported: use a key (ansible_ssh_private_key_file) or an ssh-agent';
+const PASSWORD_AUTH = 'SSH password authentication is not supported: use a key (ansible_ssh_private_key_file) or an ssh-agent';
 const KEY_CONTENT = 'private key contents in the inventory are not supported: use ansible_ssh_private_key_file';
 const PASSPHRASE = 'key passphrases are not supported: load an encrypted key into ssh-agent instead';
 
@@ -223,7 +223,5 @@ export function unknownGroupKeyMessage(key: string): string {
     return 'a variable cannot sit directly in a group: put it under `vars:` (or under a host)';
   }
   const guess = suggest(key, GROUP_KEYS, 3);
-  return guess
-    ? `unknown group key: did you mean ${guess}?`
-    : 'unknown group key: a group has only hosts, children and vars';
+  return guess ? `unknown group key: did you mean ${guess}?` : 'unknown group key: a group has only hosts, children and vars';
 }

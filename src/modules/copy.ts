@@ -35,7 +35,15 @@ export const copy: PlaybookModule = {
 };
 
 function planCopy(ctx: TaskContext): FileStep | undefined {
-  const { src, dest, mode, owner, group, secret, keep_existing_certs: keep } = ctx.args as { src: string; dest: string; mode: string; owner: string; group: string; secret: boolean; keep_existing_certs: boolean };
+  const {
+    src,
+    dest,
+    mode,
+    owner,
+    group,
+    secret,
+    keep_existing_certs: keep,
+  } = ctx.args as { src: string; dest: string; mode: string; owner: string; group: string; secret: boolean; keep_existing_certs: boolean };
   const local = ctx.local.get(src);
   if (!local?.exists || !local.sha256) {
     ctx.problem(`cannot read ${src} on this machine`, 'check the sensu_* file vars in the inventory (paths are relative to the inventory file)');
@@ -51,7 +59,10 @@ function planCopy(ctx: TaskContext): FileStep | undefined {
     return undefined;
   }
   if (fact.untrusted && keep && readByUnit(ctx, dest)) {
-    ctx.problem(`${dest} is in use and lies in a directory the sensu user could write, so its certificates cannot be read and kept`, `make ${dest.slice(0, dest.lastIndexOf('/'))} root's (chown root:sensu; chmod 0750) and run again`);
+    ctx.problem(
+      `${dest} is in use and lies in a directory the sensu user could write, so its certificates cannot be read and kept`,
+      `make ${dest.slice(0, dest.lastIndexOf('/'))} root's (chown root:sensu; chmod 0750) and run again`,
+    );
     return undefined;
   }
   // A CA file keeps what the host trusts besides the new CA: see playbooks/secure.yml.
@@ -68,8 +79,18 @@ function planCopy(ctx: TaskContext): FileStep | undefined {
     ...(fact.text !== undefined && !secret ? { text: fact.text } : {}),
   };
   const base = {
-    id: ctx.id, host: ctx.host.name, phase: ctx.phase.name, task: ctx.task.name, module: ctx.task.module, kind: 'file' as const,
-    path: dest, before, after, source: src, secret: secret || local.secret, ...(local.cert ? { cert: local.cert } : {}),
+    id: ctx.id,
+    host: ctx.host.name,
+    phase: ctx.phase.name,
+    task: ctx.task.name,
+    module: ctx.task.module,
+    kind: 'file' as const,
+    path: dest,
+    before,
+    after,
+    source: src,
+    secret: secret || local.secret,
+    ...(local.cert ? { cert: local.cert } : {}),
   };
   if (!fact.exists) return { ...base, status: 'change', reason: `upload ${dest}` };
   if (fact.untrusted) return { ...base, status: 'change', reason: `replace ${dest} unread (its directory was not root's)` };

@@ -24,18 +24,32 @@ export function planEtcdMember(ctx: TaskContext): EtcdMemberStep[] {
   const etcd = ctx.facts.etcd;
   if (ctx.host.role !== 'backend') return [];
   if (!etcd || etcd.error !== undefined) {
-    ctx.problem(`cannot read the etcd member list: ${etcd?.error ?? 'not gathered'}`, 'check that the backend and its embedded etcd are up (systemctl status sensu-backend)');
+    ctx.problem(
+      `cannot read the etcd member list: ${etcd?.error ?? 'not gathered'}`,
+      'check that the backend and its embedded etcd are up (systemctl status sensu-backend)',
+    );
     return [];
   }
   const self = etcd.self;
   if (!self) {
-    ctx.problem(`no etcd member of this backend in the member list (${etcd.members.map((m) => m.name).join(', ') || 'empty'})`, 'check etcd-name in backend.yml: it must match the member name etcd knows');
+    ctx.problem(
+      `no etcd member of this backend in the member list (${etcd.members.map((m) => m.name).join(', ') || 'empty'})`,
+      'check etcd-name in backend.yml: it must match the member name etcd knows',
+    );
     return [];
   }
   const after = withUrlScheme(self.peerURLs, scheme);
   const base = {
-    id: ctx.id, host: ctx.host.name, phase: ctx.phase.name, task: ctx.task.name, module: ctx.task.module, kind: 'etcd_member' as const,
-    member: self.name, memberId: self.id, before: [...self.peerURLs], after,
+    id: ctx.id,
+    host: ctx.host.name,
+    phase: ctx.phase.name,
+    task: ctx.task.name,
+    module: ctx.task.module,
+    kind: 'etcd_member' as const,
+    member: self.name,
+    memberId: self.id,
+    before: [...self.peerURLs],
+    after,
     // Its own port first: answering proves the member is up; the others' for an undo while it is down.
     endpoints: [self, ...etcd.members.filter((m) => m.id !== self.id)].flatMap((m) => clientEndpoints(m.clientURLs.join(','))),
   };

@@ -38,14 +38,28 @@ function planGate(ctx: TaskContext, target: GateTarget): GateStep {
   const args = ctx.args as { tls?: boolean; timeout: number; agents?: boolean };
   const restarts = ctx.earlier.filter((s) => s.kind === 'restart' && s.status === 'change').map((s) => s.id);
   if (args.agents && !ctx.host.sensu.apiKey && !(ctx.host.sensu.apiUser && ctx.host.sensu.apiPassword)) {
-    ctx.problem('this gate waits for every agent\'s keepalive, and the inventory gives no Sensu API credentials to read them', 'set sensu_api_key, or sensu_api_user and sensu_api_password, for the backends');
+    ctx.problem(
+      "this gate waits for every agent's keepalive, and the inventory gives no Sensu API credentials to read them",
+      'set sensu_api_key, or sensu_api_user and sensu_api_password, for the backends',
+    );
   }
   const base = {
-    id: ctx.id, host: ctx.host.name, phase: ctx.phase.name, task: ctx.task.name, module: ctx.task.module, kind: 'gate' as const,
-    gate, after: restarts, tls: args.tls ?? false, timeoutMs: ctx.gateTimeoutMs ?? args.timeout * 1000, ...target,
+    id: ctx.id,
+    host: ctx.host.name,
+    phase: ctx.phase.name,
+    task: ctx.task.name,
+    module: ctx.task.module,
+    kind: 'gate' as const,
+    gate,
+    after: restarts,
+    tls: args.tls ?? false,
+    timeoutMs: ctx.gateTimeoutMs ?? args.timeout * 1000,
+    ...target,
     ...(args.agents && ctx.agents.length > 0 ? { agents: [...ctx.agents] } : {}),
   };
-  return restarts.length > 0 ? { ...base, status: 'change', reason: 'verify health after the restart' } : { ...base, status: 'noop', reason: 'nothing restarted' };
+  return restarts.length > 0
+    ? { ...base, status: 'change', reason: 'verify health after the restart' }
+    : { ...base, status: 'noop', reason: 'nothing restarted' };
 }
 
 type GateTarget = Pick<GateStep, 'probe' | 'entity' | 'dashboard'>;
@@ -69,7 +83,10 @@ function gateTarget(ctx: TaskContext): GateTarget | undefined {
     const { tls, dashboard } = ctx.args as { tls: boolean; dashboard?: boolean };
     // No web UI answered before the run (the open-source build serves none): none to wait for.
     const cert = dashboard && ctx.facts.health?.webUi !== false ? dashboardCert(ctx) : undefined;
-    const host = effective.dashboardHost === '' || /^(\[::\]|::|0\.0\.0\.0)$/.test(effective.dashboardHost) ? ctx.host.address : effective.dashboardHost.replace(/^\[|\]$/g, '');
+    const host =
+      effective.dashboardHost === '' || /^(\[::\]|::|0\.0\.0\.0)$/.test(effective.dashboardHost)
+        ? ctx.host.address
+        : effective.dashboardHost.replace(/^\[|\]$/g, '');
     return {
       probe: { address: ctx.host.address, port: effective.apiPort, scheme: tls ? 'https' : 'http' },
       ...(cert ? { dashboard: { address: host, port: effective.dashboardPort, certFile: cert.file, sha256: cert.sha256 } } : {}),

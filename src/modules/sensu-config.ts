@@ -27,7 +27,14 @@ interface ConfigArgs {
   when_set: Record<string, { set: Record<string, string>; otherwise?: string }>;
 }
 
-function fileStep(ctx: TaskContext, id: string, path: string, fact: FileFact | undefined, after: string, defaults: { mode: number; owner: string; group: string }): FileStep {
+function fileStep(
+  ctx: TaskContext,
+  id: string,
+  path: string,
+  fact: FileFact | undefined,
+  after: string,
+  defaults: { mode: number; owner: string; group: string },
+): FileStep {
   const exists = fact?.exists === true;
   const before = {
     exists,
@@ -45,7 +52,14 @@ function fileStep(ctx: TaskContext, id: string, path: string, fact: FileFact | u
     path,
     before,
     // Keep the file's own owner and mode: rollout changes content, not policy.
-    after: { exists: true, text: after, sha256: sha256(after), mode: fact?.mode ?? defaults.mode, owner: fact?.owner ?? defaults.owner, group: fact?.group ?? defaults.group },
+    after: {
+      exists: true,
+      text: after,
+      sha256: sha256(after),
+      mode: fact?.mode ?? defaults.mode,
+      owner: fact?.owner ?? defaults.owner,
+      group: fact?.group ?? defaults.group,
+    },
     secret: false,
     status: before.text === after && exists ? 'noop' : 'change',
   };
@@ -87,7 +101,10 @@ export function planConfigSteps(ctx: TaskContext): FileStep[] {
   const envPath = envFileOf(role, (p) => ctx.facts.files[p]?.exists === true);
   const yamlFact = ctx.facts.files[yamlPath];
   const envFact = ctx.facts.files[envPath];
-  for (const [path, fact] of [[yamlPath, yamlFact], [envPath, envFact]] as const) {
+  for (const [path, fact] of [
+    [yamlPath, yamlFact],
+    [envPath, envFact],
+  ] as const) {
     const unsafe = unsafeFile(path, fact, { untrustedDirs: ctx.facts.untrustedDirs ?? [] });
     if (unsafe) {
       ctx.problem(unsafe.message, unsafe.fix);
@@ -111,7 +128,10 @@ export function planConfigSteps(ctx: TaskContext): FileStep[] {
   const refused = (Array.isArray(urls?.value) ? urls.value : []).filter((u) => backendUrlProblem(u) !== undefined);
   if (urls && refused.length > 0) {
     const at = urls.origin ? `${urls.origin.file}:${urls.origin.line}` : yamlPath;
-    ctx.problem(`${at}: backend-url ${refused.join(', ')}: sensu-agent accepts only ws:// or wss:// and would exit at the restart this run makes`, `correct backend-url in ${urls.origin?.file ?? yamlPath} by hand first (ws://host:8081)`);
+    ctx.problem(
+      `${at}: backend-url ${refused.join(', ')}: sensu-agent accepts only ws:// or wss:// and would exit at the restart this run makes`,
+      `correct backend-url in ${urls.origin?.file ?? yamlPath} by hand first (ws://host:8081)`,
+    );
     return [];
   }
   const yamlEdits: ConfigEdit[] = [];
@@ -144,7 +164,11 @@ export function planConfigSteps(ctx: TaskContext): FileStep[] {
   const steps: FileStep[] = [];
   try {
     const yamlResult = patchConfig(yamlFact?.text, yamlEdits, yamlPath);
-    const step = fileStep(ctx, ctx.id, yamlPath, yamlFact, yamlResult.changed ? yamlResult.text : (yamlFact?.text ?? ''), { mode: 0o640, owner: 'root', group: 'sensu' });
+    const step = fileStep(ctx, ctx.id, yamlPath, yamlFact, yamlResult.changed ? yamlResult.text : (yamlFact?.text ?? ''), {
+      mode: 0o640,
+      owner: 'root',
+      group: 'sensu',
+    });
     step.changes = yamlResult.changes;
     step.effective = endpointsOf(settings, role);
     if (step.status === 'noop') step.reason = `${yamlPath} already has these settings`;
@@ -153,7 +177,11 @@ export function planConfigSteps(ctx: TaskContext): FileStep[] {
     steps.push(step);
     if (envEdits.length > 0) {
       const envResult = patchEnvFile(envFact?.text, envEdits, envPath);
-      const envStep = fileStep(ctx, `${ctx.id}/env`, envPath, envFact, envResult.changed ? envResult.text : (envFact?.text ?? ''), { mode: 0o644, owner: 'root', group: 'root' });
+      const envStep = fileStep(ctx, `${ctx.id}/env`, envPath, envFact, envResult.changed ? envResult.text : (envFact?.text ?? ''), {
+        mode: 0o644,
+        owner: 'root',
+        group: 'root',
+      });
       envStep.effective = step.effective;
       envStep.reason = envStep.status === 'noop' ? `${envPath} already has these settings` : `${envResult.changes.map((c) => c.name).join(', ')} in ${envPath}`;
       steps.push(envStep);

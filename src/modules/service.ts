@@ -17,7 +17,18 @@ function planRestart(ctx: TaskContext): RestartStep {
   // Files changed in earlier phases count too: a certificate replaced in `distribute` is only
   // served once the unit restarts, in the phase whose turn it is (a rotation changes no config).
   const changed = ctx.unrestarted.filter((id) => readByUnit(ctx, ctx.written.get(id)));
-  const base = { id: ctx.id, host: ctx.host.name, phase: ctx.phase.name, task: ctx.task.name, module: ctx.task.module, kind: 'restart' as const, unit: name, after: changed };
+  const base = {
+    id: ctx.id,
+    host: ctx.host.name,
+    phase: ctx.phase.name,
+    task: ctx.task.name,
+    module: ctx.task.module,
+    kind: 'restart' as const,
+    unit: name,
+    after: changed,
+  };
   if (!ctx.facts.service.exists) ctx.problem(`unit ${name} not found`, `install Sensu's ${name} package on the host, or take the host out of the inventory`);
-  return changed.length > 0 ? { ...base, status: 'change', reason: `restart ${name}: files it reads changed` } : { ...base, status: 'noop', reason: 'configuration unchanged' };
+  return changed.length > 0
+    ? { ...base, status: 'change', reason: `restart ${name}: files it reads changed` }
+    : { ...base, status: 'noop', reason: 'configuration unchanged' };
 }

@@ -38,7 +38,10 @@ function unhealthy(host: HostSpec, health: HealthFact): PlanProblem {
   return {
     host: host.name,
     message: `is not healthy before the run (${health.detail}): a gate could not tell a failed change from this`,
-    fix: host.role === 'backend' ? 'bring the backend back first (systemctl status sensu-backend)' : 'bring the agent back first (systemctl status sensu-agent), or take the host out of the inventory',
+    fix:
+      host.role === 'backend'
+        ? 'bring the backend back first (systemctl status sensu-backend)'
+        : 'bring the agent back first (systemctl status sensu-agent), or take the host out of the inventory',
   };
 }
 
@@ -53,7 +56,12 @@ function dialsPlain(host: HostSpec, facts: HostFacts): boolean {
 }
 
 /** Decides, in inventory order, what each unreachable or unhealthy host means for the run. */
-export function healthVerdict(input: { hosts: readonly HostSpec[]; facts: ReadonlyMap<string, HostFacts>; unreachable: readonly Unreachable[]; maxUnreachable?: BatchSize }): HealthVerdict {
+export function healthVerdict(input: {
+  hosts: readonly HostSpec[];
+  facts: ReadonlyMap<string, HostFacts>;
+  unreachable: readonly Unreachable[];
+  maxUnreachable?: BatchSize;
+}): HealthVerdict {
   const problems: PlanProblem[] = [];
   const notes: string[] = [];
   const candidates: (LeftBehind & { problem: PlanProblem })[] = [];
@@ -67,7 +75,13 @@ export function healthVerdict(input: { hosts: readonly HostSpec[]; facts: Readon
     if (down) {
       const problem = { host: host.name, message: down.message, ...(down.fix ? { fix: down.fix } : {}) };
       // "(127.0.0.5:22): connection refused" reads better as "unreachable at 127.0.0.5:22: connection refused".
-      if (leavable) candidates.push({ host: host.name, reason: `unreachable${down.message.replace(/^\(([^)]*)\):/, ' at $1:').replace(/^(?! at )/, ': ')}`, stage: 'preflight', problem });
+      if (leavable)
+        candidates.push({
+          host: host.name,
+          reason: `unreachable${down.message.replace(/^\(([^)]*)\):/, ' at $1:').replace(/^(?! at )/, ': ')}`,
+          stage: 'preflight',
+          problem,
+        });
       else problems.push(problem);
       continue;
     }
@@ -75,7 +89,12 @@ export function healthVerdict(input: { hosts: readonly HostSpec[]; facts: Readon
     // An unreadable config is the plan's to report, with its fix: one line, not two.
     if (!facts || !health || health.ok || health.detail.startsWith('config unreadable')) continue;
     if (leavable && health.agent === 'down') {
-      candidates.push({ host: host.name, reason: `sensu-agent is not running (${health.detail.replace(`${host.name}: `, '')})`, stage: 'preflight', problem: unhealthy(host, health) });
+      candidates.push({
+        host: host.name,
+        reason: `sensu-agent is not running (${health.detail.replace(`${host.name}: `, '')})`,
+        stage: 'preflight',
+        problem: unhealthy(host, health),
+      });
       continue;
     }
     if (leavable && health.agent === 'disconnected' && backendsOnTls && dialsPlain(host, facts)) {
@@ -90,7 +109,10 @@ export function healthVerdict(input: { hosts: readonly HostSpec[]; facts: Readon
     return { problems, leftBehind: candidates.map((c) => ({ host: c.host, reason: c.reason, stage: c.stage })), notes };
   }
   for (const c of candidates) {
-    problems.push({ ...c.problem, fix: `${c.problem.fix ?? 'bring it back'}; or leave such agents for a later run with --max-unreachable (${candidates.length} now, ${allowed} allowed)` });
+    problems.push({
+      ...c.problem,
+      fix: `${c.problem.fix ?? 'bring it back'}; or leave such agents for a later run with --max-unreachable (${candidates.length} now, ${allowed} allowed)`,
+    });
   }
   // Problems are listed in the inventory's order.
   const order = new Map(input.hosts.map((h, i) => [h.name, i]));

@@ -131,11 +131,13 @@ function agentsOf(input: PlanInput): { name: string; namespace: string }[] {
 
 /** The directories the playbook's `directory` tasks make on a host. */
 function managedDirsOf(playbook: Playbook, host: HostSpec): string[] {
-  return playbook.phases.flatMap((p) => p.tasks).flatMap((t) => {
-    if (t.module !== 'directory' || (t.when && t.when !== host.role)) return [];
-    const r = renderArgs(t.args, host);
-    return r.ok && typeof r.value.path === 'string' ? [r.value.path] : [];
-  });
+  return playbook.phases
+    .flatMap((p) => p.tasks)
+    .flatMap((t) => {
+      if (t.module !== 'directory' || (t.when && t.when !== host.role)) return [];
+      const r = renderArgs(t.args, host);
+      return r.ok && typeof r.value.path === 'string' ? [r.value.path] : [];
+    });
 }
 
 /** Plans a run. */
@@ -175,7 +177,22 @@ export function plan(input: PlanInput): Plan {
           }
           const facts = withPlanned(gathered, files);
           const pending = unrestarted.get(host.name) ?? [];
-          const ctx: TaskContext = { id: `${phase.name}/${index}/${host.name}`, host, facts, phase, task, args: rendered.value, local: input.local, earlier, unrestarted: pending, written, agents, gateTimeoutMs: input.gateTimeoutMs, managedDirs: managedDirsOf(input.playbook, host), problem };
+          const ctx: TaskContext = {
+            id: `${phase.name}/${index}/${host.name}`,
+            host,
+            facts,
+            phase,
+            task,
+            args: rendered.value,
+            local: input.local,
+            earlier,
+            unrestarted: pending,
+            written,
+            agents,
+            gateTimeoutMs: input.gateTimeoutMs,
+            managedDirs: managedDirsOf(input.playbook, host),
+            problem,
+          };
           // The task's module plans it (src/modules/).
           const steps = modules[task.module].plan(ctx);
           for (const step of steps) {
@@ -184,7 +201,11 @@ export function plan(input: PlanInput): Plan {
             // A member whose peer URLs changed must restart to listen where its peers now dial.
             if (step.kind === 'file' || step.kind === 'etcd_member') unrestarted.set(host.name, [...(unrestarted.get(host.name) ?? []), step.id]);
             if (step.kind === 'file') written.set(step.id, step.path);
-            if (step.kind === 'restart') unrestarted.set(host.name, (unrestarted.get(host.name) ?? []).filter((id) => !step.after.includes(id)));
+            if (step.kind === 'restart')
+              unrestarted.set(
+                host.name,
+                (unrestarted.get(host.name) ?? []).filter((id) => !step.after.includes(id)),
+              );
           }
           earlier.push(...steps);
         });
@@ -217,7 +238,9 @@ function agentsOnlyNote(input: PlanInput, changing: readonly Step[]): string[] {
   if (input.hosts.some((h) => h.role === 'backend')) return [];
   const switching = changing.some((s) => s.kind === 'file' && s.module === 'sensu_config');
   if (!switching) return [];
-  return ['no backend is in this run: none restarts and there is no lockstep; each agent switches on its own, and its gate proves its backends serve what it now dials'];
+  return [
+    'no backend is in this run: none restarts and there is no lockstep; each agent switches on its own, and its gate proves its backends serve what it now dials',
+  ];
 }
 
 /**
@@ -227,14 +250,26 @@ function agentsOnlyNote(input: PlanInput, changing: readonly Step[]): string[] {
 function checkLimitKeepsLockstep(input: PlanInput, phases: readonly PhasePlan[], problems: PlanProblem[]): void {
   const selected = new Set(input.hosts.map((h) => h.name));
   // A restart counts: a rotation changes no config in the wave, but backends restart onto new certificates.
-  const backendsChange = phases.some((p) => p.wave && p.batches.some((b) => b.steps.some((s) => s.status === 'change' && (s.kind === 'file' || s.kind === 'restart') && input.hosts.find((h) => h.name === s.host)?.role === 'backend')));
+  const backendsChange = phases.some(
+    (p) =>
+      p.wave &&
+      p.batches.some((b) =>
+        b.steps.some(
+          (s) => s.status === 'change' && (s.kind === 'file' || s.kind === 'restart') && input.hosts.find((h) => h.name === s.host)?.role === 'backend',
+        ),
+      ),
+  );
   if (!backendsChange) return;
   // Agents preflight left out under --max-unreachable were accepted as cut off, and are named apart.
   const accepted = new Set((input.leftBehind ?? []).map((l) => l.host));
   const left = input.allHosts.filter((h) => h.role === 'agent' && !selected.has(h.name) && !accepted.has(h.name));
   if (left.length > 0) {
     problems.push({
-      host: left.map((h) => h.name).slice(0, 5).join(', ') + (left.length > 5 ? ` and ${left.length - 5} more` : ''),
+      host:
+        left
+          .map((h) => h.name)
+          .slice(0, 5)
+          .join(', ') + (left.length > 5 ? ` and ${left.length - 5} more` : ''),
       message: `--limit switches backends to TLS but leaves ${left.length} agent(s) out: they would be cut off (Sensu has no mixed ws/wss mode)`,
       fix: 'include every agent in --limit, or limit to agents only',
     });
@@ -264,7 +299,12 @@ function checkAgentsReachFirst(input: PlanInput, phases: readonly PhasePlan[], p
     } catch {
       continue; // its config's own problem is reported by its steps
     }
-    const hosts = urls.map((u) => backendUrlTarget(u)?.host.toLowerCase().replace(/^\[|\]$/g, '') ?? '');
+    const hosts = urls.map(
+      (u) =>
+        backendUrlTarget(u)
+          ?.host.toLowerCase()
+          .replace(/^\[|\]$/g, '') ?? '',
+    );
     if (!hosts.some((x) => names.has(x))) {
       problems.push({
         host: h.name,

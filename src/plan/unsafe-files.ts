@@ -12,13 +12,18 @@ export interface UnsafeFile {
   fix: string;
 }
 
-const size = (bytes: number): string => (bytes >= 1 << 30 ? `${(bytes / (1 << 30)).toFixed(1)} GiB` : bytes >= 1 << 20 ? `${(bytes / (1 << 20)).toFixed(1)} MiB` : `${bytes} bytes`);
+const size = (bytes: number): string =>
+  bytes >= 1 << 30 ? `${(bytes / (1 << 30)).toFixed(1)} GiB` : bytes >= 1 << 20 ? `${(bytes / (1 << 20)).toFixed(1)} MiB` : `${bytes} bytes`;
 
 /**
  * The problem with acting on `fact` as root, if any. `untrustedOk`: the file is replaced without
  * being read, in a directory the same run takes back for root (a directory rollout manages).
  */
-export function unsafeFile(path: string, fact: FileFact | undefined, options: { untrustedOk?: boolean; untrustedDirs?: readonly string[] } = {}): UnsafeFile | undefined {
+export function unsafeFile(
+  path: string,
+  fact: FileFact | undefined,
+  options: { untrustedOk?: boolean; untrustedDirs?: readonly string[] } = {},
+): UnsafeFile | undefined {
   if (!fact?.exists) return undefined;
   if (fact.untrusted && !options.untrustedOk) {
     const dir = options.untrustedDirs?.filter((d) => path.startsWith(`${d}/`)).sort((a, b) => a.length - b.length)[0];
@@ -35,7 +40,10 @@ export function unsafeFile(path: string, fact: FileFact | undefined, options: { 
   }
   if (fact.kind === 'other') return { message: `${path} is not a regular file (a device, socket or pipe)`, fix: 'move it away' };
   if (fact.tooLarge) {
-    return { message: `${path} is ${size(fact.size ?? 0)}, larger than any Sensu config or certificate can be`, fix: 'move it away; rollout will not read or back it up' };
+    return {
+      message: `${path} is ${size(fact.size ?? 0)}, larger than any Sensu config or certificate can be`,
+      fix: 'move it away; rollout will not read or back it up',
+    };
   }
   if (fact.notUtf8At !== undefined) {
     return {

@@ -26,7 +26,10 @@ const task = z
     /** Only when the run turns this feature on. */
     requires: z.enum(FEATURES).optional(),
     /** Only on hosts whose inventory sets this variable (e.g. `sensu_dashboard_cert_file`). */
-    when_set: z.string().regex(/^[a-z_][a-z0-9_]*$/).optional(),
+    when_set: z
+      .string()
+      .regex(/^[a-z_][a-z0-9_]*$/)
+      .optional(),
     args: z.record(z.string(), z.unknown()).default({}),
   })
   .strict();

@@ -21,7 +21,14 @@ export interface AgentIdentity {
 /** Reads an agent's identity from its facts; throws InputError when its YAML cannot be read. */
 export function agentIdentity(host: HostSpec, facts: HostFacts): AgentIdentity {
   const envFile = envFileOf('agent', (p) => facts.files[p]?.exists === true);
-  const cfg = effectiveConfig({ role: 'agent', yaml: facts.files[host.sensu.agentConfig]?.text, yamlFile: host.sensu.agentConfig, env: facts.files[envFile]?.text, envFile, hostname: facts.hostname });
+  const cfg = effectiveConfig({
+    role: 'agent',
+    yaml: facts.files[host.sensu.agentConfig]?.text,
+    yamlFile: host.sensu.agentConfig,
+    env: facts.files[envFile]?.text,
+    envFile,
+    hostname: facts.hostname,
+  });
   const name = cfg.settings.name.value;
   const namespace = cfg.settings.namespace.value;
   return {

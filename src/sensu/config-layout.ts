@@ -111,4 +111,3 @@ export function removeLines(src: ConfigSource, start: number, end: number): Spli
   }
   return { start, end, text: '' };
 }
-

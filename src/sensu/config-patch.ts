@@ -193,7 +193,13 @@ function fillEmpty(src: ConfigSource, pair: TopPair, value: ConfigValue, style: 
   const colon = src.afterColon(pair);
   if (Array.isArray(value) && value.length > 0 && !src.prefersFlowLists()) {
     const indent = ' '.repeat(src.topColumn + src.seqIndent());
-    return [insertLines(src, src.nextLineStart(colon), value.map((v) => `${indent}- ${renderScalar(v, style)}`))];
+    return [
+      insertLines(
+        src,
+        src.nextLineStart(colon),
+        value.map((v) => `${indent}- ${renderScalar(v, style)}`),
+      ),
+    ];
   }
   let end = colon;
   while (src.text[end] === ' ' || src.text[end] === '\t') end++;
@@ -236,7 +242,13 @@ function editSeq(src: ConfigSource, key: string, node: YAMLSeq.Parsed, value: re
     const first = node.range[0];
     const prefix = `${src.text.slice(src.lineStart(first), first)}- `;
     const itemStyle = isScalar(items[0]) ? styleOf(items[0], style) : style;
-    splices.push(insertLines(src, src.afterLine(last.range[1]), value.slice(items.length).map((v) => prefix + renderScalar(v, itemStyle))));
+    splices.push(
+      insertLines(
+        src,
+        src.afterLine(last.range[1]),
+        value.slice(items.length).map((v) => prefix + renderScalar(v, itemStyle)),
+      ),
+    );
   }
   return splices;
 }
@@ -368,9 +380,13 @@ function collectUrlScalars(src: ConfigSource, key: string, node: ParsedNode, rea
 
 function notUrls(src: ConfigSource, key: string, node: ParsedNode): InputError {
   const line = src.lineOf(node.range[0]) + 1;
-  return new InputError(`${src.file}: ${key} must be a URL or a list of URLs`, [`${src.file}:${line}: ${key} holds ${isMap(node) ? 'a mapping' : 'a non-text value'}`], {
-    place: { file: src.file },
-  });
+  return new InputError(
+    `${src.file}: ${key} must be a URL or a list of URLs`,
+    [`${src.file}:${line}: ${key} holds ${isMap(node) ? 'a mapping' : 'a non-text value'}`],
+    {
+      place: { file: src.file },
+    },
+  );
 }
 
 function rewriteValue(value: unknown, from: string, to: string, file: string, key: string): ConfigValue {
@@ -413,7 +429,14 @@ function stringsIn(v: unknown): string[] {
   return [];
 }
 
-function checkResult(original: ConfigSource, text: string, edits: readonly ConfigEdit[], touched: Touched, file: string, options: PatchOptions): ConfigChange[] {
+function checkResult(
+  original: ConfigSource,
+  text: string,
+  edits: readonly ConfigEdit[],
+  touched: Touched,
+  file: string,
+  options: PatchOptions,
+): ConfigChange[] {
   let result: ConfigSource;
   try {
     result = ConfigSource.of(text, file);
@@ -436,10 +459,14 @@ function checkResult(original: ConfigSource, text: string, edits: readonly Confi
   if (shared.length > 0) {
     const which = shared.map((c) => c.key).join(', ');
     if (options.sharedAnchors === 'refuse') {
-      throw new InputError(`${file}: the change would also change ${which} through a shared YAML anchor`, shared.map((c) => `${file}: ${c.key} aliases an anchor the edit changes`), {
-        place: { file },
-        hint: 'replace the alias by its value by hand, or allow shared anchors to follow',
-      });
+      throw new InputError(
+        `${file}: the change would also change ${which} through a shared YAML anchor`,
+        shared.map((c) => `${file}: ${c.key} aliases an anchor the edit changes`),
+        {
+          place: { file },
+          hint: 'replace the alias by its value by hand, or allow shared anchors to follow',
+        },
+      );
     }
     touched.notes.push(`${file}: ${which} changed too, through a shared YAML anchor`);
   }
@@ -447,9 +474,11 @@ function checkResult(original: ConfigSource, text: string, edits: readonly Confi
   const last = new Map(edits.map((e) => [e.key, e] as const));
   for (const [key, edit] of last) {
     const ok =
-      edit.op === 'set' ? looseEqual(after[key], edit.value)
-      : edit.op === 'remove' ? result.pair(key) === undefined
-      : !stringsIn(after[key]).some((s) => hasScheme(s, edit.from));
+      edit.op === 'set'
+        ? looseEqual(after[key], edit.value)
+        : edit.op === 'remove'
+          ? result.pair(key) === undefined
+          : !stringsIn(after[key]).some((s) => hasScheme(s, edit.from));
     if (!ok) throw new Error(`internal: patching ${file} did not make ${key} ${edit.op === 'remove' ? 'absent' : 'hold the value asked for'}`);
   }
   return changes;

@@ -95,7 +95,12 @@ export function effectiveConfig<R extends SensuRole>(input: EffectiveConfigInput
     const assignment = env.vars[envName];
     let setting: EffectiveSetting;
     if (assignment && assignment.value !== '') {
-      setting = { ...base, value: coerce(spec, assignment.value, `${envFile}:${assignment.line}`, warnings), source: 'env', origin: { file: envFile, line: assignment.line } };
+      setting = {
+        ...base,
+        value: coerce(spec, assignment.value, `${envFile}:${assignment.line}`, warnings),
+        source: 'env',
+        origin: { file: envFile, line: assignment.line },
+      };
       if (fileValue !== undefined) setting.shadowedFileValue = fileValue;
     } else if (fileValue !== undefined) {
       setting = { ...base, value: fileValue, source: 'file' };

@@ -75,7 +75,16 @@ export function parseEnvFile(text: string | undefined, file: string): EnvFile {
 
   const push = (end: number): void => {
     const name = key.trim();
-    const a: EnvAssignment = { name, value: value.slice(0, keep), line: startLine, start, end, valueStart: valueStart < 0 ? end : valueStart, valueEnd: valueEnd < 0 ? end : valueEnd, applied: true };
+    const a: EnvAssignment = {
+      name,
+      value: value.slice(0, keep),
+      line: startLine,
+      start,
+      end,
+      valueStart: valueStart < 0 ? end : valueStart,
+      valueEnd: valueEnd < 0 ? end : valueEnd,
+      applied: true,
+    };
     const exported = /^export\s+([A-Za-z_][A-Za-z0-9_]*)$/.exec(name);
     if (exported) {
       a.applied = false;

@@ -66,7 +66,13 @@ function post(dial: Dial, at: EtcdEndpoint, material: EtcdTlsMaterial, path: str
           return;
         }
         // No agent: with one, Node dials host:port itself and never calls createConnection (the forward).
-        const options = { method: 'POST', host: at.address, port: at.port, path, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) } };
+        const options = {
+          method: 'POST',
+          host: at.address,
+          port: at.port,
+          path,
+          headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) },
+        };
         const secure = (): Duplex =>
           tls.connect({
             socket: s,
@@ -76,7 +82,10 @@ function post(dial: Dial, at: EtcdEndpoint, material: EtcdTlsMaterial, path: str
             ...(material.ca ? { ca: material.ca } : {}),
             ...(material.cert && material.key ? { cert: material.cert, key: material.key } : {}),
           });
-        const req = at.scheme === 'https' ? https.request({ ...options, createConnection: secure }, onResponse) : http.request({ ...options, createConnection: () => s }, onResponse);
+        const req =
+          at.scheme === 'https'
+            ? https.request({ ...options, createConnection: secure }, onResponse)
+            : http.request({ ...options, createConnection: () => s }, onResponse);
         req.on('error', (err) => finish(err));
         req.end(payload);
       },
@@ -89,7 +98,14 @@ function post(dial: Dial, at: EtcdEndpoint, material: EtcdTlsMaterial, path: str
  * Calls the gateway at the first endpoint that answers. A member's client port serves either http
  * or https and a run switches it, so callers pass both schemes; a wrong one fails fast.
  */
-export async function gatewayCall(dial: Dial, endpoints: readonly EtcdEndpoint[], material: EtcdTlsMaterial, path: string, body: unknown, timeoutMs = 5000): Promise<{ answer: unknown; via: EtcdEndpoint }> {
+export async function gatewayCall(
+  dial: Dial,
+  endpoints: readonly EtcdEndpoint[],
+  material: EtcdTlsMaterial,
+  path: string,
+  body: unknown,
+  timeoutMs = 5000,
+): Promise<{ answer: unknown; via: EtcdEndpoint }> {
   const errors: string[] = [];
   for (const at of endpoints) {
     try {
@@ -111,14 +127,23 @@ interface RawMember {
 const member = (m: RawMember): EtcdMember => ({ id: m.ID ?? '0', name: m.name ?? '', peerURLs: m.peerURLs ?? [], clientURLs: m.clientURLs ?? [] });
 
 /** `etcdctl member list`. */
-export async function memberList(dial: Dial, endpoints: readonly EtcdEndpoint[], material: EtcdTlsMaterial): Promise<{ members: EtcdMember[]; via: EtcdEndpoint }> {
+export async function memberList(
+  dial: Dial,
+  endpoints: readonly EtcdEndpoint[],
+  material: EtcdTlsMaterial,
+): Promise<{ members: EtcdMember[]; via: EtcdEndpoint }> {
   const { answer, via } = await gatewayCall(dial, endpoints, material, '/v3/cluster/member/list', {});
   return { members: ((answer as { members?: RawMember[] }).members ?? []).map(member), via };
 }
 
 /** `etcdctl member update <id> --peer-urls=…`: raft-committed, so it needs a quorum. */
-export async function memberUpdate(dial: Dial, endpoints: readonly EtcdEndpoint[], material: EtcdTlsMaterial, id: string, peerURLs: readonly string[]): Promise<EtcdMember[]> {
+export async function memberUpdate(
+  dial: Dial,
+  endpoints: readonly EtcdEndpoint[],
+  material: EtcdTlsMaterial,
+  id: string,
+  peerURLs: readonly string[],
+): Promise<EtcdMember[]> {
   const { answer } = await gatewayCall(dial, endpoints, material, '/v3/cluster/member/update', { ID: id, peerURLs }, 10_000);
   return ((answer as { members?: RawMember[] }).members ?? []).map(member);
 }
-

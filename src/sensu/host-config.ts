@@ -61,7 +61,14 @@ export interface HostConfigTexts {
 export function hostSettings(host: HostSpec, texts: HostConfigTexts): Record<string, EffectiveSetting> {
   const yamlFile = configPathOf(host);
   const envFile = envFileOf(host.role, (p) => texts.files[p]?.exists === true || texts.files[p]?.text !== undefined);
-  const config = effectiveConfig({ role: host.role, yaml: texts.files[yamlFile]?.text, yamlFile, env: texts.files[envFile]?.text, envFile, ...(texts.hostname !== undefined ? { hostname: texts.hostname } : {}) });
+  const config = effectiveConfig({
+    role: host.role,
+    yaml: texts.files[yamlFile]?.text,
+    yamlFile,
+    env: texts.files[envFile]?.text,
+    envFile,
+    ...(texts.hostname !== undefined ? { hostname: texts.hostname } : {}),
+  });
   return config.settings;
 }
 

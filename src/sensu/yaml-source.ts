@@ -127,14 +127,18 @@ export class ConfigSource {
     const line = this.lineOf(c.range[0]) + 1;
     if (!isMap(c)) {
       const found = isSeq(c) ? 'a list' : isAlias(c) ? 'an alias' : 'a single value';
-      throw new InputError(`${this.file}: expected settings (key: value) at the top level`, [
-        `${this.file}:${line}: expected a mapping of settings at the top level, found ${found}`,
-      ], { place: { file: this.file } });
+      throw new InputError(
+        `${this.file}: expected settings (key: value) at the top level`,
+        [`${this.file}:${line}: expected a mapping of settings at the top level, found ${found}`],
+        { place: { file: this.file } },
+      );
     }
     if (c.flow) {
-      throw new InputError(`${this.file}: settings written as one flow mapping ({…}) are not supported`, [
-        `${this.file}:${line}: top-level flow mapping; rewrite it as one "key: value" per line`,
-      ], { place: { file: this.file } });
+      throw new InputError(
+        `${this.file}: settings written as one flow mapping ({…}) are not supported`,
+        [`${this.file}:${line}: top-level flow mapping; rewrite it as one "key: value" per line`],
+        { place: { file: this.file } },
+      );
     }
     return c;
   }

@@ -30,7 +30,11 @@ export interface CertificateRun {
  */
 function clientExpectation(h: HostSpec, caFile: string, facts: HostFacts | undefined, problems: PlanProblem[]): CertExpectation | undefined {
   if (!h.sensu.clientCertFile || !h.sensu.clientKeyFile) {
-    problems.push({ host: h.name, message: '--agent-mtls needs sensu_client_cert_file and sensu_client_key_file for every agent', fix: 'issue them with `rollout certs --agents` (CN = the entity name, clientAuth), then set both vars for the agents' });
+    problems.push({
+      host: h.name,
+      message: '--agent-mtls needs sensu_client_cert_file and sensu_client_key_file for every agent',
+      fix: 'issue them with `rollout certs --agents` (CN = the entity name, clientAuth), then set both vars for the agents',
+    });
     return undefined;
   }
   let entity = h.sensu.entityName;
@@ -41,7 +45,15 @@ function clientExpectation(h: HostSpec, caFile: string, facts: HostFacts | undef
       // the config's own problem is reported by planning
     }
   }
-  return { host: h.name, certFile: h.sensu.clientCertFile, keyFile: h.sensu.clientKeyFile, caFile, names: [], usages: ['clientAuth'], ...(entity ? { commonName: entity } : {}) };
+  return {
+    host: h.name,
+    certFile: h.sensu.clientCertFile,
+    keyFile: h.sensu.clientKeyFile,
+    caFile,
+    names: [],
+    usages: ['clientAuth'],
+    ...(entity ? { commonName: entity } : {}),
+  };
 }
 
 /** Checks every backend's certificate, key and CA, and that every agent has a CA to trust. */
@@ -56,17 +68,35 @@ export async function certificateProblems(hosts: readonly HostSpec[], inventoryD
       h.role === 'backend' && !h.sensu.keyFile ? 'sensu_key_file' : undefined,
     ].filter((x): x is string => x !== undefined);
     if (missing.length > 0) {
-      problems.push({ host: h.name, message: `no ${missing.join(', ')} in the inventory`, fix: `set ${missing.join(' and ')} for ${h.name} (paths relative to the inventory), or generate them with \`rollout certs\`` });
+      problems.push({
+        host: h.name,
+        message: `no ${missing.join(', ')} in the inventory`,
+        fix: `set ${missing.join(' and ')} for ${h.name} (paths relative to the inventory), or generate them with \`rollout certs\``,
+      });
       continue;
     }
     if (h.role === 'backend' && h.sensu.certFile && h.sensu.keyFile && h.sensu.caFile) {
       // With --etcd-tls it is also etcd's client and peer certificate: members and the backend's own
       // store client present it to each other, so it needs clientAuth too.
       const usages = options.features?.has('etcd_tls') ? (['serverAuth', 'clientAuth'] as const) : (['serverAuth'] as const);
-      expectations.push({ host: h.name, certFile: h.sensu.certFile, keyFile: h.sensu.keyFile, caFile: h.sensu.caFile, names: namesDialled(h), usages: [...usages] });
+      expectations.push({
+        host: h.name,
+        certFile: h.sensu.certFile,
+        keyFile: h.sensu.keyFile,
+        caFile: h.sensu.caFile,
+        names: namesDialled(h),
+        usages: [...usages],
+      });
       // The web UI is dialled at the same names.
       if (h.sensu.dashboardCertFile && h.sensu.dashboardKeyFile) {
-        expectations.push({ host: h.name, certFile: h.sensu.dashboardCertFile, keyFile: h.sensu.dashboardKeyFile, caFile: h.sensu.caFile, names: namesDialled(h), usages: ['serverAuth'] });
+        expectations.push({
+          host: h.name,
+          certFile: h.sensu.dashboardCertFile,
+          keyFile: h.sensu.dashboardKeyFile,
+          caFile: h.sensu.caFile,
+          names: namesDialled(h),
+          usages: ['serverAuth'],
+        });
       }
     }
     if (h.role === 'agent' && h.sensu.caFile && options.features?.has('agent_mtls')) {

@@ -47,7 +47,11 @@ export interface GatherOptions {
 }
 
 /** Stages connect and facts: one connection per host, one facts command per host, health before the run. */
-export async function connectAndGather(hosts: readonly HostSpec[], open: (h: HostSpec) => Promise<Transport>, options: GatherOptions): Promise<Gathered & { closeAll: () => Promise<void> }> {
+export async function connectAndGather(
+  hosts: readonly HostSpec[],
+  open: (h: HostSpec) => Promise<Transport>,
+  options: GatherOptions,
+): Promise<Gathered & { closeAll: () => Promise<void> }> {
   const { forks, playbook, ca, progress, stats } = options;
   const connections = await connectAll(hosts, open, { forks });
   stats.end('connect');
@@ -105,18 +109,31 @@ export interface PlanStageInput {
 export async function preflightAndPlan(input: PlanStageInput): Promise<{ plan: Plan; runHosts: HostSpec[]; trust: string | undefined }> {
   const { fleet, gathered, ca, playbook } = input;
   // Agents unreachable or not running may be left out (--max-unreachable); backends never.
-  const verdict = healthVerdict({ hosts: fleet.hosts, facts: gathered.facts, unreachable: gathered.unreachable, ...(input.maxUnreachable ? { maxUnreachable: input.maxUnreachable } : {}) });
+  const verdict = healthVerdict({
+    hosts: fleet.hosts,
+    facts: gathered.facts,
+    unreachable: gathered.unreachable,
+    ...(input.maxUnreachable ? { maxUnreachable: input.maxUnreachable } : {}),
+  });
   const leftOut = new Set(verdict.leftBehind.map((l) => l.host));
   const runHosts = fleet.hosts.filter((h) => !leftOut.has(h.name));
   const local = await gatherLocalFiles(runHosts);
   // Gates and rollback verify against the new CA and whatever the fleet trusted before (a rotation).
-  const trust = ca === undefined ? undefined : caBundle(ca, ...runHosts.map((h) => {
-    const f = gathered.facts.get(h.name);
-    return f ? trustedCaText(h, f) : undefined;
-  }));
+  const trust =
+    ca === undefined
+      ? undefined
+      : caBundle(
+          ca,
+          ...runHosts.map((h) => {
+            const f = gathered.facts.get(h.name);
+            return f ? trustedCaText(h, f) : undefined;
+          }),
+        );
   // The playbook's cert_preflight task is where certificates are checked; a playbook without one does not ask for it.
   const checksCerts = playbook.phases.some((p) => p.tasks.some((t) => t.module === 'cert_preflight'));
-  const certProblems = checksCerts ? await certificateProblems(runHosts, fleet.inventory.dir, { minValidityDays: input.minValidityDays, features: input.features, facts: gathered.facts }) : [];
+  const certProblems = checksCerts
+    ? await certificateProblems(runHosts, fleet.inventory.dir, { minValidityDays: input.minValidityDays, features: input.features, facts: gathered.facts })
+    : [];
   const order = new Map(fleet.hosts.map((h, i) => [h.name, i]));
   const preflight = [...gathered.problems, ...verdict.problems].sort((a, b) => (order.get(a.host) ?? 0) - (order.get(b.host) ?? 0));
   const plan = makePlan({
@@ -152,7 +169,9 @@ export function keepaliveCheck(hosts: readonly HostSpec[], ca: string | undefine
   };
   const any = hosts.find((h) => h.sensu.apiKey ?? (h.sensu.apiUser && h.sensu.apiPassword));
   if (!any) return undefined;
-  const credentials = any.sensu.apiKey ? { apiKey: any.sensu.apiKey } : { user: any.sensu.apiUser ?? '', password: any.sensu.apiPassword as NonNullable<typeof any.sensu.apiPassword> };
+  const credentials = any.sensu.apiKey
+    ? { apiKey: any.sensu.apiKey }
+    : { user: any.sensu.apiUser ?? '', password: any.sensu.apiPassword as NonNullable<typeof any.sensu.apiPassword> };
   const backends = hosts.filter((h) => h.role === 'backend');
   // Each backend's API where its config puts it (the default port when its config was not gathered: not in --limit).
   return { baseUrls: backends.map((b) => `https://${b.address}:${apiPortOf(b)}`), credentials, ca };
@@ -165,7 +184,9 @@ export function probesOf(hosts: readonly HostSpec[], plan: Plan, facts: Readonly
     // An agent cut off before the run is "as it was" when it runs again on its old files, connected or not.
     const cutOff = facts.get(host.name)?.health?.agent === 'disconnected';
     const at = eff ?? endpointsOf({}, host.role);
-    return host.role === 'backend' ? { host, apiPort: at.apiPort } : { host, apiPort: at.agentApiPort, agentApiHost: at.agentApiHost, ...(cutOff ? { connected: false } : {}) };
+    return host.role === 'backend'
+      ? { host, apiPort: at.apiPort }
+      : { host, apiPort: at.agentApiPort, agentApiHost: at.agentApiHost, ...(cutOff ? { connected: false } : {}) };
   });
 }
 
@@ -180,4 +201,3 @@ export function writeRetryFile(stateDir: string, runId: string, left: readonly L
   writeFileSync(file, left.map((l) => `${l.host}\n`).join(''), { mode: 0o600 });
   return file;
 }
-

@@ -53,7 +53,14 @@ export async function connectAll<H extends { name: string }>(
       if (!(c.error instanceof ConnectTimeoutError) || !h) return Promise.resolve(c);
       return retry(async () => {
         const again = await attempt(h);
-        if (again.error instanceof ConnectTimeoutError) return report({ host: h.name, error: new ConnectTimeoutError(`${again.error.message} (tried twice)`, { place: { host: h.name }, ...(again.error.hint ? { hint: again.error.hint } : {}) }) });
+        if (again.error instanceof ConnectTimeoutError)
+          return report({
+            host: h.name,
+            error: new ConnectTimeoutError(`${again.error.message} (tried twice)`, {
+              place: { host: h.name },
+              ...(again.error.hint ? { hint: again.error.hint } : {}),
+            }),
+          });
         return report(again);
       });
     }),

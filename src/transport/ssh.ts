@@ -10,7 +10,17 @@ import ssh2 from 'ssh2';
 import type { ClientChannel, ConnectConfig } from 'ssh2';
 import { ConnectError, ConnectTimeoutError, HostChangedError, RemoteCommandError, UnreachableError } from '../errors.js';
 import { printable } from '../terminal-text.js';
-import { fingerprint, hostKeyName, knownHostsEntry, knownKeyTypes, parseKnownHosts, shouldHash, verifyHostKey, type HostKeyVerdict, type KnownHostLine } from './known-hosts.js';
+import {
+  fingerprint,
+  hostKeyName,
+  knownHostsEntry,
+  knownKeyTypes,
+  parseKnownHosts,
+  shouldHash,
+  verifyHostKey,
+  type HostKeyVerdict,
+  type KnownHostLine,
+} from './known-hosts.js';
 import { quote } from './shell.js';
 import { NotStartedError, RootSession, SESSION_DRIVER } from './root-session.js';
 import { becomeCommand, becomeFailureOf, type BecomeFailure } from './sudo.js';
@@ -185,14 +195,24 @@ async function loadPrivateKey(file: string, settings: SshSettings, target: SshTa
 }
 
 /** Turns ssh2's connection errors into one line naming the host and what to do. */
-function connectErrorOf(err: Error & { level?: string; code?: string }, target: SshTarget, where: string, timeoutMs: number, verdict: HostKeyVerdict | undefined, fp: string | undefined): ConnectError {
+function connectErrorOf(
+  err: Error & { level?: string; code?: string },
+  target: SshTarget,
+  where: string,
+  timeoutMs: number,
+  verdict: HostKeyVerdict | undefined,
+  fp: string | undefined,
+): ConnectError {
   const place = { host: target.name };
   if (verdict && verdict.status !== 'match') {
     if (verdict.status === 'unknown' && verdict.certAuthority) {
-      return new ConnectError(`${target.name} (${where}): host key ${fp ?? ''} is not in known_hosts, and host certificates (@cert-authority, ${verdict.certAuthority}) are not supported`, {
-        place,
-        hint: `rollout's SSH library cannot verify host certificates: add the host's own key to known_hosts (ssh-keyscan -p ${target.port} ${target.address}, after checking its fingerprint)`,
-      });
+      return new ConnectError(
+        `${target.name} (${where}): host key ${fp ?? ''} is not in known_hosts, and host certificates (@cert-authority, ${verdict.certAuthority}) are not supported`,
+        {
+          place,
+          hint: `rollout's SSH library cannot verify host certificates: add the host's own key to known_hosts (ssh-keyscan -p ${target.port} ${target.address}, after checking its fingerprint)`,
+        },
+      );
     }
     if (verdict.status === 'unknown') {
       return new ConnectError(`${target.name} (${where}): host key ${fp ?? ''} is not in known_hosts`, {
@@ -201,20 +221,35 @@ function connectErrorOf(err: Error & { level?: string; code?: string }, target: 
       });
     }
     if (verdict.status === 'revoked') {
-      return new ConnectError(`${target.name} (${where}): host key ${fp ?? ''} is REVOKED (${verdict.where}); refusing to connect`, { place, hint: 'the host presents a key marked @revoked: investigate before going further' });
+      return new ConnectError(`${target.name} (${where}): host key ${fp ?? ''} is REVOKED (${verdict.where}); refusing to connect`, {
+        place,
+        hint: 'the host presents a key marked @revoked: investigate before going further',
+      });
     }
-    return new ConnectError(`${target.name} (${where}): HOST KEY CHANGED — the host presented ${fp ?? 'a key'} but ${verdict.where} holds another key for it. This can be a man-in-the-middle attack; refusing to connect`, {
-      place,
-      hint: `if the host was really reinstalled, remove the old entry (ssh-keygen -R ${hostKeyName(target.address, target.port)}) and add the new key`,
-    });
+    return new ConnectError(
+      `${target.name} (${where}): HOST KEY CHANGED — the host presented ${fp ?? 'a key'} but ${verdict.where} holds another key for it. This can be a man-in-the-middle attack; refusing to connect`,
+      {
+        place,
+        hint: `if the host was really reinstalled, remove the old entry (ssh-keygen -R ${hostKeyName(target.address, target.port)}) and add the new key`,
+      },
+    );
   }
   const code = err.code ?? '';
   if (err.level === 'client-timeout' || code === 'ETIMEDOUT' || /timed out/i.test(err.message)) {
-    return new ConnectTimeoutError(`${target.name} (${where}): timed out after ${timeoutMs / 1000} s connecting`, { place, hint: 'is the host up, and is ansible_host/ansible_port right? A busy host or a slow link: raise --connect-timeout' });
+    return new ConnectTimeoutError(`${target.name} (${where}): timed out after ${timeoutMs / 1000} s connecting`, {
+      place,
+      hint: 'is the host up, and is ansible_host/ansible_port right? A busy host or a slow link: raise --connect-timeout',
+    });
   }
-  if (code === 'ECONNREFUSED') return new UnreachableError(`${target.name} (${where}): connection refused`, { place, hint: 'is sshd running there, and is ansible_port right?' });
-  if (code === 'EHOSTUNREACH' || code === 'ENETUNREACH') return new UnreachableError(`${target.name} (${where}): host unreachable`, { place, hint: 'check ansible_host and the network path' });
-  if (code === 'ENOTFOUND' || code === 'EAI_AGAIN') return new UnreachableError(`${target.name}: cannot resolve ${target.address}`, { place, hint: 'set ansible_host to an address or a name this machine resolves' });
+  if (code === 'ECONNREFUSED')
+    return new UnreachableError(`${target.name} (${where}): connection refused`, { place, hint: 'is sshd running there, and is ansible_port right?' });
+  if (code === 'EHOSTUNREACH' || code === 'ENETUNREACH')
+    return new UnreachableError(`${target.name} (${where}): host unreachable`, { place, hint: 'check ansible_host and the network path' });
+  if (code === 'ENOTFOUND' || code === 'EAI_AGAIN')
+    return new UnreachableError(`${target.name}: cannot resolve ${target.address}`, {
+      place,
+      hint: 'set ansible_host to an address or a name this machine resolves',
+    });
   if (err.level === 'client-authentication') {
     return new ConnectError(`${target.name} (${where}): authentication failed for user ${target.user}`, {
       place,
@@ -222,7 +257,10 @@ function connectErrorOf(err: Error & { level?: string; code?: string }, target: 
     });
   }
   if (code === 'ECONNRESET' || /closed|reset/i.test(err.message)) {
-    return new ConnectError(`${target.name} (${where}): the connection was closed by the host`, { place, hint: 'check sshd logs on the host (MaxStartups, AllowUsers, banned address)' });
+    return new ConnectError(`${target.name} (${where}): the connection was closed by the host`, {
+      place,
+      hint: 'check sshd logs on the host (MaxStartups, AllowUsers, banned address)',
+    });
   }
   // ssh2's own messages can quote what the server sent (its version line, a disconnect reason).
   return new ConnectError(`${target.name} (${where}): ${printable(err.message)}`, { place });
@@ -306,12 +344,18 @@ function overflowError(target: SshTarget, maxBytes: number): RemoteCommandError 
 
 /** The error of a command that passed its deadline. */
 function timeoutError(target: SshTarget, timeoutMs: number): RemoteCommandError {
-  return new RemoteCommandError(`${target.name}: command did not finish within ${timeoutMs / 1000} s`, { place: { host: target.name }, hint: 'the host may be overloaded; raise --command-timeout' });
+  return new RemoteCommandError(`${target.name}: command did not finish within ${timeoutMs / 1000} s`, {
+    place: { host: target.name },
+    hint: 'the host may be overloaded; raise --command-timeout',
+  });
 }
 
 /** The error of an exec request the connection refused. */
 function unusableError(target: SshTarget, err: Error): ConnectError {
-  return new ConnectError(`${target.name}: the connection is no longer usable (${printable(err.message)})`, { place: { host: target.name }, hint: 'the host may have rebooted or dropped the connection: run again' });
+  return new ConnectError(`${target.name}: the connection is no longer usable (${printable(err.message)})`, {
+    place: { host: target.name },
+    hint: 'the host may have rebooted or dropped the connection: run again',
+  });
 }
 
 /** sudo refused (no password, a wrong one, no rights): trying again would only repeat it. */
@@ -389,7 +433,14 @@ class Becoming {
  * Collects an exec channel's output, driving the become protocol when `become` is set. Output past
  * `maxBytes` (stdout and stderr together, sudo's own included) ends the command and fails it.
  */
-function execChannel(client: Client, target: SshTarget, line: string, options: RunOptions, maxBytes: number, become?: { prompt: string; marker: string }): Promise<RunResult> {
+function execChannel(
+  client: Client,
+  target: SshTarget,
+  line: string,
+  options: RunOptions,
+  maxBytes: number,
+  become?: { prompt: string; marker: string },
+): Promise<RunResult> {
   const timeoutMs = options.timeoutMs ?? DEFAULT_COMMAND_TIMEOUT;
   return new Promise<RunResult>((resolve, reject) => {
     client.exec(line, (err, stream: ClientChannel) => {
@@ -586,10 +637,13 @@ class SshTransport implements Transport {
         if (/HOST KEY|REVOKED|not in known_hosts/.test((err as Error).message) || Date.now() + delay > end) {
           this.gaveUp = true;
           const why = (err as Error).message.replace(`${this.host} `, '').replace(/^\([^)]*\): /, '');
-          throw new ConnectError(`${this.host}: the SSH connection was lost and could not be reopened${windowMs > 0 ? ` within ${Math.round(windowMs / 1000)} s` : ''} (${why})`, {
-            place: { host: this.host },
-            hint: 'once the host is reachable again, `rollout rollback` undoes what this run left on it',
-          });
+          throw new ConnectError(
+            `${this.host}: the SSH connection was lost and could not be reopened${windowMs > 0 ? ` within ${Math.round(windowMs / 1000)} s` : ''} (${why})`,
+            {
+              place: { host: this.host },
+              hint: 'once the host is reachable again, `rollout rollback` undoes what this run left on it',
+            },
+          );
         }
         await new Promise((r) => setTimeout(r, delay));
       }
@@ -598,7 +652,10 @@ class SshTransport implements Transport {
 
   /** The error for a command whose connection dropped under it: its outcome on the host is unknown. */
   private lost(): ConnectError {
-    return new ConnectError(`${this.host}: the SSH connection dropped while a command was running`, { place: { host: this.host }, hint: 'the host may have rebooted or its sshd restarted' });
+    return new ConnectError(`${this.host}: the SSH connection dropped while a command was running`, {
+      place: { host: this.host },
+      hint: 'the host may have rebooted or its sshd restarted',
+    });
   }
 
   async run(commandLine: string, options: RunOptions = {}): Promise<RunResult> {
@@ -647,7 +704,12 @@ class SshTransport implements Transport {
         // command never ran. A dropped connection may have lost that line: then it is unknown.
         if (err instanceof NotStartedError) {
           if (attempt === 0 && connected) continue;
-          throw connected ? new RemoteCommandError(`${this.host}: the root shell ended before the command could start, twice`, { place: { host: this.host }, hint: "see the host's logs (sudo, sshd) for why the shell ended" }) : this.lost();
+          throw connected
+            ? new RemoteCommandError(`${this.host}: the root shell ended before the command could start, twice`, {
+                place: { host: this.host },
+                hint: "see the host's logs (sudo, sshd) for why the shell ended",
+              })
+            : this.lost();
         }
         if (this.chain.client === client && !this.alive) throw this.lost();
         throw err;
@@ -667,7 +729,10 @@ class SshTransport implements Transport {
     }
     const opening = openRootSession(client, this.target, this.settings.maxOutputBytes ?? DEFAULT_MAX_OUTPUT_BYTES, timeoutMs);
     this.root = { client, session: opening };
-    current?.session.then((s) => s.close(), () => undefined);
+    current?.session.then(
+      (s) => s.close(),
+      () => undefined,
+    );
     try {
       return await opening;
     } catch (err) {
@@ -718,7 +783,10 @@ class SshTransport implements Transport {
     const client = await this.client();
     return new Promise((resolve, reject) => {
       client.forwardOut('127.0.0.1', 0, address, port, (err, stream) => {
-        if (err) reject(new RemoteCommandError(`${this.host}: cannot reach ${address}:${port} from the host (${printable(err.message)})`, { place: { host: this.host } }));
+        if (err)
+          reject(
+            new RemoteCommandError(`${this.host}: cannot reach ${address}:${port} from the host (${printable(err.message)})`, { place: { host: this.host } }),
+          );
         else resolve(stream);
       });
     });
@@ -734,7 +802,10 @@ class SshTransport implements Transport {
     if (this.closed) return Promise.resolve();
     this.closed = true;
     // The root shell ends when its stdin does; the connection's end would end it anyway.
-    this.root?.session.then((s) => s.close(), () => undefined);
+    this.root?.session.then(
+      (s) => s.close(),
+      () => undefined,
+    );
     if (!this.alive) {
       // A dead connection emits no close: waiting for one would leave nothing but an idle timer.
       for (const c of [this.chain.client, ...this.chain.jumps]) c.end();
@@ -783,7 +854,13 @@ async function openChain(target: SshTarget, settings: SshSettings): Promise<Chai
       const to = next ? { address: next.host, port: next.port ?? 22 } : { address: target.address, port: target.port };
       sock = await new Promise<Duplex>((resolve, reject) => {
         jump.forwardOut('127.0.0.1', 0, to.address, to.port, (err, stream) => {
-          if (err) reject(new ConnectError(`${target.name}: jump host ${hop.host} cannot reach ${next ? `the next jump host ${to.address}:${to.port}` : `${to.address}:${to.port}`} (${printable(err.message)})`, { place: { host: target.name } }));
+          if (err)
+            reject(
+              new ConnectError(
+                `${target.name}: jump host ${hop.host} cannot reach ${next ? `the next jump host ${to.address}:${to.port}` : `${to.address}:${to.port}`} (${printable(err.message)})`,
+                { place: { host: target.name } },
+              ),
+            );
           else resolve(stream);
         });
       });

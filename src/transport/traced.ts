@@ -36,16 +36,46 @@ export function traced(t: Transport, sink: (event: TransportEvent) => void): Tra
     run: (command: string, options?: RunOptions): Promise<RunResult> =>
       timed(
         () => t.run(command, options),
-        (r, ms, error) => sink({ type: 'command', host, command, sudo: options?.sudo ?? false, code: r?.code ?? null, ms, stderr: r?.stderr.toString() ?? '', ...(error ? { error } : {}) }),
+        (r, ms, error) =>
+          sink({
+            type: 'command',
+            host,
+            command,
+            sudo: options?.sudo ?? false,
+            code: r?.code ?? null,
+            ms,
+            stderr: r?.stderr.toString() ?? '',
+            ...(error ? { error } : {}),
+          }),
       ),
-    readFile: (path: string): Promise<Buffer | undefined> => timed(() => t.readFile(path), (r, ms, error) => sink({ type: 'read', host, path, found: r !== undefined, ms, ...(error ? { error } : {}) })),
+    readFile: (path: string): Promise<Buffer | undefined> =>
+      timed(
+        () => t.readFile(path),
+        (r, ms, error) => sink({ type: 'read', host, path, found: r !== undefined, ms, ...(error ? { error } : {}) }),
+      ),
     writeAll: (items: readonly WriteItem[]): Promise<WriteOutcome> =>
       timed(
         () => t.writeAll(items),
-        (r, ms, error) => sink({ type: 'write', host, paths: items.map((i) => i.path), done: r?.done ?? 0, ms, ...(error ?? r?.error ? { error: error ?? r?.error?.message } : {}) }),
+        (r, ms, error) =>
+          sink({
+            type: 'write',
+            host,
+            paths: items.map((i) => i.path),
+            done: r?.done ?? 0,
+            ms,
+            ...((error ?? r?.error) ? { error: error ?? r?.error?.message } : {}),
+          }),
       ),
-    stat: (path: string): Promise<RemoteStat | undefined> => timed(() => t.stat(path), (_r, ms, error) => sink({ type: 'stat', host, path, ms, ...(error ? { error } : {}) })),
-    forward: (address: string, port: number): Promise<Duplex> => timed(() => t.forward(address, port), (_r, ms, error) => sink({ type: 'forward', host, address, port, ms, ...(error ? { error } : {}) })),
+    stat: (path: string): Promise<RemoteStat | undefined> =>
+      timed(
+        () => t.stat(path),
+        (_r, ms, error) => sink({ type: 'stat', host, path, ms, ...(error ? { error } : {}) }),
+      ),
+    forward: (address: string, port: number): Promise<Duplex> =>
+      timed(
+        () => t.forward(address, port),
+        (_r, ms, error) => sink({ type: 'forward', host, address, port, ms, ...(error ? { error } : {}) }),
+      ),
     stats: (): TransportStats => t.stats(),
     close: async (): Promise<void> => {
       await t.close();

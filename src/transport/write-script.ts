@@ -69,10 +69,7 @@ const octal = (mode: number): string => mode.toString(8).padStart(4, '0');
  * missing, never a link: a link there could only have been put there by root, but a link is not
  * what rollout manages, and following it is how root gets tricked into writing elsewhere.
  */
-const GUARD_FILE = [
-  `[ "$d" = "$td" ] || { trusted_dir "$d" || exit ${EXIT_UNTRUSTED}; td=$d; }`,
-  refuseNonRegular('not replaced'),
-];
+const GUARD_FILE = [`[ "$d" = "$td" ] || { trusted_dir "$d" || exit ${EXIT_UNTRUSTED}; td=$d; }`, refuseNonRegular('not replaced')];
 
 function fileSection(item: FileWrite, i: number, nonce: string): string[] {
   const sha = createHash('sha256').update(item.content).digest('hex');

@@ -65,10 +65,7 @@ export function renderDiff(options: DiffInput): string {
   const show = (s: string): string => visible(showCr ? s : s.replace(/\r$/, ''));
 
   const patch = structuredPatch(label, label, oldText, newText, undefined, undefined, { context: options.context ?? 3 });
-  const out: string[] = [
-    paint('bold', `--- ${before === undefined ? '/dev/null' : label}`),
-    paint('bold', `+++ ${after === undefined ? '/dev/null' : label}`),
-  ];
+  const out: string[] = [paint('bold', `--- ${before === undefined ? '/dev/null' : label}`), paint('bold', `+++ ${after === undefined ? '/dev/null' : label}`)];
   for (const hunk of patch.hunks) {
     const oldStart = hunk.oldLines === 0 ? hunk.oldStart - 1 : hunk.oldStart;
     const newStart = hunk.newLines === 0 ? hunk.newStart - 1 : hunk.newStart;

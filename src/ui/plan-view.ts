@@ -28,7 +28,8 @@ function fileLine(step: FileStep, color: boolean): string {
   const own = `${mode(step.after.mode)} ${step.after.owner}:${step.after.group}`;
   let what: string;
   if (step.secret) what = 'private key (content never shown)';
-  else if (step.cert) what = `${step.cert.subject.split(', ').find((p) => p.startsWith('CN=')) ?? step.cert.subject}  SAN=${step.cert.sans.join(',') || 'none'}  expires ${step.cert.notAfter}`;
+  else if (step.cert)
+    what = `${step.cert.subject.split(', ').find((p) => p.startsWith('CN=')) ?? step.cert.subject}  SAN=${step.cert.sans.join(',') || 'none'}  expires ${step.cert.notAfter}`;
   else what = '';
   const kept = /still trusting .*/.exec(step.reason ?? '')?.[0].replace(/\)$/, '');
   const why = step.before.exists && step.before.sha256 === step.after.sha256 ? '  (ownership or mode only)' : kept ? `  (CA bundle: the new CA, ${kept})` : '';
@@ -36,7 +37,10 @@ function fileLine(step: FileStep, color: boolean): string {
 }
 
 function dirLine(step: DirStep, color: boolean): string {
-  return paint(color, step.before.exists ? '33' : '32', `${step.before.exists ? '~' : '+'} ${step.path}/`) + `  ${mode(step.after.mode)} ${step.after.owner}:${step.after.group}`;
+  return (
+    paint(color, step.before.exists ? '33' : '32', `${step.before.exists ? '~' : '+'} ${step.path}/`) +
+    `  ${mode(step.after.mode)} ${step.after.owner}:${step.after.group}`
+  );
 }
 
 function stepLines(step: Step, options: ViewOptions): string[] {
@@ -109,15 +113,24 @@ export function renderPlan(plan: Plan, options: ViewOptions): string {
     for (const s of changing) counts.set(s.task, (counts.get(s.task) ?? 0) + 1);
     for (const [task, n] of counts) lines.push(`  ${task}: ${n} host(s)`);
     const batches = phase.batches.length;
-    const canary = phase.batches[0]?.canary ? `; the first, of ${phase.batches[0].hosts.length} host(s), is the canary: a failure there rolls back the whole run` : '';
-    if (batches > 1 || canary) lines.push(paint(options.color, '2', `  in ${batches} batch(es) of up to ${Math.max(...phase.batches.map((b) => b.hosts.length))} host(s)${canary}`));
+    const canary = phase.batches[0]?.canary
+      ? `; the first, of ${phase.batches[0].hosts.length} host(s), is the canary: a failure there rolls back the whole run`
+      : '';
+    if (batches > 1 || canary)
+      lines.push(paint(options.color, '2', `  in ${batches} batch(es) of up to ${Math.max(...phase.batches.map((b) => b.hosts.length))} host(s)${canary}`));
     if (!options.diff) continue;
     lines.push(...hostSections(steps, hosts, options).map((l) => `  ${l}`));
   }
   if (plan.leftBehind.length > 0) {
     lines.push(paint(options.color, '33', `left behind: ${plan.leftBehind.length} agent(s), not touched by this run (--max-unreachable)`));
     for (const l of plan.leftBehind) lines.push(`  ${l.host}: ${l.reason}`);
-    lines.push(paint(options.color, '2', '  once the backends serve TLS these stay cut off (Sensu has no mixed ws/wss mode) until a later run switches them: the run writes their names to a retry file for `--limit @FILE`'));
+    lines.push(
+      paint(
+        options.color,
+        '2',
+        '  once the backends serve TLS these stay cut off (Sensu has no mixed ws/wss mode) until a later run switches them: the run writes their names to a retry file for `--limit @FILE`',
+      ),
+    );
   }
   for (const note of plan.notes) lines.push(paint(options.color, '2', `note: ${note}`));
   return lines.join('\n');
@@ -152,12 +165,19 @@ function hostSections(steps: readonly Step[], hosts: Iterable<string>, options: 
     else groups.set(shape, { lines, hosts: [host] });
   }
   const out: string[] = [];
-  for (const { lines, hosts: [first, ...others] } of groups.values()) {
+  for (const {
+    lines,
+    hosts: [first, ...others],
+  } of groups.values()) {
     if (others.length === 0) out.push(paint(options.color, '1', `── ${first ?? ''}`));
     else {
       out.push(paint(options.color, '1', `── ${first ?? ''} and ${others.length} more, the same change with their own name and address:`));
       // Wrapped at 72: with the indents they get, the lines stay within 80 columns.
-      out.push(...wrap(others.join(', '), 72).split('\n').map((l) => paint(options.color, '2', `   ${l}`)));
+      out.push(
+        ...wrap(others.join(', '), 72)
+          .split('\n')
+          .map((l) => paint(options.color, '2', `   ${l}`)),
+      );
     }
     out.push(...lines.map((l) => `  ${l}`));
   }

@@ -59,7 +59,9 @@ export function renderUndo(runId: string, undo: readonly HostUndo[]): string[] {
   if (undo.length > LISTED) {
     const rest = undo.slice(LISTED);
     const restarts = new Set(rest.flatMap((h) => h.restart));
-    lines.push(`  and ${rest.length} more host(s): ${rest.reduce((n, h) => n + h.restore.length + h.remove.length + h.reset.length, 0)} file(s)${restarts.size > 0 ? `, restart ${[...restarts].join(', ')}` : ''}`);
+    lines.push(
+      `  and ${rest.length} more host(s): ${rest.reduce((n, h) => n + h.restore.length + h.remove.length + h.reset.length, 0)} file(s)${restarts.size > 0 ? `, restart ${[...restarts].join(', ')}` : ''}`,
+    );
   }
   lines.push('then verify every host healthy on its old settings');
   return lines;

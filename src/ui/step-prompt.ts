@@ -77,7 +77,9 @@ export function gateText(seen: readonly GateSeen[], width: number): string {
       const d = g.result.detail;
       // The agent gate's detail starts with the path it asked (/healthz 200 ok; keepalive …).
       const detail = d.includes('://') || !g.probe ? d : d.startsWith('/') ? `${new URL(g.probe).origin}${d}` : `${g.probe}: ${d}`;
-      const body = wrap(detail, width - 6).split('\n').map((l) => `    ${l}`);
+      const body = wrap(detail, width - 6)
+        .split('\n')
+        .map((l) => `    ${l}`);
       return [`${g.result.ok ? '✓' : '✗'} gate: ${g.task} on ${g.host}`, ...body].join('\n');
     })
     .join('\n');

@@ -86,18 +86,33 @@ try {
     const before = credentialedRequests(lab).length;
     const args = [opts.rollout, 'secure', '-i', lab.inventoryPath, '--known-hosts', lab.knownHostsPath, '--yes', '--stats', '--forks', String(forks)];
     const r = await timedRun(args, { ...process.env, ROLLOUT_STATE_DIR: state, CI: 'true' });
-    const paths = credentialedRequests(lab).slice(before).map((q) => q.path);
-    const run: WaveRun = { forks, code: r.code, waveMs: r.waveMs, totalMs: r.totalMs, requests: classify(paths), statsLines: r.stderr.split('\n').filter((l) => l.startsWith('stats:')) };
+    const paths = credentialedRequests(lab)
+      .slice(before)
+      .map((q) => q.path);
+    const run: WaveRun = {
+      forks,
+      code: r.code,
+      waveMs: r.waveMs,
+      totalMs: r.totalMs,
+      requests: classify(paths),
+      statsLines: r.stderr.split('\n').filter((l) => l.startsWith('stats:')),
+    };
     runs.push(run);
-    process.stderr.write(`forks ${forks}: exit ${String(r.code)}, agent wave ${(r.waveMs / 1000).toFixed(1)} s, API requests ${JSON.stringify(run.requests)}\n${run.statsLines.join('\n')}\n`);
+    process.stderr.write(
+      `forks ${forks}: exit ${String(r.code)}, agent wave ${(r.waveMs / 1000).toFixed(1)} s, API requests ${JSON.stringify(run.requests)}\n${run.statsLines.join('\n')}\n`,
+    );
   }
 } finally {
   if (lab) await stopLab(lab.dir);
   rmSync(state, { recursive: true, force: true });
 }
 const label = opts.label || opts.rollout;
-process.stdout.write('| rollout | fleet | forks | exit | agent wave s | API requests | of them: logins / entity listings / keepalive reads | requests per agent |\n|---|---|---|---|---|---|---|---|\n');
+process.stdout.write(
+  '| rollout | fleet | forks | exit | agent wave s | API requests | of them: logins / entity listings / keepalive reads | requests per agent |\n|---|---|---|---|---|---|---|---|\n',
+);
 for (const r of runs) {
   const total = r.requests.auth + r.requests.entities + r.requests.keepaliveEvents + r.requests.other;
-  process.stdout.write(`| ${label} | ${opts.backends}+${agents} | ${r.forks} | ${String(r.code)} | ${(r.waveMs / 1000).toFixed(1)} | ${total} | ${r.requests.auth} / ${r.requests.entities} / ${r.requests.keepaliveEvents} | ${(total / agents).toFixed(2)} |\n`);
+  process.stdout.write(
+    `| ${label} | ${opts.backends}+${agents} | ${r.forks} | ${String(r.code)} | ${(r.waveMs / 1000).toFixed(1)} | ${total} | ${r.requests.auth} / ${r.requests.entities} / ${r.requests.keepaliveEvents} | ${(total / agents).toFixed(2)} |\n`,
+  );
 }

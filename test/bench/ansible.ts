@@ -16,7 +16,9 @@ export const ANSIBLE_DEFAULT_FORKS = 5;
 
 function version(): string | undefined {
   try {
-    return execFileSync('ansible-playbook', ['--version'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).split('\n')[0]?.trim();
+    return execFileSync('ansible-playbook', ['--version'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] })
+      .split('\n')[0]
+      ?.trim();
   } catch {
     return undefined;
   }

@@ -25,7 +25,9 @@ const root = (lab: Lab, host: string): string => `/proc/${lab.host(host).holderP
 function filesUnder(base: string, dir: string): string[] {
   const full = join(base, dir);
   if (!existsSync(full)) return [];
-  return readdirSync(full, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? filesUnder(base, join(dir, e.name)) : e.isFile() ? [join(dir, e.name)] : []));
+  return readdirSync(full, { withFileTypes: true }).flatMap((e) =>
+    e.isDirectory() ? filesUnder(base, join(dir, e.name)) : e.isFile() ? [join(dir, e.name)] : [],
+  );
 }
 
 export function snapshotFleet(lab: Lab): FleetSnapshot {

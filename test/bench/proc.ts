@@ -65,7 +65,12 @@ export function runProc(cmd: string, args: string[], options: { cwd?: string; en
 
 /** The last lines of a text, indented, for a failure report. */
 export function lastLines(text: string, n = 6): string {
-  return text.trim().split('\n').slice(-n).map((l) => `      ${l}`).join('\n');
+  return text
+    .trim()
+    .split('\n')
+    .slice(-n)
+    .map((l) => `      ${l}`)
+    .join('\n');
 }
 
 /** CPU seconds of this process's finished children (cutime + cstime): the tools' controller side. */

@@ -50,7 +50,9 @@ export function ensurePyinfra(say: (line: string) => void): { version?: string; 
     rmSync(venvDir(), { recursive: true, force: true });
     mkdirSync(cacheDir(), { recursive: true });
     execFileSync(python, ['-m', 'venv', venvDir()], { stdio: ['ignore', 'ignore', 'inherit'] });
-    execFileSync(join(venvDir(), 'bin', 'pip'), ['install', '-q', '--disable-pip-version-check', `pyinfra==${PYINFRA_VERSION}`], { stdio: ['ignore', 'ignore', 'inherit'] });
+    execFileSync(join(venvDir(), 'bin', 'pip'), ['install', '-q', '--disable-pip-version-check', `pyinfra==${PYINFRA_VERSION}`], {
+      stdio: ['ignore', 'ignore', 'inherit'],
+    });
   } catch (err) {
     rmSync(venvDir(), { recursive: true, force: true });
     return { why: `installing pyinfra failed: ${(err as Error).message.split('\n')[0] ?? ''}` };
@@ -93,8 +95,16 @@ export function writePyinfraInventory(lab: Lab, path: string, work: string): voi
     };
     return `    (${JSON.stringify(h.name)}, ${JSON.stringify(data).replace(/\btrue\b/g, 'True')}),`;
   };
-  const group = (role: 'backend' | 'agent'): string => s.hosts.filter((h) => h.role === role).map(host).join('\n');
-  writeFileSync(path, `# pyinfra inventory of the lab in ${s.dir}, written by the bench (test/bench/pyinfra.ts).\nbackends = [\n${group('backend')}\n]\nagents = [\n${group('agent')}\n]\n`, { mode: 0o600 });
+  const group = (role: 'backend' | 'agent'): string =>
+    s.hosts
+      .filter((h) => h.role === role)
+      .map(host)
+      .join('\n');
+  writeFileSync(
+    path,
+    `# pyinfra inventory of the lab in ${s.dir}, written by the bench (test/bench/pyinfra.ts).\nbackends = [\n${group('backend')}\n]\nagents = [\n${group('agent')}\n]\n`,
+    { mode: 0o600 },
+  );
 }
 
 /** One pyinfra run and what it said of itself. */

@@ -31,7 +31,12 @@ export function parseStats(stderr: string): Stats | undefined {
   const all = /stats: [\d.]+ s in all: (.*)/.exec(stderr);
   const wire = /stats: (\d+) SSH connection\(s\), (\d+) command\(s\).*?, ([\d.]+) (B|kB|MB) sent.*peak memory (\d+) MB, CPU ([\d.]+) s/.exec(stderr);
   if (!all?.[1] || !wire) return undefined;
-  const stages = Object.fromEntries(all[1].split(', ').map((p) => p.split(' ')).map(([k, v]) => [k ?? '', toMs(v ?? 'NaN')]));
+  const stages = Object.fromEntries(
+    all[1]
+      .split(', ')
+      .map((p) => p.split(' '))
+      .map(([k, v]) => [k ?? '', toMs(v ?? 'NaN')]),
+  );
   const run = /stats: run = ([\d.]+) s waiting on restarts and health gates \+ ([\d.]+) s/.exec(stderr);
   return {
     stages,
@@ -108,7 +113,9 @@ export const median = (xs: readonly number[]): number => {
 };
 
 /** Seconds with two decimals below 10 s, one above: the figures' precision is no better. */
-export const secs = (ms: number | undefined): string => (ms === undefined || Number.isNaN(ms) ? '–' : ms < 10_000 ? (ms / 1000).toFixed(2) : (ms / 1000).toFixed(1));
+export const secs = (ms: number | undefined): string =>
+  ms === undefined || Number.isNaN(ms) ? '–' : ms < 10_000 ? (ms / 1000).toFixed(2) : (ms / 1000).toFixed(1);
 
 /** The dry run whose wall time is the median of the reps (the one whose --stats are shown). */
-export const medianRun = (runs: readonly RolloutRun[]): RolloutRun | undefined => runs.slice().sort((x, y) => x.proc.ms - y.proc.ms)[Math.floor(runs.length / 2)];
+export const medianRun = (runs: readonly RolloutRun[]): RolloutRun | undefined =>
+  runs.slice().sort((x, y) => x.proc.ms - y.proc.ms)[Math.floor(runs.length / 2)];

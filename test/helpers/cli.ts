@@ -16,7 +16,10 @@ export interface CliResult {
 }
 
 /** Runs `rollout …args`; resolves when it exits. */
-export function rollout(args: string[], options: { env?: Record<string, string>; input?: string; timeoutMs?: number; cwd?: string; onSpawn?: (pid: number) => void } = {}): Promise<CliResult> {
+export function rollout(
+  args: string[],
+  options: { env?: Record<string, string>; input?: string; timeoutMs?: number; cwd?: string; onSpawn?: (pid: number) => void } = {},
+): Promise<CliResult> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [BIN, ...args], {
       env: { ...process.env, NO_COLOR: '1', ...options.env },

@@ -29,7 +29,11 @@ export interface WatchReport {
 /** Starts watching; `stop()` ends it and returns the report. */
 export function watchEtcd(lab: Lab, key = '/rollout-test/watcher'): { stop: () => Promise<WatchReport> } {
   const pki = `${lab.dir}/pki`;
-  const tls = { ca: [readFileSync(`${pki}/ca.pem`, 'utf8')], cert: readFileSync(`${pki}/backend-1.pem`, 'utf8'), key: readFileSync(`${pki}/backend-1.key`, 'utf8') };
+  const tls = {
+    ca: [readFileSync(`${pki}/ca.pem`, 'utf8')],
+    cert: readFileSync(`${pki}/backend-1.pem`, 'utf8'),
+    key: readFileSync(`${pki}/backend-1.key`, 'utf8'),
+  };
   const backends = lab.state.hosts.filter((h) => h.role === 'backend');
   // One client per endpoint: a member cut off from its peers accepts connections but never
   // answers, and must not eat the time the others could have answered in.
@@ -83,7 +87,9 @@ export async function whileWatching<T>(lab: Lab, what: string, fn: () => Promise
   }
   const ms = Date.now() - t0 - 1000;
   const watch = await watcher.stop();
-  console.log(`${what}: ${(ms / 1000).toFixed(1)} s; watcher: ${watch.rounds} rounds, ${watch.failures} failed attempts, longest write outage ${watch.longestGapMs} ms, gaps over 0.5 s: ${watch.gaps.map((g) => `${g.ms} ms`).join(', ') || 'none'}`);
+  console.log(
+    `${what}: ${(ms / 1000).toFixed(1)} s; watcher: ${watch.rounds} rounds, ${watch.failures} failed attempts, longest write outage ${watch.longestGapMs} ms, gaps over 0.5 s: ${watch.gaps.map((g) => `${g.ms} ms`).join(', ') || 'none'}`,
+  );
   return { result, watch, ms };
 }
 
@@ -93,13 +99,17 @@ const backendsOf = (lab: Lab): { name: string; address: string }[] => lab.state.
 export function etcdctl(lab: Lab, endpoints: string, args: string[], withCert = true): Promise<{ stdout: string; stderr: string }> {
   const pki = `${lab.dir}/pki`;
   const cert = withCert ? ['--cert', `${pki}/backend-1.pem`, '--key', `${pki}/backend-1.key`] : [];
-  return run('etcdctl', ['--endpoints', endpoints, '--cacert', `${pki}/ca.pem`, ...cert, '--dial-timeout=3s', '--command-timeout=5s', ...args], { env: { ...process.env, ETCDCTL_API: '3' } });
+  return run('etcdctl', ['--endpoints', endpoints, '--cacert', `${pki}/ca.pem`, ...cert, '--dial-timeout=3s', '--command-timeout=5s', ...args], {
+    env: { ...process.env, ETCDCTL_API: '3' },
+  });
 }
 
 /** Each member's peer URLs from `etcdctl member list`, through whichever scheme the client ports serve. */
 export async function peerUrls(lab: Lab): Promise<Record<string, string>> {
   for (const scheme of ['https', 'http']) {
-    const endpoints = backendsOf(lab).map((b) => `${scheme}://${b.address}:2379`).join(',');
+    const endpoints = backendsOf(lab)
+      .map((b) => `${scheme}://${b.address}:2379`)
+      .join(',');
     const r = await etcdctl(lab, endpoints, ['member', 'list', '-w', 'json']).catch(() => undefined);
     if (!r) continue;
     const members = (JSON.parse(r.stdout) as { members: { name: string; peerURLs: string[] }[] }).members;

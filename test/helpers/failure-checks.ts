@@ -19,7 +19,14 @@ export function labSecrets(lab: Lab): string[] {
   const pkiKeys = readdirSync(join(lab.dir, 'pki'))
     .filter((f) => f.endsWith('.key'))
     .flatMap((f) => keyBodies(join(lab.dir, 'pki', f)));
-  return [lab.state.becomePassword, lab.state.admin?.password ?? '', lab.state.admin?.apiKey ?? '', 'PRIVATE KEY', ...keyBodies(lab.keyPath), ...pkiKeys].filter((s) => s !== '');
+  return [
+    lab.state.becomePassword,
+    lab.state.admin?.password ?? '',
+    lab.state.admin?.apiKey ?? '',
+    'PRIVATE KEY',
+    ...keyBodies(lab.keyPath),
+    ...pkiKeys,
+  ].filter((s) => s !== '');
 }
 
 /** No secret (nor any of `extra`) anywhere in a run's output, and no stack trace. */

@@ -86,7 +86,12 @@ export async function keepaliveSeconds(lab: Lab, backend: string, agent: string,
 export async function eventually(what: string, ms: number, probe: () => boolean | Promise<boolean>): Promise<void> {
   const end = Date.now() + ms;
   while (Date.now() < end) {
-    if (await Promise.resolve().then(probe).catch(() => false)) return;
+    if (
+      await Promise.resolve()
+        .then(probe)
+        .catch(() => false)
+    )
+      return;
     await new Promise((r) => setTimeout(r, 250));
   }
   throw new Error(`timed out waiting for ${what}`);

@@ -38,12 +38,29 @@ export class Terminal {
     const command = `trap true INT; ${[process.execPath, BIN, ...args].map(quote).join(' ')}; echo $? > ${quote(join(dir, 'exit'))}; exec sleep 3600`;
     // One tmux invocation: the history limit must be set before the pane exists.
     await run('tmux', [
-      '-S', socket, '-f', '/dev/null',
-      'start-server', ';',
-      'set-option', '-g', 'history-limit', '100000', ';',
-      'new-session', '-d', '-s', 'rollout', '-x', String(columns), '-y', String(options.rows ?? 50),
+      '-S',
+      socket,
+      '-f',
+      '/dev/null',
+      'start-server',
+      ';',
+      'set-option',
+      '-g',
+      'history-limit',
+      '100000',
+      ';',
+      'new-session',
+      '-d',
+      '-s',
+      'rollout',
+      '-x',
+      String(columns),
+      '-y',
+      String(options.rows ?? 50),
       ...Object.entries(env).flatMap(([k, v]) => ['-e', `${k}=${v}`]),
-      'bash', '-c', command,
+      'bash',
+      '-c',
+      command,
     ]);
     return new Terminal(socket, dir);
   }
@@ -51,7 +68,11 @@ export class Terminal {
   /** Everything shown so far, wrapped lines joined, trailing spaces cut. */
   async transcript(): Promise<string> {
     const r = await run('tmux', ['-S', this.socket, 'capture-pane', '-p', '-J', '-S', '-', '-t', 'rollout'], { maxBuffer: 64 * 1024 * 1024 });
-    return r.stdout.split('\n').map((l) => l.trimEnd()).join('\n').trimEnd();
+    return r.stdout
+      .split('\n')
+      .map((l) => l.trimEnd())
+      .join('\n')
+      .trimEnd();
   }
 
   /** The screen with its styles as escape sequences (to check that NO_COLOR was obeyed). */

@@ -60,7 +60,11 @@ export async function killSshd(lab: Lab, name: string): Promise<number> {
 export async function startSshd(lab: Lab, name: string, config?: string): Promise<void> {
   const h = lab.host(name);
   const logFd = openSync(join(h.dir, 'sshd.log'), 'a');
-  const child = spawn('/usr/bin/nsenter', [`--target=${h.holderPid}`, '--mount', '--uts', '--', '/usr/sbin/sshd', '-D', '-e', '-f', config ?? join(h.dir, 'sshd_config')], { stdio: ['ignore', logFd, logFd], detached: true });
+  const child = spawn(
+    '/usr/bin/nsenter',
+    [`--target=${h.holderPid}`, '--mount', '--uts', '--', '/usr/sbin/sshd', '-D', '-e', '-f', config ?? join(h.dir, 'sshd_config')],
+    { stdio: ['ignore', logFd, logFd], detached: true },
+  );
   closeSync(logFd);
   child.unref();
   for (let i = 0; i < 100; i++) {

@@ -14,8 +14,10 @@ export async function writeLabInventory(state: LabState): Promise<void> {
   const port = state.relay ? state.relay.port : state.sshPort;
   const rel = (p: string): string => relative(state.dir, p);
   const extra = (name: string, role: 'backend' | 'agent'): Record<string, string> => {
-    if (role === 'agent' && state.certs?.clientCerts) return { sensu_client_cert_file: `pki/${name}-client.pem`, sensu_client_key_file: `pki/${name}-client.key` };
-    if (role === 'backend' && state.certs?.dashboardCerts) return { sensu_dashboard_cert_file: `pki/${name}-dashboard.pem`, sensu_dashboard_key_file: `pki/${name}-dashboard.key` };
+    if (role === 'agent' && state.certs?.clientCerts)
+      return { sensu_client_cert_file: `pki/${name}-client.pem`, sensu_client_key_file: `pki/${name}-client.key` };
+    if (role === 'backend' && state.certs?.dashboardCerts)
+      return { sensu_dashboard_cert_file: `pki/${name}-dashboard.pem`, sensu_dashboard_key_file: `pki/${name}-dashboard.key` };
     return {};
   };
   const hostVars = (name: string, role: 'backend' | 'agent', address: string, sudoPassword: boolean): Record<string, unknown> => ({

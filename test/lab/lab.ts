@@ -8,7 +8,20 @@
  */
 import { execFile, spawn } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
-import { chmodSync, chownSync, closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  chownSync,
+  closeSync,
+  existsSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  readlinkSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import net from 'node:net';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -193,10 +206,14 @@ function startHolder(host: LabHost, hostDir: string, labDir: string): Promise<nu
 
 function startSshd(holderPid: number, hostDir: string): number {
   const logFd = openSync(join(hostDir, 'sshd.log'), 'a');
-  const child = spawn('/usr/bin/nsenter', [`--target=${holderPid}`, '--mount', '--uts', '--', '/usr/sbin/sshd', '-D', '-e', '-f', join(hostDir, 'sshd_config')], {
-    stdio: ['ignore', logFd, logFd],
-    detached: true,
-  });
+  const child = spawn(
+    '/usr/bin/nsenter',
+    [`--target=${holderPid}`, '--mount', '--uts', '--', '/usr/sbin/sshd', '-D', '-e', '-f', join(hostDir, 'sshd_config')],
+    {
+      stdio: ['ignore', logFd, logFd],
+      detached: true,
+    },
+  );
   closeSync(logFd);
   child.unref();
   if (!child.pid) throw new Error('sshd did not start');
@@ -257,7 +274,13 @@ export async function startLab(options: LabOptions): Promise<Lab> {
   await run('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', 'rollout-lab', '-f', keyPath]);
   const authorizedKeys = readFileSync(`${keyPath}.pub`, 'utf8');
 
-  const [, pki] = await Promise.all([bundleLabRuntime(join(dir, 'bin')), writeLabPki(join(dir, 'pki'), hosts.map((h) => ({ name: h.name, address: h.address })))]);
+  const [, pki] = await Promise.all([
+    bundleLabRuntime(join(dir, 'bin')),
+    writeLabPki(
+      join(dir, 'pki'),
+      hosts.map((h) => ({ name: h.name, address: h.address })),
+    ),
+  ]);
   if (options.certs) await writeLabExtraCerts(join(dir, 'pki'), pki.ca, hosts, options.certs);
   for (const name of ['sensu-backend', 'sensu-agent']) {
     writeFileSync(join(dir, 'sbin', name), `#!/bin/sh\nexec /usr/bin/node ${join(dir, 'bin', `${name}.mjs`)} "$@"\n`, { mode: 0o755 });
@@ -294,7 +317,16 @@ export async function startLab(options: LabOptions): Promise<Lab> {
     for (const h of hosts) {
       const hostDir = hostDirs.get(h.name) ?? '';
       const holderPid = await startHolder(h, hostDir, dir);
-      state.hosts.push({ name: h.name, role: h.role, address: h.address, sshPort, holderPid, sshdPid: 0, dir: hostDir, sudoPassword: sudoPasswordHosts.has(h.name) });
+      state.hosts.push({
+        name: h.name,
+        role: h.role,
+        address: h.address,
+        sshPort,
+        holderPid,
+        sshdPid: 0,
+        dir: hostDir,
+        sudoPassword: sudoPasswordHosts.has(h.name),
+      });
     }
     save();
     for (const hs of state.hosts) {
@@ -474,7 +506,12 @@ export async function stopLab(dirArg: string): Promise<void> {
   if (!existsSync(statePath)) return;
   const state = JSON.parse(readFileSync(statePath, 'utf8')) as LabState;
   // A holder that died long ago may have left its pid to a process of another lab.
-  const namespaces = new Set(state.hosts.filter((h) => inLab(h.holderPid, dir)).map((h) => mountNamespaceOf(h.holderPid)).filter((x): x is string => x !== undefined));
+  const namespaces = new Set(
+    state.hosts
+      .filter((h) => inLab(h.holderPid, dir))
+      .map((h) => mountNamespaceOf(h.holderPid))
+      .filter((x): x is string => x !== undefined),
+  );
   if (state.supervisorPid && alive(state.supervisorPid)) {
     process.kill(state.supervisorPid, 'SIGTERM');
     const end = Date.now() + 15_000;

@@ -61,8 +61,16 @@ export async function writeLabPki(dir: string, hosts: readonly LabHostCert[], ca
   await Promise.all([writeFile(caFile, ca.certPem), writeKey(caKeyFile, privateKeyPem(ca.privateKey))]);
   await Promise.all(
     hosts.map(async (host) => {
-      const issued = await issueCertificate(ca, { commonName: host.name, ...labHostSans(host), extendedKeyUsages: ['serverAuth', 'clientAuth'], validityDays: 365 });
-      await Promise.all([writeFile(join(dir, `${host.name}.pem`), issued.bundlePem), writeKey(join(dir, `${host.name}.key`), privateKeyPem(issued.privateKey))]);
+      const issued = await issueCertificate(ca, {
+        commonName: host.name,
+        ...labHostSans(host),
+        extendedKeyUsages: ['serverAuth', 'clientAuth'],
+        validityDays: 365,
+      });
+      await Promise.all([
+        writeFile(join(dir, `${host.name}.pem`), issued.bundlePem),
+        writeKey(join(dir, `${host.name}.key`), privateKeyPem(issued.privateKey)),
+      ]);
     }),
   );
   return { dir, caFile, caKeyFile, ca };
@@ -149,11 +157,7 @@ export async function writeBadFixtures(dir: string, host: LabHostCert, pki: LabP
   const base: LeafOptions = { commonName: host.name, ...labHostSans(host) };
   const out: Partial<Record<FixtureName, Fixture>> = {};
 
-  const write = async (
-    name: FixtureName,
-    files: { cert: string; key: string; ca?: string },
-    verdict: Verdict,
-  ): Promise<void> => {
+  const write = async (name: FixtureName, files: { cert: string; key: string; ca?: string }, verdict: Verdict): Promise<void> => {
     const cert = join(dir, `${name}.pem`);
     const key = join(dir, `${name}.key`);
     let ca = pki.caFile;
@@ -165,7 +169,13 @@ export async function writeBadFixtures(dir: string, host: LabHostCert, pki: LabP
     }
     out[name] = { cert, key, ca, ...verdict };
   };
-  const issue = async (name: FixtureName, options: Partial<LeafOptions>, format: KeyFormat, verdict: Verdict, by: CertificateAuthority = pki.ca): Promise<void> => {
+  const issue = async (
+    name: FixtureName,
+    options: Partial<LeafOptions>,
+    format: KeyFormat,
+    verdict: Verdict,
+    by: CertificateAuthority = pki.ca,
+  ): Promise<void> => {
     const issued = await issueCertificate(by, { ...base, ...options });
     await write(name, { cert: issued.bundlePem, key: privateKeyPem(issued.privateKey, format) }, verdict);
   };
@@ -199,7 +209,11 @@ export async function writeBadFixtures(dir: string, host: LabHostCert, pki: LabP
     (async () => {
       // Leaf alone in the bundle, intermediate next to the root in the CA file: Go trusts it.
       const issued = await issueCertificate(intermediate, base);
-      await write('intermediateInCaFile', { cert: issued.certPem, key: privateKeyPem(issued.privateKey), ca: pki.ca.certPem + intermediate.certPem }, { valid: true });
+      await write(
+        'intermediateInCaFile',
+        { cert: issued.certPem, key: privateKeyPem(issued.privateKey), ca: pki.ca.certPem + intermediate.certPem },
+        { valid: true },
+      );
       await write('intermediateMissing', { cert: issued.certPem, key: privateKeyPem(issued.privateKey) }, { valid: false, expect: 'untrusted' });
     })(),
     (async () => {

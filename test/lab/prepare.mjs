@@ -11,7 +11,9 @@ import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const quiet = process.argv.includes('--quiet');
-const say = (msg) => { if (!quiet) process.stderr.write(`prepare: ${msg}\n`); };
+const say = (msg) => {
+  if (!quiet) process.stderr.write(`prepare: ${msg}\n`);
+};
 
 /** Debian packages per command they provide: what the lab needs to run real hosts. */
 const debianPackages = {
@@ -34,7 +36,13 @@ function run(cmd, args, env = {}) {
   }
 }
 
-const missing = [...new Set(Object.entries(debianPackages).filter(([bin]) => !existsSync(bin)).map(([, pkg]) => pkg))];
+const missing = [
+  ...new Set(
+    Object.entries(debianPackages)
+      .filter(([bin]) => !existsSync(bin))
+      .map(([, pkg]) => pkg),
+  ),
+];
 if (missing.length > 0) {
   if (process.getuid?.() !== 0) {
     process.stderr.write(`prepare: the lab needs Debian packages ${missing.join(' ')}; run as root or install them first\n`);

@@ -134,8 +134,19 @@ function startUnit(unit: Unit, automatic: boolean): boolean {
   }
   const child = spawn(
     '/usr/bin/nsenter',
-    [`--target=${unit.host.holderPid}`, '--mount', '--uts', '--wd=/', '--',
-      '/usr/bin/setpriv', `--reuid=${unit.spec.user}`, `--regid=${unit.spec.user}`, '--init-groups', '--', ...unit.spec.exec],
+    [
+      `--target=${unit.host.holderPid}`,
+      '--mount',
+      '--uts',
+      '--wd=/',
+      '--',
+      '/usr/bin/setpriv',
+      `--reuid=${unit.spec.user}`,
+      `--regid=${unit.spec.user}`,
+      '--init-groups',
+      '--',
+      ...unit.spec.exec,
+    ],
     { env: unitEnvironment(unit), stdio: ['ignore', out, out], detached: true },
   );
   closeSync(out);
@@ -241,7 +252,9 @@ function showUnit(unit: Unit): Record<string, string> {
 
 function tail(path: string, lines: number): string {
   try {
-    const all = readFileSync(path, 'utf8').split('\n').filter((l) => l !== '');
+    const all = readFileSync(path, 'utf8')
+      .split('\n')
+      .filter((l) => l !== '');
     return all.slice(-lines).join('\n');
   } catch {
     return '';
@@ -286,7 +299,11 @@ async function systemctl(host: LabHostState, argv: string[], uid: number): Promi
   const [verb = 'list-units', ...names] = args;
   const mutating = ['start', 'stop', 'restart', 'try-restart', 'reload-or-restart', 'reset-failed', 'enable', 'disable', 'kill', 'daemon-reload'];
   if (mutating.includes(verb) && uid !== 0) {
-    return { code: 1, stdout: '', stderr: `Failed to ${verb} ${names.join(' ')}: Interactive authentication required.\nSee system logs and 'systemctl status ${names.join(' ')}' for details.\n` };
+    return {
+      code: 1,
+      stdout: '',
+      stderr: `Failed to ${verb} ${names.join(' ')}: Interactive authentication required.\nSee system logs and 'systemctl status ${names.join(' ')}' for details.\n`,
+    };
   }
   const resolve = (name: string): Unit | Reply => {
     const unit = findUnit(host, name);
@@ -442,8 +459,16 @@ for (const host of state.hosts) {
     restartTimer: undefined,
     exited: Promise.resolve(),
     status: {
-      unit: spec.name, activeState: 'inactive', subState: 'dead', result: 'success', mainPid: 0,
-      nRestarts: 0, starts: 0, startedAt: 0, lastExitStatus: null, enabled: true,
+      unit: spec.name,
+      activeState: 'inactive',
+      subState: 'dead',
+      result: 'success',
+      mainPid: 0,
+      nRestarts: 0,
+      starts: 0,
+      startedAt: 0,
+      lastExitStatus: null,
+      enabled: true,
     },
   };
   units.set(`${host.name}/${spec.name}`, unit);

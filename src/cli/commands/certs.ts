@@ -73,13 +73,16 @@ async function chooseCa(flags: CertsFlags, outDir: string): Promise<CaChoice> {
   const caPemPath = join(outDir, 'ca.pem');
   const caKeyPath = join(outDir, 'ca.key');
   if (flags.caCert !== undefined || flags.caKey !== undefined) {
-    if (flags.caCert === undefined || flags.caKey === undefined) throw new InputError('--ca-cert and --ca-key go together', [], { hint: 'give both, or neither to use (or create) ca.pem and ca.key in --out' });
+    if (flags.caCert === undefined || flags.caKey === undefined)
+      throw new InputError('--ca-cert and --ca-key go together', [], { hint: 'give both, or neither to use (or create) ca.pem and ca.key in --out' });
     const certPath = resolve(flags.caCert);
     const ca = await loadCaFiles(certPath, resolve(flags.caKey));
     const given = await readFile(certPath, 'utf8');
     const existing = await readIfExists(caPemPath);
     if (existing !== undefined && existing !== given && certPath !== caPemPath) {
-      throw new InputError(`${caPemPath} already holds another CA certificate than ${flags.caCert}`, [], { hint: `remove ${caPemPath} (hosts trusting it would need the new CA), or choose another --out` });
+      throw new InputError(`${caPemPath} already holds another CA certificate than ${flags.caCert}`, [], {
+        hint: `remove ${caPemPath} (hosts trusting it would need the new CA), or choose another --out`,
+      });
     }
     // Created only once the CA checked out: bad input leaves no empty directory behind.
     await mkdir(outDir, { recursive: true });
@@ -93,7 +96,9 @@ async function chooseCa(flags: CertsFlags, outDir: string): Promise<CaChoice> {
   }
   if (certText !== undefined || keyText !== undefined) {
     const [have, lack] = certText !== undefined ? [caPemPath, caKeyPath] : [caKeyPath, caPemPath];
-    throw new InputError(`${have} exists but ${lack} does not: cannot sign with half a CA`, [], { hint: 'restore the missing file, give the CA with --ca-cert/--ca-key, or choose another --out' });
+    throw new InputError(`${have} exists but ${lack} does not: cannot sign with half a CA`, [], {
+      hint: 'restore the missing file, give the CA with --ca-cert/--ca-key, or choose another --out',
+    });
   }
   const ca = await createRootCa({ commonName: 'rollout CA' });
   await mkdir(outDir, { recursive: true });
@@ -111,10 +116,21 @@ async function certifyHost(host: HostSpec, outDir: string, ca: CertificateAuthor
   const certFile = join(outDir, `${host.name}.pem`);
   const keyFile = join(outDir, `${host.name}.key`);
   // A backend's certificate serves (and is an etcd client); an agent's only authenticates it.
-  const profile = host.role === 'agent' ? agentClientProfile(host) : { commonName: host.name, usages: ['serverAuth', 'clientAuth'] as ('serverAuth' | 'clientAuth')[], wanted: hostSans(host) };
+  const profile =
+    host.role === 'agent'
+      ? agentClientProfile(host)
+      : { commonName: host.name, usages: ['serverAuth', 'clientAuth'] as ('serverAuth' | 'clientAuth')[], wanted: hostSans(host) };
   const { wanted } = profile;
   const [certPem, keyPem] = await Promise.all([readIfExists(certFile), readIfExists(keyFile)]);
-  const verdict: CertVerdict = assessHostCertificate({ certPem, keyPem, caPem: ca.certPem, wanted, minValidityDays: flags.minValidity, usages: profile.usages, ...(host.role === 'agent' ? { commonName: profile.commonName } : {}) });
+  const verdict: CertVerdict = assessHostCertificate({
+    certPem,
+    keyPem,
+    caPem: ca.certPem,
+    wanted,
+    minValidityDays: flags.minValidity,
+    usages: profile.usages,
+    ...(host.role === 'agent' ? { commonName: profile.commonName } : {}),
+  });
   const base = { host: host.name, role: host.role, certFile, keyFile, sans: sanLabels(wanted) };
   if (verdict.action === 'keep') {
     return { ...base, action: 'kept', reasons: [], notAfter: verdict.notAfter.toISOString().slice(0, 10), daysLeft: verdict.daysLeft };
@@ -136,7 +152,9 @@ async function certifyHost(host: HostSpec, outDir: string, ca: CertificateAuthor
 /** Runs `rollout certs`; returns the exit code. */
 export async function runCerts(flags: CertsFlags, out: Output): Promise<number> {
   if (flags.days <= flags.minValidity) {
-    throw new InputError(`--days ${flags.days} must be more than --min-validity ${flags.minValidity}`, [], { hint: 'otherwise every rerun would renew what it just issued' });
+    throw new InputError(`--days ${flags.days} must be more than --min-validity ${flags.minValidity}`, [], {
+      hint: 'otherwise every rerun would renew what it just issued',
+    });
   }
   const inventory = await loadInventory(resolve(flags.inventory), { displayName: flags.inventory, checkFiles: false });
   for (const w of inventory.warnings) out.note(out.style('yellow', `warning: ${w}`));
@@ -145,7 +163,11 @@ export async function runCerts(flags: CertsFlags, out: Output): Promise<number> 
   const bad = hosts.filter((h) => /[/\\]|^\.\.?$/.test(h.name)).map((h) => `${h.name}: a host name with a path separator cannot name a file`);
   if (bad.length > 0) throw new InputError('cannot name certificate files after these hosts', bad);
   if (hosts.length === 0) {
-    throw new InputError(`no ${flags.agents ? 'hosts' : 'backends'} selected from ${flags.inventory}${flags.limit ? ` with --limit ${flags.limit}` : ''}`, [], flags.agents ? {} : { hint: 'agents only get certificates with --agents' });
+    throw new InputError(
+      `no ${flags.agents ? 'hosts' : 'backends'} selected from ${flags.inventory}${flags.limit ? ` with --limit ${flags.limit}` : ''}`,
+      [],
+      flags.agents ? {} : { hint: 'agents only get certificates with --agents' },
+    );
   }
 
   const outDir = resolve(flags.out);
@@ -156,7 +178,9 @@ export async function runCerts(flags: CertsFlags, out: Output): Promise<number> 
   const vars = {
     all: { sensu_ca_file: `${rel}/ca.pem` },
     backends: { sensu_cert_file: `${rel}/{{ inventory_hostname }}.pem`, sensu_key_file: `${rel}/{{ inventory_hostname }}.key` },
-    ...(flags.agents ? { agents: { sensu_client_cert_file: `${rel}/{{ inventory_hostname }}.pem`, sensu_client_key_file: `${rel}/{{ inventory_hostname }}.key` } } : {}),
+    ...(flags.agents
+      ? { agents: { sensu_client_cert_file: `${rel}/{{ inventory_hostname }}.pem`, sensu_client_key_file: `${rel}/{{ inventory_hostname }}.key` } }
+      : {}),
   };
 
   if (flags.json) {
@@ -178,7 +202,8 @@ export async function runCerts(flags: CertsFlags, out: Output): Promise<number> 
   const counts = (['issued', 'renewed', 'kept'] as const).map((a) => `${results.filter((r) => r.action === a).length} ${a}`).join(', ');
   out.line();
   out.line(`${results.length} certificate(s) in ${outDir}: ${counts}`);
-  if (skippedAgents > 0) out.line(out.style('dim', `${skippedAgents} agent(s) got none: agents need only the CA (--agents issues client certificates for mTLS)`));
+  if (skippedAgents > 0)
+    out.line(out.style('dim', `${skippedAgents} agent(s) got none: agents need only the CA (--agents issues client certificates for mTLS)`));
   const elsewhere = hosts.filter((h) => h.role === 'backend' && h.sensu.certFile !== undefined && resolve(h.sensu.certFile) !== join(outDir, `${h.name}.pem`));
   if (elsewhere.length > 0) out.line(out.style('yellow', `note: the inventory points ${elsewhere.map((h) => h.name).join(', ')} at other certificate files`));
   out.line();

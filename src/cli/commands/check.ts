@@ -28,7 +28,13 @@ async function probe(host: HostSpec, t: Transport, config: string): Promise<Prob
     const sudo = field('user') === 'root';
     const configFound = field('config') === 'yes';
     const service = field('service') || 'unknown';
-    return { sudo, configFound, service, ready: sudo && configFound && service === 'active', error: sudo ? null : `sudo ran the command as ${field('user') || 'nobody'}, not root` };
+    return {
+      sudo,
+      configFound,
+      service,
+      ready: sudo && configFound && service === 'active',
+      error: sudo ? null : `sudo ran the command as ${field('user') || 'nobody'}, not root`,
+    };
   } catch (err) {
     return { sudo: false, configFound: null, service: null, ready: false, error: (err as Error).message.replace(`${host.name}: `, '') };
   }
@@ -49,7 +55,16 @@ export async function runCheck(flags: FleetFlags & { json?: boolean }, out: Outp
       const host = fleet.hosts.find((h) => h.name === c.host) as HostSpec;
       const config = configPathOf(host);
       const base = { host: host.name, role: host.role, address: host.address, port: host.port, config };
-      if (!c.transport) return { ...base, connected: false, sudo: null, configFound: null, service: null, ready: false, error: c.error.message.replace(`${host.name} `, '').replace(`${host.name}: `, '') };
+      if (!c.transport)
+        return {
+          ...base,
+          connected: false,
+          sudo: null,
+          configFound: null,
+          service: null,
+          ready: false,
+          error: c.error.message.replace(`${host.name} `, '').replace(`${host.name}: `, ''),
+        };
       return { ...base, connected: true, ...(await probe(host, c.transport, config)) };
     }),
   );
@@ -68,7 +83,11 @@ export async function runCheck(flags: FleetFlags & { json?: boolean }, out: Outp
       ]),
     );
     out.line();
-    out.line(failed.length === 0 ? out.style('green', `all ${rows.length} hosts ready`) : out.style('red', `${failed.length} of ${rows.length} hosts not ready: ${failed.map((r) => r.host).join(', ')}`));
+    out.line(
+      failed.length === 0
+        ? out.style('green', `all ${rows.length} hosts ready`)
+        : out.style('red', `${failed.length} of ${rows.length} hosts not ready: ${failed.map((r) => r.host).join(', ')}`),
+    );
   }
   return failed.length === 0 ? ExitCode.Ok : ExitCode.BadInput;
 }

@@ -8,7 +8,8 @@ import { table, type Output } from '../output.js';
 
 /** Prints the selected hosts; returns the exit code. */
 export async function listHosts(flags: FleetFlags & { json?: boolean }, out: Output): Promise<number> {
-  if (flags.json) throw new InputError('--list-hosts prints a list for people, not JSON', [], { hint: 'drop --json, or use `rollout check --json` for hosts as JSON' });
+  if (flags.json)
+    throw new InputError('--list-hosts prints a list for people, not JSON', [], { hint: 'drop --json, or use `rollout check --json` for hosts as JSON' });
   const fleet = await loadFleet({ ...flags, askBecomePass: false }, out);
   for (const w of fleet.inventory.warnings) out.note(out.style('yellow', `warning: ${w}`));
   out.line(`hosts (${fleet.hosts.length}):`);

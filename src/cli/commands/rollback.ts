@@ -23,7 +23,12 @@ import { table, type Output } from '../output.js';
  * restored service reads them (one command), Sensu's defaults when they cannot be read.
  */
 async function verifyTargetOf(host: HostSpec, t: Transport | undefined): Promise<ProbeTarget> {
-  const settings = t ? await readSettings(host, t).then((r) => r.settings, () => undefined) : undefined;
+  const settings = t
+    ? await readSettings(host, t).then(
+        (r) => r.settings,
+        () => undefined,
+      )
+    : undefined;
   const at = endpointsOf(settings ?? {}, host.role);
   return host.role === 'backend' ? { host, apiPort: at.apiPort } : { host, apiPort: at.agentApiPort, agentApiHost: at.agentApiHost };
 }
@@ -58,7 +63,10 @@ export async function runRollback(flags: RollbackFlags, out: Output): Promise<nu
     if (changes.length === 0) return nothing(last.runId, `the last run (${last.runId}) changed nothing: nothing to roll back`);
     const names = new Set(changes.map((c) => c.host));
     const missing = [...names].filter((n) => !fleet.inventory.hosts.some((h) => h.name === n));
-    if (missing.length > 0) throw new InputError(`the last run changed hosts this inventory does not list: ${missing.join(', ')}`, [], { hint: 'use the inventory the run was made with' });
+    if (missing.length > 0)
+      throw new InputError(`the last run changed hosts this inventory does not list: ${missing.join(', ')}`, [], {
+        hint: 'use the inventory the run was made with',
+      });
     const hosts = fleet.inventory.hosts.filter((h) => names.has(h.name) || fleet.hosts.includes(h));
     // Undoing restarts services across the fleet: shown and confirmed like secure's plan.
     const undo = undoByHost(changes);
@@ -67,7 +75,10 @@ export async function runRollback(flags: RollbackFlags, out: Output): Promise<nu
     if (!flags.yes) {
       // A question would land in the middle of the JSON on stdout.
       if (flags.json) throw new InputError('--json does not ask, and --yes not given: nothing was rolled back', [], { hint: 'add --yes' });
-      if (!canPrompt()) throw new InputError('no terminal to confirm on, and --yes not given: nothing was rolled back', [], { hint: 'run it from a terminal to be asked, or add --yes' });
+      if (!canPrompt())
+        throw new InputError('no terminal to confirm on, and --yes not given: nothing was rolled back', [], {
+          hint: 'run it from a terminal to be asked, or add --yes',
+        });
       if (!(await askYesNo(`Roll back run ${last.runId} on ${names.size} host(s)?`, false))) {
         out.note('nothing rolled back');
         return ExitCode.Ok;
@@ -94,7 +105,10 @@ export async function runRollback(flags: RollbackFlags, out: Output): Promise<nu
       journal.close();
       if (flags.json) out.json('rollback', { runId: last.runId, rolledBack: bad.length === 0, hosts: results });
       else out.line(table([['HOST', 'STATE'], ...results.map((r) => [r.host, r.ok ? out.style('green', r.state) : out.style('red', r.state)])]));
-      if (bad.length > 0) throw new RollbackFailedError(`rollback incomplete on ${bad.map((r) => r.host).join(', ')}`, { hint: 'fix the hosts named (their backups are under /etc/sensu/.rollout-backups/), then run rollout rollback again' });
+      if (bad.length > 0)
+        throw new RollbackFailedError(`rollback incomplete on ${bad.map((r) => r.host).join(', ')}`, {
+          hint: 'fix the hosts named (their backups are under /etc/sensu/.rollout-backups/), then run rollout rollback again',
+        });
       if (!flags.json) out.line(out.style('green', `run ${last.runId} rolled back; every host verified healthy`));
       return ExitCode.Ok;
     } finally {

@@ -75,7 +75,14 @@ function printProblems(out: Output, problems: readonly PlanProblem[]): void {
 }
 
 function recap(out: Output, result: ExecuteResult): void {
-  const colorOf = (s: string): string => (s === 'ok' ? out.style('green', s) : s === 'changed' || s === 'left behind' ? out.style('yellow', s) : s === 'rolled back' ? out.style('cyan', s) : out.style('red', s));
+  const colorOf = (s: string): string =>
+    s === 'ok'
+      ? out.style('green', s)
+      : s === 'changed' || s === 'left behind'
+        ? out.style('yellow', s)
+        : s === 'rolled back'
+          ? out.style('cyan', s)
+          : out.style('red', s);
   const rows = result.hosts.map((h) => [h.host, h.role, colorOf(h.status), String(h.changed), `${(h.ms / 1000).toFixed(1)} s`, h.detail ?? '']);
   const counts = new Map<string, number>();
   for (const h of result.hosts) counts.set(h.status, (counts.get(h.status) ?? 0) + 1);
@@ -92,11 +99,19 @@ function recap(out: Output, result: ExecuteResult): void {
 export async function runSecure(flags: SecureFlags, out: Output): Promise<number> {
   if (flags.step && flags.yes) throw new InputError('--step and --yes contradict each other: --step asks before every task, --yes never asks');
   if (flags.step && flags.json) throw new InputError('--step and --json contradict each other: --step asks on the terminal, --json prints nothing but JSON');
-  if (flags.step && !canPrompt()) throw new InputError('--step needs a terminal to ask on', [], { hint: 'run it from an interactive shell, or use --check --diff to review and --yes to apply' });
+  if (flags.step && !canPrompt())
+    throw new InputError('--step needs a terminal to ask on', [], {
+      hint: 'run it from an interactive shell, or use --check --diff to review and --yes to apply',
+    });
   // A question would land in the middle of the JSON on stdout.
-  if (!flags.check && !flags.yes && flags.json) throw new InputError('--json does not ask, and --yes not given: nothing was changed', [], { hint: 'review with --check --json, then run with --yes --json' });
+  if (!flags.check && !flags.yes && flags.json)
+    throw new InputError('--json does not ask, and --yes not given: nothing was changed', [], {
+      hint: 'review with --check --json, then run with --yes --json',
+    });
   if (!flags.check && !flags.yes && !canPrompt()) {
-    throw new InputError('no terminal to confirm on, and --yes not given: nothing was changed', [], { hint: 'review with --check --diff, then run with --yes' });
+    throw new InputError('no terminal to confirm on, and --yes not given: nothing was changed', [], {
+      hint: 'review with --check --diff, then run with --yes',
+    });
   }
   const stats = new RunStats();
   const fleet = await loadFleet(flags, out);
@@ -106,7 +121,13 @@ export async function runSecure(flags: SecureFlags, out: Output): Promise<number
     if (!flags.json) out.note(out.style('dim', line));
   };
   const lock = flags.check ? undefined : lockFleet(fleetStateDir(fleet.inventory.file), 'secure', { force: flags.forceUnlock === true });
-  if (lock?.tookOverStale) out.note(out.style('yellow', 'a previous run on this fleet did not finish (its lock was left behind); if it was interrupted mid-wave, run `rollout rollback` first'));
+  if (lock?.tookOverStale)
+    out.note(
+      out.style(
+        'yellow',
+        'a previous run on this fleet did not finish (its lock was left behind); if it was interrupted mid-wave, run `rollout rollback` first',
+      ),
+    );
   const ca = await caText(fleet.hosts).catch(() => undefined);
   const gathered = await connectAndGather(fleet.hosts, fleet.open, { forks: flags.forks, playbook, ca, progress, stats });
   // The member list is what the peer migration plans on (backend.yml's etcd-initial-* keys are stale once a member has data).
@@ -180,7 +201,9 @@ export async function runSecure(flags: SecureFlags, out: Output): Promise<number
     try {
       // The executor (listr2) and step mode's prompts load only for a real run: a dry run skips them.
       const { execute } = await import('../../execute/run.js');
-      const step = flags.step ? (await import('../../ui/step-prompt.js')).stepHooks({ color: out.color, secrets, columns: () => process.stdout.columns || 80 }) : undefined;
+      const step = flags.step
+        ? (await import('../../ui/step-prompt.js')).stepHooks({ color: out.color, secrets, columns: () => process.stdout.columns || 80 })
+        : undefined;
       result = await execute({
         plan,
         hosts: new Map(runHosts.map((h) => [h.name, h])),
@@ -220,13 +243,15 @@ export async function runSecure(flags: SecureFlags, out: Output): Promise<number
     result = { ...result, hosts: hostRows, leftBehind, ...(retryFile ? { retryFile } : {}) };
     for (const gate of result.gates) out.trace.record({ type: 'gate', host: gate.host, task: gate.task, ok: gate.result.ok, detail: gate.result.detail });
     for (const r of result.rollback ?? []) out.trace.record({ type: 'rollback', host: r.host, ok: r.ok, state: r.state });
-    for (const h of result.hosts) out.trace.record({ type: 'host-result', host: h.host, status: h.status, changed: h.changed, ms: h.ms, ...(h.detail ? { detail: h.detail } : {}) });
+    for (const h of result.hosts)
+      out.trace.record({ type: 'host-result', host: h.host, status: h.status, changed: h.changed, ms: h.ms, ...(h.detail ? { detail: h.detail } : {}) });
     out.trace.record({ type: 'outcome', outcome: result.outcome, ...(result.failure ? { failure: result.failure } : {}) });
     if (flags.json) out.json('secure', { result });
     else recap(out, result);
     switch (result.outcome) {
       case 'ok':
-        if (result.skipped.length > 0) out.note(out.style('yellow', `${result.skipped.length} step(s) skipped, as answered: \`rollout secure --check\` lists what is still pending`));
+        if (result.skipped.length > 0)
+          out.note(out.style('yellow', `${result.skipped.length} step(s) skipped, as answered: \`rollout secure --check\` lists what is still pending`));
         if (retryFile) {
           if (!flags.json) leftBehindNote(out, leftBehind, retryFile, flags);
           return ExitCode.LeftBehind;
@@ -234,15 +259,21 @@ export async function runSecure(flags: SecureFlags, out: Output): Promise<number
         return ExitCode.Ok;
       case 'aborted': {
         const undone = result.hosts.some((h) => h.status === 'rolled back');
-        throw new RolledBackError(`aborted at "${result.failure?.task ?? ''}": ${undone ? 'the run was rolled back and the fleet verified healthy on its old settings' : 'nothing had changed yet; the fleet verified healthy'}`);
+        throw new RolledBackError(
+          `aborted at "${result.failure?.task ?? ''}": ${undone ? 'the run was rolled back and the fleet verified healthy on its old settings' : 'nothing had changed yet; the fleet verified healthy'}`,
+        );
       }
       case 'interrupted':
         throw new InterruptedError('interrupted: the run was rolled back and the fleet verified healthy on its old settings');
       case 'rolled-back':
-        throw new RolledBackError(`${result.failure?.host ?? ''}: ${result.failure?.task ?? ''}: ${result.failure?.message ?? ''} — the fleet was rolled back and verified healthy on its old settings`);
+        throw new RolledBackError(
+          `${result.failure?.host ?? ''}: ${result.failure?.task ?? ''}: ${result.failure?.message ?? ''} — the fleet was rolled back and verified healthy on its old settings`,
+        );
       case 'rollback-failed': {
         const bad = (result.rollback ?? []).filter((r) => !r.ok);
-        throw new RollbackFailedError(`rollback incomplete; these hosts need attention:\n${bad.map((r) => `  ${r.host}: ${r.state}`).join('\n')}`, { hint: `the journal of run ${runId} is in ${fleetStateDir(fleet.inventory.file)}; fix the hosts named, then run \`rollout rollback\`` });
+        throw new RollbackFailedError(`rollback incomplete; these hosts need attention:\n${bad.map((r) => `  ${r.host}: ${r.state}`).join('\n')}`, {
+          hint: `the journal of run ${runId} is in ${fleetStateDir(fleet.inventory.file)}; fix the hosts named, then run \`rollout rollback\``,
+        });
       }
     }
     return ExitCode.Internal;
@@ -278,6 +309,11 @@ function redactPlan(plan: Plan, secrets: readonly string[]): Plan {
 function leftBehindNote(out: Output, left: readonly LeftBehind[], retryFile: string, flags: SecureFlags): void {
   out.note(out.style('yellow', `${left.length} agent(s) left behind:`));
   for (const l of left) out.note(out.style('yellow', `  ${l.host}: ${l.reason}`));
-  out.note(out.style('yellow', 'Once the backends serve TLS, these stay cut off (Sensu has no mixed ws/wss mode) until a later run switches them. When they are back:'));
+  out.note(
+    out.style(
+      'yellow',
+      'Once the backends serve TLS, these stay cut off (Sensu has no mixed ws/wss mode) until a later run switches them. When they are back:',
+    ),
+  );
   out.note(`  rollout secure -i ${flags.inventory} --limit @${retryFile}`);
 }

@@ -7,7 +7,16 @@
  */
 import { readFile } from 'node:fs/promises';
 import { ExitCode } from '../../errors.js';
-import { agentStatus, backendStatus, keepaliveSource, readSettings, type AgentStatus, type BackendStatus, type KeepaliveSource, type UnreachableStatus } from '../../facts/fleet-status.js';
+import {
+  agentStatus,
+  backendStatus,
+  keepaliveSource,
+  readSettings,
+  type AgentStatus,
+  type BackendStatus,
+  type KeepaliveSource,
+  type UnreachableStatus,
+} from '../../facts/fleet-status.js';
 import type { ApiCredentials } from '../../facts/health.js';
 import type { TlsProbe } from '../../facts/tls-probe.js';
 import { probeVerifies } from '../../facts/tls-probe.js';
@@ -60,7 +69,11 @@ export async function runStatus(flags: StatusFlags, out: Output): Promise<number
       }
     });
     const backends: (BackendStatus | UnreachableStatus)[] = await Promise.all(
-      read.filter((r) => r.host.role === 'backend').map(async (r) => ('error' in r ? unreachable(r.host, r.error ?? 'unreachable') : backendStatus(r.host, r.settings, await readCa(r.host.sensu.caFile, cas)))),
+      read
+        .filter((r) => r.host.role === 'backend')
+        .map(async (r) =>
+          'error' in r ? unreachable(r.host, r.error ?? 'unreachable') : backendStatus(r.host, r.settings, await readCa(r.host.sensu.caFile, cas)),
+        ),
     );
     // Keepalives come from the first backend whose API answers, over the scheme it serves.
     let keepalives: KeepaliveSource | undefined;
@@ -76,7 +89,8 @@ export async function runStatus(flags: StatusFlags, out: Output): Promise<number
     const agents: (AgentStatus | UnreachableStatus)[] = await forEachLimited(
       read.filter((r) => r.host.role === 'agent'),
       flags.forks,
-      async (r) => ('error' in r || !r.transport ? unreachable(r.host, r.error ?? 'unreachable') : agentStatus(r.host, r.settings, r.facts, r.transport, keepalives)),
+      async (r) =>
+        'error' in r || !r.transport ? unreachable(r.host, r.error ?? 'unreachable') : agentStatus(r.host, r.settings, r.facts, r.transport, keepalives),
     );
     return { backends, agents, keepaliveFrom: keepalives && api ? api.host : undefined, credentialsWithheld: creds !== undefined && keepalives === undefined };
   });
@@ -101,7 +115,13 @@ export async function runStatus(flags: StatusFlags, out: Output): Promise<number
         lines.push([b.host, '-', '-', bad(`unreachable: ${b.error}`), '', '', '', '']);
         continue;
       }
-      for (const [name, l, required] of [['api', b.api, true], ['agent', b.agentPort, true], ['dashboard', b.dashboard, false], ['etcd client', b.etcdClient, false], ['etcd peer', b.etcdPeer, false]] as const) {
+      for (const [name, l, required] of [
+        ['api', b.api, true],
+        ['agent', b.agentPort, true],
+        ['dashboard', b.dashboard, false],
+        ['etcd client', b.etcdClient, false],
+        ['etcd peer', b.etcdPeer, false],
+      ] as const) {
         const cells = probeCells(l.probe, required, ok, bad);
         // What else the listener does with TLS: agent mTLS on 8081, the web UI's own pair on 3000.
         if (l.probe.kind === 'tls' && name === 'agent' && b.agentMtls) cells[0] = ok('TLS + client certs');
@@ -126,8 +146,22 @@ export async function runStatus(flags: StatusFlags, out: Output): Promise<number
           continue;
         }
         const schemes = a.schemes.map((s) => `${s}://`).join(' + ') || 'none';
-        const keepalive = a.keepaliveAgeSeconds !== undefined ? `${a.keepaliveAgeSeconds} s ago` : rows.keepaliveFrom ? 'unknown' : rows.credentialsWithheld ? 'unknown (API not on verified TLS: credentials not sent)' : '- (no API credentials)';
-        lines.push([a.host, a.schemes.length > 0 && a.schemes.every((s) => s === 'wss') ? ok(schemes) : bad(schemes), a.healthy ? ok('yes') : bad(`no: ${a.healthDetail}`), keepalive, a.secured ? ok('secured') : bad(a.problems.join('; ')), a.clientCert ? 'client cert' : 'password']);
+        const keepalive =
+          a.keepaliveAgeSeconds !== undefined
+            ? `${a.keepaliveAgeSeconds} s ago`
+            : rows.keepaliveFrom
+              ? 'unknown'
+              : rows.credentialsWithheld
+                ? 'unknown (API not on verified TLS: credentials not sent)'
+                : '- (no API credentials)';
+        lines.push([
+          a.host,
+          a.schemes.length > 0 && a.schemes.every((s) => s === 'wss') ? ok(schemes) : bad(schemes),
+          a.healthy ? ok('yes') : bad(`no: ${a.healthDetail}`),
+          keepalive,
+          a.secured ? ok('secured') : bad(a.problems.join('; ')),
+          a.clientCert ? 'client cert' : 'password',
+        ]);
       }
       out.line(table(lines));
     }
@@ -136,8 +170,16 @@ export async function runStatus(flags: StatusFlags, out: Output): Promise<number
 
   const badBackends = rows.backends.filter((b) => !b.secured).length;
   const badAgents = agents.filter((a) => !a.secured).length;
-  if (secured) out.line(ok(`secured: ${rows.backends.length} backend(s) serve verified TLS on the API and agent port, ${agents.length} agent(s) connected over wss:// only`));
-  else out.line(bad(`not secured: ${badBackends} of ${rows.backends.length} backend(s), ${badAgents} of ${agents.length} agent(s)${badBackends > 0 || badAgents > 0 ? ' (rollout secure -i … --check --diff shows what would change)' : ''}`));
+  if (secured)
+    out.line(
+      ok(`secured: ${rows.backends.length} backend(s) serve verified TLS on the API and agent port, ${agents.length} agent(s) connected over wss:// only`),
+    );
+  else
+    out.line(
+      bad(
+        `not secured: ${badBackends} of ${rows.backends.length} backend(s), ${badAgents} of ${agents.length} agent(s)${badBackends > 0 || badAgents > 0 ? ' (rollout secure -i … --check --diff shows what would change)' : ''}`,
+      ),
+    );
   return code;
 }
 

@@ -119,7 +119,10 @@ export function loadAgentConfig(cli: CommandLine, env: NodeJS.ProcessEnv = proce
     user: s.string('user'),
     password: s.string('password'),
     // The flag form is comma-delimited; viper splits environment strings on white space.
-    backendUrls: s.stringSlice('backend-url').flatMap((u) => (s.raw('backend-url').from === 'flag' ? u.split(',') : [u])).map((u) => appendPortIfMissing(u)),
+    backendUrls: s
+      .stringSlice('backend-url')
+      .flatMap((u) => (s.raw('backend-url').from === 'flag' ? u.split(',') : [u]))
+      .map((u) => appendPortIfMissing(u)),
     subscriptions: s.stringSlice('subscriptions'),
     labels: s.stringMap('labels'),
     annotations: s.stringMap('annotations'),

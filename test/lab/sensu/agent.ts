@@ -44,7 +44,15 @@ function entityOf(cfg: AgentConfig): EntityDoc {
   if (!subscriptions.includes(own)) subscriptions.push(own);
   return {
     entity_class: 'agent',
-    system: { hostname: hostname(), os: platform(), platform: 'debian', platform_family: 'debian', arch: arch() === 'x64' ? 'amd64' : arch(), libc_type: 'glibc', processes: null },
+    system: {
+      hostname: hostname(),
+      os: platform(),
+      platform: 'debian',
+      platform_family: 'debian',
+      arch: arch() === 'x64' ? 'amd64' : arch(),
+      libc_type: 'glibc',
+      processes: null,
+    },
     subscriptions,
     last_seen: 0,
     deregister: false,
@@ -136,14 +144,17 @@ class AgentRunner {
       d.ws.on('pong', () => {
         lastPong = Date.now();
       });
-      const heartbeat = setInterval(() => {
-        if (Date.now() - lastPong > this.cfg.heartbeatTimeoutS * 1000) {
-          log.error('websocket connection error', { error: 'heartbeat timeout' });
-          d.ws.terminate();
-          return;
-        }
-        d.ws.ping();
-      }, Math.max(1, this.cfg.heartbeatIntervalS) * 1000);
+      const heartbeat = setInterval(
+        () => {
+          if (Date.now() - lastPong > this.cfg.heartbeatTimeoutS * 1000) {
+            log.error('websocket connection error', { error: 'heartbeat timeout' });
+            d.ws.terminate();
+            return;
+          }
+          d.ws.ping();
+        },
+        Math.max(1, this.cfg.heartbeatIntervalS) * 1000,
+      );
       d.ws.on('error', (err) => log.error('websocket connection error', { error: err.message }));
       d.ws.on('close', (code) => {
         clearInterval(keepalive);
@@ -213,7 +224,9 @@ function main(argv: readonly string[]): void {
   }
   // `start --help` prints help and starts nothing, as sensu-go's cobra commands do.
   if (cli.command === '' || cli.command === 'help' || cli.flags.has('help') || cli.flags.has('h')) {
-    process.stdout.write(`Usage:\n  sensu-agent [command]\n\nAvailable Commands:\n  start       start the agent\n  version     Show the sensu-agent version information\n`);
+    process.stdout.write(
+      `Usage:\n  sensu-agent [command]\n\nAvailable Commands:\n  start       start the agent\n  version     Show the sensu-agent version information\n`,
+    );
     return;
   }
   if (cli.command !== 'start') {

@@ -69,7 +69,9 @@ function runSession(ctx: BackendContext, ws: WebSocket, req: IncomingMessage, wh
     if (isBinary) return;
     let msg: AgentMessage;
     try {
-      msg = JSON.parse(Buffer.isBuffer(data) ? data.toString('utf8') : Buffer.concat(Array.isArray(data) ? data : [Buffer.from(data)]).toString('utf8')) as AgentMessage;
+      msg = JSON.parse(
+        Buffer.isBuffer(data) ? data.toString('utf8') : Buffer.concat(Array.isArray(data) ? data : [Buffer.from(data)]).toString('utf8'),
+      ) as AgentMessage;
     } catch {
       log.error('invalid message from agent');
       return;

@@ -113,7 +113,11 @@ async function handleCoreV2(ctx: BackendContext, req: IncomingMessage, res: Serv
   const [root, ns, kind, name, check] = parts;
   if (root !== 'namespaces') return notFound(res);
   if (ns === undefined) {
-    sendJson(res, 200, (await ctx.store.listNamespaces()).map((n) => ({ name: n })));
+    sendJson(
+      res,
+      200,
+      (await ctx.store.listNamespaces()).map((n) => ({ name: n })),
+    );
     return;
   }
   if (kind === 'entities') {
@@ -124,7 +128,12 @@ async function handleCoreV2(ctx: BackendContext, req: IncomingMessage, res: Serv
   }
   if (kind === 'events') {
     if (name === undefined) return sendJson(res, 200, await ctx.store.listEvents(ns));
-    if (check === undefined) return sendJson(res, 200, (await ctx.store.listEvents(ns)).filter((e) => e.entity.metadata.name === name));
+    if (check === undefined)
+      return sendJson(
+        res,
+        200,
+        (await ctx.store.listEvents(ns)).filter((e) => e.entity.metadata.name === name),
+      );
     const event = await ctx.store.getEvent(ns, name, check);
     if (!event) return sendApiError(res, 404, 2, 'not found');
     return sendJson(res, 200, event);
@@ -156,7 +165,13 @@ export function apiHandler(ctx: BackendContext): RequestListener {
     // came over TLS, so tests can prove rollout never sends them in the clear.
     const authorization = req.headers.authorization;
     if (authorization) {
-      ctx.log.with({ component: 'apid' }).info('lab: request carried credentials', { scheme: authorization.split(' ')[0] ?? '', tls: (req.socket as { encrypted?: boolean }).encrypted === true, path });
+      ctx.log
+        .with({ component: 'apid' })
+        .info('lab: request carried credentials', {
+          scheme: authorization.split(' ')[0] ?? '',
+          tls: (req.socket as { encrypted?: boolean }).encrypted === true,
+          path,
+        });
     }
     const work = async (): Promise<void> => {
       if (path === '/health' && req.method === 'GET') return handleHealth(ctx, url, res);
@@ -173,7 +188,11 @@ export function apiHandler(ctx: BackendContext): RequestListener {
       if (path === '/auth' || path.startsWith('/auth/')) return handleAuth(ctx, req, res, path);
       const prefix = '/api/core/v2/';
       if (path.startsWith(prefix)) {
-        const parts = path.slice(prefix.length).split('/').filter((p) => p !== '').map(decodeURIComponent);
+        const parts = path
+          .slice(prefix.length)
+          .split('/')
+          .filter((p) => p !== '')
+          .map(decodeURIComponent);
         return handleCoreV2(ctx, req, res, parts, url.searchParams);
       }
       notFound(res);

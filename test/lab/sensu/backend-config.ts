@@ -111,7 +111,11 @@ export interface BackendConfig {
  * and etcd's flag parsing splits on commas.
  */
 function urlList(settings: Settings, key: string): string[] {
-  return settings.stringSlice(key).flatMap((s) => s.split(',')).map((s) => s.trim()).filter((s) => s !== '');
+  return settings
+    .stringSlice(key)
+    .flatMap((s) => s.split(','))
+    .map((s) => s.trim())
+    .filter((s) => s !== '');
 }
 
 /**

@@ -95,9 +95,18 @@ async function listenAll(ctx: BackendContext, tls: BackendTls): Promise<void> {
   const ports: PortSpec[] = [
     { component: 'apid', address: cfg.apiListenAddress, tls: tls.api, handler: apiHandler(ctx) },
     // agentd and the dashboard join host and port with Sprintf("%s:%d"), as sensu-go does.
-    { component: 'agentd', address: `${cfg.agentHost}:${cfg.agentPort}`, tls: tls.agent, handler: agentdHandler(ctx), onUpgrade: sessions.onUpgrade, extra: { mtls: tls.agentMtls } },
+    {
+      component: 'agentd',
+      address: `${cfg.agentHost}:${cfg.agentPort}`,
+      tls: tls.agent,
+      handler: agentdHandler(ctx),
+      onUpgrade: sessions.onUpgrade,
+      extra: { mtls: tls.agentMtls },
+    },
     // The open-source build accepts the dashboard keys but serves no web UI: nothing listens on 3000.
-    ...(faultOn('no-web-ui') ? [] : [{ component: 'dashboard' as const, address: `${cfg.dashboardHost}:${cfg.dashboardPort}`, tls: tls.dashboard, handler: dashboardHandler() }]),
+    ...(faultOn('no-web-ui')
+      ? []
+      : [{ component: 'dashboard' as const, address: `${cfg.dashboardHost}:${cfg.dashboardPort}`, tls: tls.dashboard, handler: dashboardHandler() }]),
   ];
   for (const port of ports) {
     const plog = log.with({ component: port.component });
@@ -137,7 +146,8 @@ async function start(cli: CommandLine): Promise<void> {
 
   if (faultOn('crash-on-start')) return fail('lab fault crash-on-start: simulated startup failure');
   if (faultOn('crash-on-tls') && cfg.certFile) return fail('lab fault crash-on-tls: simulated failure with TLS enabled');
-  if (faultOn('crash-on-peer-tls') && cfg.etcd.listenPeerUrls.some((u) => /^https:/i.test(u))) return fail('error starting etcd: lab fault crash-on-peer-tls: simulated failure with etcd peer TLS');
+  if (faultOn('crash-on-peer-tls') && cfg.etcd.listenPeerUrls.some((u) => /^https:/i.test(u)))
+    return fail('error starting etcd: lab fault crash-on-peer-tls: simulated failure with etcd peer TLS');
   if (faultOn('hang-on-start')) {
     log.debug('lab fault hang-on-start: not starting');
     hangForever();
@@ -224,7 +234,9 @@ function main(argv: readonly string[]): void {
   }
   // `start --help` prints help and starts nothing, as sensu-go's cobra commands do.
   if (cli.command === '' || cli.command === 'help' || cli.flags.has('help') || cli.flags.has('h')) {
-    process.stdout.write(`Usage:\n  sensu-backend [command]\n\nAvailable Commands:\n  start       start the backend\n  version     Show the sensu-backend version information\n`);
+    process.stdout.write(
+      `Usage:\n  sensu-backend [command]\n\nAvailable Commands:\n  start       start the backend\n  version     Show the sensu-backend version information\n`,
+    );
     return;
   }
   if (cli.command !== 'start') {

@@ -6,7 +6,15 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 
 /** Faults sensu-backend understands. */
-export type BackendFault = 'crash-on-start' | 'crash-on-tls' | 'hang-on-start' | 'wrong-cert' | 'refuse-agents' | 'dashboard-ignores-cert' | 'crash-on-peer-tls' | 'no-web-ui';
+export type BackendFault =
+  | 'crash-on-start'
+  | 'crash-on-tls'
+  | 'hang-on-start'
+  | 'wrong-cert'
+  | 'refuse-agents'
+  | 'dashboard-ignores-cert'
+  | 'crash-on-peer-tls'
+  | 'no-web-ui';
 /** Faults sensu-agent understands. */
 export type AgentFault = 'crash-on-start' | 'hang-on-start';
 

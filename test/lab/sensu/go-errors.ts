@@ -106,7 +106,10 @@ export function goTlsHandshakeError(err: unknown, local = '', remote = ''): stri
   const alert = REMOTE_ALERTS[c];
   if (alert) return `remote error: tls: ${alert}`;
   if (c.startsWith('ERR_SSL_TLSV1_ALERT_') || c.startsWith('ERR_SSL_SSLV3_ALERT_')) {
-    return `remote error: tls: ${c.replace(/^ERR_SSL_(TLSV1|SSLV3)_ALERT_/, '').toLowerCase().replace(/_/g, ' ')}`;
+    return `remote error: tls: ${c
+      .replace(/^ERR_SSL_(TLSV1|SSLV3)_ALERT_/, '')
+      .toLowerCase()
+      .replace(/_/g, ' ')}`;
   }
   if (c === 'ERR_SSL_UNSUPPORTED_PROTOCOL' || c === 'ERR_SSL_NO_PROTOCOLS_AVAILABLE') {
     return 'tls: server selected unsupported protocol version 301';

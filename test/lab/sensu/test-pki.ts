@@ -33,8 +33,21 @@ const EC = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes
 export function makeCa(dir: string, name: string): CertFiles {
   const files = { cert: join(dir, `${name}.pem`), key: join(dir, `${name}-key.pem`) };
   openssl([
-    'req', '-x509', ...EC, '-keyout', files.key, '-out', files.cert, '-days', '2', '-subj', `/CN=${name}`,
-    '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign',
+    'req',
+    '-x509',
+    ...EC,
+    '-keyout',
+    files.key,
+    '-out',
+    files.cert,
+    '-days',
+    '2',
+    '-subj',
+    `/CN=${name}`,
+    '-addext',
+    'basicConstraints=critical,CA:TRUE',
+    '-addext',
+    'keyUsage=critical,keyCertSign,cRLSign',
   ]);
   return files;
 }
@@ -51,8 +64,23 @@ export function issue(ca: CertFiles, dir: string, name: string, spec: LeafSpec):
   if (sans.length > 0) lines.push(`subjectAltName=${sans.join(',')}`);
   writeFileSync(ext, `${lines.join('\n')}\n`);
   openssl([
-    'x509', '-req', '-in', csr, '-CA', ca.cert, '-CAkey', ca.key, '-set_serial', `0x${randomBytes(8).toString('hex')}`,
-    '-days', '2', '-sha256', '-extfile', ext, '-out', files.cert,
+    'x509',
+    '-req',
+    '-in',
+    csr,
+    '-CA',
+    ca.cert,
+    '-CAkey',
+    ca.key,
+    '-set_serial',
+    `0x${randomBytes(8).toString('hex')}`,
+    '-days',
+    '2',
+    '-sha256',
+    '-extfile',
+    ext,
+    '-out',
+    files.cert,
   ]);
   return files;
 }

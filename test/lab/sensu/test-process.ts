@@ -91,10 +91,14 @@ export class StandinProcess {
   /** Waits for a log line matching `pred`. */
   async waitForLine(pred: (l: LogLine) => boolean, timeoutMs = 15_000): Promise<LogLine> {
     let found: LogLine | undefined;
-    await waitFor(() => {
-      found = this.lines().find(pred);
-      return found !== undefined;
-    }, timeoutMs, () => `no matching log line; output so far:\n${this.out}`);
+    await waitFor(
+      () => {
+        found = this.lines().find(pred);
+        return found !== undefined;
+      },
+      timeoutMs,
+      () => `no matching log line; output so far:\n${this.out}`,
+    );
     return found as LogLine;
   }
 
@@ -125,7 +129,12 @@ export function startStandin(script: string, args: string[], env: Record<string,
 }
 
 /** Polls `check` until it returns true. */
-export async function waitFor(check: () => boolean | Promise<boolean>, timeoutMs: number, describe: () => string = () => 'condition', intervalMs = 100): Promise<void> {
+export async function waitFor(
+  check: () => boolean | Promise<boolean>,
+  timeoutMs: number,
+  describe: () => string = () => 'condition',
+  intervalMs = 100,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     try {
@@ -146,7 +155,10 @@ export interface HttpResult {
 }
 
 /** GET (or another method) over http or https, with an optional CA and headers. */
-export function request(url: string, opts: { ca?: string; method?: string; headers?: Record<string, string>; body?: string; timeoutMs?: number } = {}): Promise<HttpResult> {
+export function request(
+  url: string,
+  opts: { ca?: string; method?: string; headers?: Record<string, string>; body?: string; timeoutMs?: number } = {},
+): Promise<HttpResult> {
   const u = new URL(url);
   const mod = u.protocol === 'https:' ? https : http;
   return new Promise((resolve, reject) => {
