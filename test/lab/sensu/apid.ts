@@ -165,13 +165,11 @@ export function apiHandler(ctx: BackendContext): RequestListener {
     // came over TLS, so tests can prove rollout never sends them in the clear.
     const authorization = req.headers.authorization;
     if (authorization) {
-      ctx.log
-        .with({ component: 'apid' })
-        .info('lab: request carried credentials', {
-          scheme: authorization.split(' ')[0] ?? '',
-          tls: (req.socket as { encrypted?: boolean }).encrypted === true,
-          path,
-        });
+      ctx.log.with({ component: 'apid' }).info('lab: request carried credentials', {
+        scheme: authorization.split(' ')[0] ?? '',
+        tls: (req.socket as { encrypted?: boolean }).encrypted === true,
+        path,
+      });
     }
     const work = async (): Promise<void> => {
       if (path === '/health' && req.method === 'GET') return handleHealth(ctx, url, res);
