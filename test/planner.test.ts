@@ -150,18 +150,7 @@ describe('plan() on real configs', () => {
             : { '/etc/sensu/agent.yml': agentYaml(h.name), ...files },
           h.role === 'backend' ? { ok: true, scheme: 'https', detail: 'ok', webUi: true } : undefined,
         );
-        // Keys were uploaded unread: the facts hold their hash, as the script reports a private key.
-        for (const s of mine.filter((x) => x.after.text === undefined))
-          facts.files[s.path] = {
-            path: s.path,
-            exists: true,
-            kind: 'file',
-            mode: s.after.mode,
-            owner: s.after.owner,
-            group: s.after.group,
-            sha256: s.after.sha256,
-            secret: true,
-          };
+        // Each uploaded file as the facts script reports it; keys unread (only their hash), as a private key is.
         for (const s of mine)
           facts.files[s.path] = {
             ...facts.files[s.path],
@@ -172,6 +161,7 @@ describe('plan() on real configs', () => {
             owner: s.after.owner,
             group: s.after.group,
             sha256: s.after.sha256,
+            ...(s.after.text === undefined ? { secret: true } : {}),
           };
         facts.files['/etc/sensu/tls'] = { path: '/etc/sensu/tls', exists: true, kind: 'dir', mode: 0o750, owner: 'root', group: 'sensu' };
         return [h.name, facts];

@@ -8,7 +8,7 @@ import { caBundle, certCount } from '../certs/ca-bundle.js';
 import type { TaskContext } from '../plan/plan.js';
 import type { FileStep } from '../plan/types.js';
 import { unsafeFile } from '../plan/unsafe-files.js';
-import { modeArg, modeText, type PlaybookModule } from './module.js';
+import { modeArg, modeText, type PlaybookModule, stepBase } from './module.js';
 import { readByUnit } from './reads.js';
 
 export const copy: PlaybookModule = {
@@ -79,11 +79,7 @@ function planCopy(ctx: TaskContext): FileStep | undefined {
     ...(fact.text !== undefined && !secret ? { text: fact.text } : {}),
   };
   const base = {
-    id: ctx.id,
-    host: ctx.host.name,
-    phase: ctx.phase.name,
-    task: ctx.task.name,
-    module: ctx.task.module,
+    ...stepBase(ctx),
     kind: 'file' as const,
     path: dest,
     before,

@@ -6,7 +6,7 @@ import { z } from 'zod';
 import type { TaskContext } from '../plan/plan.js';
 import type { DirStep } from '../plan/types.js';
 import { unsafeFile } from '../plan/unsafe-files.js';
-import { modeArg, modeText, type PlaybookModule } from './module.js';
+import { modeArg, modeText, type PlaybookModule, stepBase } from './module.js';
 
 export const directory: PlaybookModule = {
   args: z.object({ path: z.string().startsWith('/'), mode: modeArg(), owner: z.string(), group: z.string() }).strict(),
@@ -19,7 +19,7 @@ function planDirectory(ctx: TaskContext): DirStep {
   const after = { mode: parseInt(mode, 8), owner, group };
   const unsafe = unsafeFile(path, fact, { untrustedDirs: ctx.facts.untrustedDirs ?? [] });
   if (unsafe) ctx.problem(unsafe.message, unsafe.fix);
-  const base = { id: ctx.id, host: ctx.host.name, phase: ctx.phase.name, task: ctx.task.name, module: ctx.task.module, kind: 'dir' as const, path, after };
+  const base = { ...stepBase(ctx), kind: 'dir' as const, path, after };
   const before = { exists: fact.exists, ...(fact.mode !== undefined ? { mode: fact.mode, owner: fact.owner ?? '', group: fact.group ?? '' } : {}) };
   if (!fact.exists) return { ...base, before, status: 'change', reason: `create ${path} ${mode} ${owner}:${group}` };
   if (fact.kind !== 'dir') {

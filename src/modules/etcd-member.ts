@@ -7,7 +7,7 @@ import { clientEndpoints, withUrlScheme } from '../sensu/etcd-urls.js';
 import { z } from 'zod';
 import type { TaskContext } from '../plan/plan.js';
 import type { EtcdMemberStep } from '../plan/types.js';
-import type { PlaybookModule } from './module.js';
+import { stepBase, type PlaybookModule } from './module.js';
 
 /**
  * The host's etcd member gets peer URLs with this scheme in the cluster's member list (`member
@@ -40,11 +40,7 @@ export function planEtcdMember(ctx: TaskContext): EtcdMemberStep[] {
   }
   const after = withUrlScheme(self.peerURLs, scheme);
   const base = {
-    id: ctx.id,
-    host: ctx.host.name,
-    phase: ctx.phase.name,
-    task: ctx.task.name,
-    module: ctx.task.module,
+    ...stepBase(ctx),
     kind: 'etcd_member' as const,
     member: self.name,
     memberId: self.id,

@@ -6,7 +6,7 @@
 import { z } from 'zod';
 import type { TaskContext } from '../plan/plan.js';
 import type { FileStep, GateStep } from '../plan/types.js';
-import type { PlaybookModule } from './module.js';
+import { stepBase, type PlaybookModule } from './module.js';
 import { endpointsFromFacts } from './sensu-config.js';
 
 const plan = (ctx: TaskContext): GateStep[] => {
@@ -44,11 +44,7 @@ function planGate(ctx: TaskContext, target: GateTarget): GateStep {
     );
   }
   const base = {
-    id: ctx.id,
-    host: ctx.host.name,
-    phase: ctx.phase.name,
-    task: ctx.task.name,
-    module: ctx.task.module,
+    ...stepBase(ctx),
     kind: 'gate' as const,
     gate,
     after: restarts,

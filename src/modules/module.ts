@@ -20,3 +20,8 @@ export const modeArg = (): z.ZodString => zod.string().regex(/^0[0-7]{3}$/, 'exp
 
 /** A mode as the plan shows it: `0750`, or `?` when unknown. */
 export const modeText = (m: number | undefined): string => (m === undefined ? '?' : `0${(m & 0o777).toString(8)}`);
+
+/** What every step of a task carries: its id, host, phase, task and module. */
+export function stepBase(ctx: TaskContext): { id: string; host: string; phase: string; task: string; module: string } {
+  return { id: ctx.id, host: ctx.host.name, phase: ctx.phase.name, task: ctx.task.name, module: ctx.task.module };
+}

@@ -4,7 +4,7 @@
 import { z } from 'zod';
 import type { TaskContext } from '../plan/plan.js';
 import type { RestartStep } from '../plan/types.js';
-import type { PlaybookModule } from './module.js';
+import { stepBase, type PlaybookModule } from './module.js';
 import { readByUnit } from './reads.js';
 
 export const service: PlaybookModule = {
@@ -18,11 +18,7 @@ function planRestart(ctx: TaskContext): RestartStep {
   // served once the unit restarts, in the phase whose turn it is (a rotation changes no config).
   const changed = ctx.unrestarted.filter((id) => readByUnit(ctx, ctx.written.get(id)));
   const base = {
-    id: ctx.id,
-    host: ctx.host.name,
-    phase: ctx.phase.name,
-    task: ctx.task.name,
-    module: ctx.task.module,
+    ...stepBase(ctx),
     kind: 'restart' as const,
     unit: name,
     after: changed,
