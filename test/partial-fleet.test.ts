@@ -91,6 +91,17 @@ describe('agents left out at preflight (--max-unreachable)', () => {
         expect(r1.stderr).toMatch(/✗ agent-10: is not healthy before the run/);
         expect(r1.stderr).toContain('(3 now, 2 allowed)');
         expectCleanOutput(lab, r1);
+        // Within the bound, a dry run's --json names each agent left out, with why.
+        const r2 = await secure(['--check', '--json', '--max-unreachable', '15%']);
+        expect(r2.code, r2.stderr).toBe(5);
+        const doc = JSON.parse(r2.stdout) as { plan: { leftBehind: { host: string; reason: string; stage: string }[] } };
+        expect(doc.plan.leftBehind.map((l) => [l.host, l.stage])).toEqual([
+          ['agent-07', 'preflight'],
+          ['agent-10', 'preflight'],
+          ['agent-13', 'preflight'],
+        ]);
+        expect(doc.plan.leftBehind.find((l) => l.host === 'agent-10')?.reason).toMatch(/^sensu-agent is not running/);
+        expect(doc.plan.leftBehind.find((l) => l.host === 'agent-07')?.reason).toMatch(/^unreachable at [\d.]+:22: connection refused/);
         expect(await fileSnapshot(lab)).toEqual(before.files);
       } finally {
         await lab.exec('agent-10', 'systemctl', ['start', 'sensu-agent']);
