@@ -8,7 +8,7 @@ import http from 'node:http';
 import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { apiAuthorization, keepaliveOf } from '../src/facts/health.js';
+import { apiAuthorization, entitiesLastSeen } from '../src/facts/health.js';
 import { Secret } from '../src/secret.js';
 import { issue, makeCa } from './lab/sensu/test-pki.js';
 import { scratchDir } from './helpers/scratch.js';
@@ -42,7 +42,7 @@ describe('credentials', () => {
   it('are not sent to a TLS endpoint that only a host-supplied CA verifies', async () => {
     const ca = readFileSync(inventoryCa.cert, 'utf8');
     await expect(apiAuthorization(url(rogue, 'https'), password, ca)).rejects.toThrow(/certificate|self.signed|unable to verify/i);
-    await expect(keepaliveOf(url(rogue, 'https'), 'default', 'agent-01', 'Key 0b0e5d2c-key', ca)).rejects.toThrow(/certificate|unable to verify/i);
+    await expect(entitiesLastSeen(url(rogue, 'https'), 'default', 'Key 0b0e5d2c-key', ca)).rejects.toThrow(/certificate|unable to verify/i);
     expect(seen).toEqual([]);
   });
 
@@ -50,7 +50,7 @@ describe('credentials', () => {
     await expect(apiAuthorization(url(plain, 'http'), password, readFileSync(inventoryCa.cert, 'utf8'))).rejects.toThrow('it is not TLS');
     await expect(apiAuthorization(url(plain, 'http'), apiKey, undefined)).rejects.toThrow('it is not TLS');
     await expect(apiAuthorization(url(rogue, 'https'), apiKey, undefined)).rejects.toThrow('no sensu_ca_file');
-    await expect(keepaliveOf(url(plain, 'http'), 'default', 'a', 'Key x', undefined)).rejects.toThrow('it is not TLS');
+    await expect(entitiesLastSeen(url(plain, 'http'), 'default', 'Key x', undefined)).rejects.toThrow('it is not TLS');
     expect(seen).toEqual([]);
   });
 });

@@ -66,10 +66,17 @@ describe('rollout status', () => {
     expect(r.stdout).toContain('secured: 2 backend(s) serve verified TLS');
     expect(r.stdout + r.stderr).not.toContain(lab.state.admin?.password ?? '-');
 
+    const requestsBefore = credentialedRequests(lab).length;
     const json = await rollout(['status', ...fleetArgs(), '--json']);
     expect(json.code).toBe(0);
     const doc = JSON.parse(json.stdout) as StatusJson;
     expect(doc.secured).toBe(true);
+    // Keepalive ages come from one entity listing per namespace, not a request per agent.
+    const statusReads = credentialedRequests(lab)
+      .slice(requestsBefore)
+      .map((q) => q.path);
+    expect(statusReads.filter((p) => p.includes('/events/'))).toEqual([]);
+    expect(statusReads.filter((p) => p.endsWith('/entities'))).toHaveLength(1);
     for (const b of doc.backends) {
       expect(b.api.probe).toMatchObject({ kind: 'tls', cn: b.host, authorized: true });
       expect(b.api.probe.daysLeft).toBeGreaterThan(300);

@@ -9,7 +9,7 @@ import type { EffectiveSetting } from '../sensu/effective-config.js';
 import { backendUrlTarget, isWildcardHost, parseListenAddress, splitUrlList } from '../sensu/urls.js';
 import type { Transport } from '../transport/transport.js';
 import { configPathOf, endpointsOf, envFilesOf, hostSettings, SENSU_PORTS, unitOf } from '../sensu/host-config.js';
-import { agentHealthz, apiAuthorization, keepaliveOf, type ApiCredentials } from './health.js';
+import { agentHealthz, apiAuthorization, entitiesLastSeen, type ApiCredentials, type EntityListing } from './health.js';
 import { factsScript, parseFacts } from './script.js';
 import { probeTls, probeVerifies, type TlsProbe } from './tls-probe.js';
 import type { HostFacts } from './types.js';
@@ -144,16 +144,27 @@ export interface KeepaliveSource {
   age(namespace: string, entity: string): Promise<{ seconds: number } | { unknown: string }>;
 }
 
-/** A keepalive source over one backend's API (the first one whose API answers). */
+/**
+ * A keepalive source over one backend's API (the first one whose API answers): each namespace's
+ * entities listed once (paged), every agent's age read from its entity's `last_seen`: one request
+ * per 500 agents, not one per agent.
+ */
 export function keepaliveSource(baseUrl: string, credentials: ApiCredentials, ca: string | undefined): KeepaliveSource {
   let auth: Promise<string> | undefined;
+  const listings = new Map<string, Promise<EntityListing>>();
   return {
     async age(namespace, entity) {
       try {
         auth ??= apiAuthorization(baseUrl, credentials, ca);
-        const k = await keepaliveOf(baseUrl, namespace, entity, await auth, ca);
-        if (!k) return { unknown: `no keepalive for ${entity} on ${baseUrl}` };
-        return { seconds: Math.max(0, Math.round(Date.now() / 1000 - k.timestamp)) };
+        const authorization = auth;
+        let listing = listings.get(namespace);
+        if (!listing) {
+          listing = authorization.then((a) => entitiesLastSeen(baseUrl, namespace, a, ca));
+          listings.set(namespace, listing);
+        }
+        const lastSeen = (await listing).lastSeen.get(entity);
+        if (!lastSeen) return { unknown: `no keepalive for ${entity} on ${baseUrl}` };
+        return { seconds: Math.max(0, Math.round(Date.now() / 1000 - lastSeen)) };
       } catch (err) {
         return { unknown: (err as Error).message };
       }

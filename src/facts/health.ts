@@ -160,14 +160,6 @@ export async function agentHealthz(socket: Duplex, apiHost: string, apiPort: num
 /** Credentials for the Sensu API (from the inventory). */
 export type ApiCredentials = { apiKey: Secret } | { user: string; password: Secret };
 
-/** A keepalive as the backend recorded it. */
-export interface Keepalive {
-  /** Unix seconds of the last keepalive. */
-  timestamp: number;
-  status: number;
-  output: string;
-}
-
 /**
  * Credentials go only to an endpoint whose certificate verifies against the inventory's CA: never
  * over plain http (a fleet not secured yet is exactly where someone may be listening), never
@@ -188,27 +180,6 @@ export async function apiAuthorization(baseUrl: string, creds: ApiCredentials, c
   const token = (JSON.parse(answer.body) as { access_token?: string }).access_token;
   if (!token) throw new Error('Sensu API login returned no token');
   return `Bearer ${token}`;
-}
-
-/** The keepalive event the backend holds for an entity, or undefined when there is none. */
-export async function keepaliveOf(
-  baseUrl: string,
-  namespace: string,
-  entity: string,
-  authorization: string,
-  ca: string | undefined,
-): Promise<Keepalive | undefined> {
-  assertCredentialsMayGo(baseUrl, ca);
-  const answer = await get({
-    url: `${baseUrl}/api/core/v2/namespaces/${encodeURIComponent(namespace)}/events/${encodeURIComponent(entity)}/keepalive`,
-    headers: { authorization },
-    timeoutMs: 5000,
-    ...(ca ? { ca } : {}),
-  });
-  if (answer.status === 404) return undefined;
-  if (answer.status !== 200) throw new Error(`keepalive of ${entity}: HTTP ${answer.status}`);
-  const event = JSON.parse(answer.body) as { timestamp?: number; check?: { status?: number; output?: string; executed?: number } };
-  return { timestamp: event.timestamp ?? event.check?.executed ?? 0, status: event.check?.status ?? -1, output: event.check?.output ?? '' };
 }
 
 /** Entities of one namespace as one backend lists them, and what listing them cost. */
