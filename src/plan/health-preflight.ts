@@ -12,6 +12,7 @@
 import type { HealthFact, HostFacts } from '../facts/types.js';
 import type { HostSpec } from '../inventory/types.js';
 import { agentIdentity } from '../sensu/agent-identity.js';
+import { backendUrlTarget } from '../sensu/urls.js';
 import type { BatchSize, LeftBehind, PlanProblem } from './types.js';
 
 /** A host that could not be reached at all (connection refused, no route, timed out). */
@@ -28,7 +29,7 @@ export interface HealthVerdict {
   notes: string[];
 }
 
-/** `--max-unreachable`: how many agents of `agents` may be left out (a percentage rounds down). */
+/** A bound on agents (`--max-unreachable`, `--max-fail-percentage`) as a count of `agents`: a percentage rounds down. */
 export function allowedOf(bound: BatchSize | undefined, agents: number): number {
   if (!bound) return 0;
   return 'count' in bound ? bound.count : Math.floor((agents * bound.percent) / 100);
@@ -49,7 +50,7 @@ function unhealthy(host: HostSpec, health: HealthFact): PlanProblem {
 function dialsPlain(host: HostSpec, facts: HostFacts): boolean {
   try {
     const urls = agentIdentity(host, facts).backendUrls;
-    return urls.length > 0 && urls.every((u) => u.startsWith('ws://'));
+    return urls.length > 0 && urls.every((u) => backendUrlTarget(u)?.scheme === 'ws');
   } catch {
     return false; // its config's own problem is reported by its steps
   }

@@ -8,6 +8,7 @@ import { lockFleet } from '../../execute/lock.js';
 import { fleetStateDir, Journal, newRunId } from '../../execute/journal.js';
 import type { ExecuteResult, HostOutcome } from '../../execute/run.js';
 import { addEtcdFacts } from '../../facts/etcd-members.js';
+import { allowedOf } from '../../plan/health-preflight.js';
 import type { BatchSize, LeftBehind, Plan, PlanProblem } from '../../plan/types.js';
 import { loadPlaybook } from '../../playbook/load.js';
 import type { Feature } from '../../playbook/schema.js';
@@ -225,7 +226,7 @@ export async function runSecure(flags: SecureFlags, out: Output): Promise<number
         serialBackends: flags.etcdTls === true,
         restartsBefore: new Map([...gathered.facts.entries()].map(([name, f]) => [name, f.service.nRestarts])),
         ...(step ? { step } : {}),
-        maxAgentFailures: Math.floor(((flags.maxFailPercentage ?? 0) * runHosts.filter((h) => h.role === 'agent').length) / 100),
+        maxAgentFailures: allowedOf({ percent: flags.maxFailPercentage ?? 0 }, runHosts.filter((h) => h.role === 'agent').length),
       });
     } finally {
       process.off('SIGINT', onSigint);
