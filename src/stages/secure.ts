@@ -1,8 +1,9 @@
 /**
- * The stages of `rollout secure`, outside the CLI: connect → facts → preflight → plan, then what
- * the executor is given (where to probe each host, where to read keepalives) and the retry file
- * after it. `runSecure` (src/cli/commands/secure.ts) calls them in order and does the talking:
- * showing the plan, asking, the recap, the exit code.
+ * The stages of `rollout secure`, outside the CLI: connect → facts → preflight → plan → execute
+ * (the executor given what this fleet needs: where to probe each host, where to read keepalives,
+ * whether backends roll back one at a time) and what the recap reads after it (the retry file,
+ * every selected host in inventory order). `runSecure` (src/cli/commands/secure.ts) calls them in
+ * order and does the talking: showing the plan, asking, the recap, the exit code.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
@@ -10,14 +11,17 @@ import { join } from 'node:path';
 import { caBundle } from '../certs/ca-bundle.js';
 import type { InputError } from '../errors.js';
 import { UnreachableError } from '../errors.js';
+import type { RunListener } from '../execute/events.js';
 import type { KeepaliveCheck } from '../execute/gates.js';
+import { fleetStateDir, Journal, newRunId } from '../execute/journal.js';
+import type { ExecuteResult, HostOutcome, StepHooks } from '../execute/run.js';
 import type { ProbeTarget } from '../execute/rollback.js';
 import { assertPrivate } from '../execute/state-dir.js';
 import { currentHealth, trustedCaText } from '../facts/current-health.js';
 import { gatherHostFacts, gatherLocalFiles } from '../facts/gather.js';
 import type { HostFacts } from '../facts/types.js';
 import type { HostSpec } from '../inventory/types.js';
-import { healthVerdict, type Unreachable } from '../plan/health-preflight.js';
+import { allowedOf, healthVerdict, type Unreachable } from '../plan/health-preflight.js';
 import { plan as makePlan } from '../plan/plan.js';
 import type { BatchSize, FileStep, LeftBehind, Plan, PlanProblem } from '../plan/types.js';
 import type { Feature, Playbook } from '../playbook/schema.js';
@@ -87,6 +91,13 @@ export async function connectAndGather(
   return { transports, facts, problems, unreachable, closeAll: () => closeAll(connections) };
 }
 
+/** The plan, the hosts it runs on (agents left out at preflight are not), and what rollback verifies against. */
+export interface Planned {
+  plan: Plan;
+  runHosts: HostSpec[];
+  trust: string | undefined;
+}
+
 /** What the preflight and plan stages read. */
 export interface PlanStageInput {
   fleet: { hosts: readonly HostSpec[]; inventory: { hosts: readonly HostSpec[]; dir: string } };
@@ -106,7 +117,7 @@ export interface PlanStageInput {
  * certificates checked (where the playbook asks), then the plan. Returns the hosts the run is for
  * and what rollback verifies against (the new CA and whatever the fleet trusted before).
  */
-export async function preflightAndPlan(input: PlanStageInput): Promise<{ plan: Plan; runHosts: HostSpec[]; trust: string | undefined }> {
+export async function preflightAndPlan(input: PlanStageInput): Promise<Planned> {
   const { fleet, gathered, ca, playbook } = input;
   // Agents unreachable or not running may be left out (--max-unreachable); backends never.
   const verdict = healthVerdict({
@@ -200,4 +211,71 @@ export function writeRetryFile(stateDir: string, runId: string, left: readonly L
   const file = join(stateDir, `run-${runId}.retry`);
   writeFileSync(file, left.map((l) => `${l.host}\n`).join(''), { mode: 0o600 });
   return file;
+}
+
+/** What the execute stage reads besides the plan. */
+export interface ExecuteStageInput {
+  fleet: { hosts: readonly HostSpec[]; inventory: { hosts: readonly HostSpec[]; file: string } };
+  planned: Planned;
+  gathered: Gathered;
+  ca: string | undefined;
+  features: ReadonlySet<Feature>;
+  forks: number;
+  keepBackups?: number;
+  /** `--max-fail-percentage`. */
+  maxFailPercentage?: number;
+  step?: StepHooks;
+  listener?: RunListener;
+  signal: AbortSignal;
+}
+
+/**
+ * Stage execute: the run's journal around the executor, then the result as the recap reads it:
+ * agents left behind (at preflight, or put back alone in a run that stood) in a retry file, and
+ * every selected host in inventory order, those left out at preflight too.
+ */
+export async function executeStage(input: ExecuteStageInput): Promise<{ result: ExecuteResult; runId: string }> {
+  const { fleet, gathered, ca } = input;
+  const { plan, runHosts, trust } = input.planned;
+  const stateDir = fleetStateDir(fleet.inventory.file);
+  const runId = newRunId();
+  const journal = new Journal(stateDir, runId);
+  journal.append({ type: 'start', runId, at: new Date().toISOString(), inventory: fleet.inventory.file });
+  let result: ExecuteResult;
+  try {
+    // The executor loads only for a real run: a dry run skips it.
+    const { execute } = await import('../execute/run.js');
+    result = await execute({
+      plan,
+      hosts: new Map(runHosts.map((h) => [h.name, h])),
+      transports: gathered.transports,
+      journal,
+      runId,
+      ...(input.keepBackups ? { keepBackups: input.keepBackups } : {}),
+      ca,
+      trust,
+      // Keepalive reads carry the API credentials: verified against the inventory's CA alone, never
+      // a CA a host's files added (by the time agents are gated, every backend serves the new CA's).
+      // Every backend of the inventory, selected or not: a retry of agents alone still reads their keepalives.
+      keepalive: keepaliveCheck(fleet.inventory.hosts, ca, gathered.facts),
+      forks: input.forks,
+      ...(input.listener ? { listener: input.listener } : {}),
+      signal: input.signal,
+      probes: probesOf(runHosts, plan, gathered.facts),
+      // With etcd TLS in the run, members mid-switch need their peers' certificates: one member at a time.
+      serialBackends: input.features.has('etcd_tls'),
+      restartsBefore: new Map([...gathered.facts.entries()].map(([name, f]) => [name, f.service.nRestarts])),
+      ...(input.step ? { step: input.step } : {}),
+      maxAgentFailures: allowedOf({ percent: input.maxFailPercentage ?? 0 }, runHosts.filter((h) => h.role === 'agent').length),
+    });
+  } finally {
+    journal.close();
+  }
+  // Left behind: never touched at preflight, or put back alone in the run; only a run that stood leaves anyone.
+  const leftBehind = result.outcome === 'ok' ? [...plan.leftBehind, ...result.leftBehind] : [];
+  const retryFile = leftBehind.length > 0 ? writeRetryFile(stateDir, runId, leftBehind) : undefined;
+  const order = new Map(fleet.hosts.map((h, i) => [h.name, i]));
+  const leftOutRows = plan.leftBehind.map((l): HostOutcome => ({ host: l.host, role: 'agent', changed: 0, status: 'left behind', ms: 0, detail: l.reason }));
+  const hosts = [...result.hosts, ...leftOutRows].sort((a, b) => (order.get(a.host) ?? 0) - (order.get(b.host) ?? 0));
+  return { runId, result: { ...result, hosts, leftBehind, ...(retryFile ? { retryFile } : {}) } };
 }

@@ -18,7 +18,8 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { expand } from '@inquirer/prompts';
-import type { GateSeen, StepAnswer, StepHooks, StepIO, StepQuestion } from '../execute/run.js';
+import type { GateSeen, StepAnswer, StepHooks, StepQuestion } from '../execute/step-mode.js';
+import type { StepIO } from './run-view.js';
 import { renderSteps } from './plan-view.js';
 import { wrap } from './wrap.js';
 
@@ -85,9 +86,9 @@ export function gateText(seen: readonly GateSeen[], width: number): string {
     .join('\n');
 }
 
-/** Step mode's question and gate display, bound to how things are shown. */
-export function stepHooks(view: StepView): StepHooks {
-  return { ask: (q, io) => ask(view, q, io), gates: (seen) => gateText(seen, view.columns()) };
+/** Step mode's question and gate display, bound to how things are shown and the run's display. */
+export function stepHooks(view: StepView, io: StepIO): StepHooks {
+  return { ask: (q) => ask(view, q, io), gates: (seen) => gateText(seen, view.columns()) };
 }
 
 /**
@@ -121,7 +122,9 @@ async function ask(view: StepView, q: StepQuestion, io: StepIO): Promise<StepAns
     const message = fit(questionText(q), width - 5);
     let choice: Choice;
     try {
-      choice = (await io.adapter().run(expand, { message, default: 'y', expanded: true, choices: choicesFor(q, width) }, { signal: io.signal })) as Choice;
+      choice = (await (
+        await io.adapter()
+      ).run(expand, { message, default: 'y', expanded: true, choices: choicesFor(q, width) }, { signal: io.signal })) as Choice;
     } catch (err) {
       if (isInterrupt(err)) return 'interrupt';
       throw err;

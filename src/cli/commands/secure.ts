@@ -1,24 +1,26 @@
 /**
  * `rollout secure`: load → connect → gather facts → preflight → plan → show → confirm → execute →
- * recap → disconnect (in a finally). `--check` stops after show. The same plan drives both.
+ * recap → disconnect (in a finally). `--check` stops after show. The same plan drives both. The
+ * stages themselves are src/stages/secure.ts; this file does the talking: the plan shown, the
+ * question, the display of the run, the recap, the exit code.
  */
+import { setMaxListeners } from 'node:events';
 import type { ListrRendererValue } from 'listr2';
 import { ExitCode, InputError, PreflightError, RollbackFailedError, RolledBackError, InterruptedError } from '../../errors.js';
-import { lockFleet } from '../../execute/lock.js';
-import { fleetStateDir, Journal, newRunId } from '../../execute/journal.js';
-import type { ExecuteResult, HostOutcome } from '../../execute/run.js';
+import { lockFleet, type FleetLock } from '../../execute/lock.js';
+import { fleetStateDir, newRunId } from '../../execute/journal.js';
+import type { ExecuteResult } from '../../execute/run.js';
 import { addEtcdFacts } from '../../facts/etcd-members.js';
-import { allowedOf } from '../../plan/health-preflight.js';
 import type { BatchSize, LeftBehind, Plan, PlanProblem } from '../../plan/types.js';
 import { loadPlaybook } from '../../playbook/load.js';
 import type { Feature } from '../../playbook/schema.js';
 import { renderPlan, planSummary } from '../../ui/plan-view.js';
 import { isSecretKey, redact, sweepSecrets } from '../../ui/redact.js';
 import { askYesNo, canPrompt } from '../../ui/prompts.js';
-import { loadFleet, type FleetFlags } from '../context.js';
+import { loadFleet, type Fleet, type FleetFlags } from '../context.js';
 import { table, type Output } from '../output.js';
 import { RunStats, statsLines } from '../run-stats.js';
-import { caText, connectAndGather, keepaliveCheck, preflightAndPlan, probesOf, writeRetryFile } from '../../stages/secure.js';
+import { caText, connectAndGather, executeStage, preflightAndPlan, writeRetryFile, type ExecuteStageInput, type Planned } from '../../stages/secure.js';
 import { secretsOf } from './secrets.js';
 
 /** Options of `rollout secure`. */
@@ -96,8 +98,8 @@ function recap(out: Output, result: ExecuteResult): void {
   out.line([...counts.entries()].map(([s, n]) => `${s}=${n}`).join('  '));
 }
 
-/** Runs `rollout secure`; returns the exit code or throws a RolloutError. */
-export async function runSecure(flags: SecureFlags, out: Output): Promise<number> {
+/** Flags that contradict each other or need a terminal this run does not have: refused before anything connects. */
+function checkFlags(flags: SecureFlags): void {
   if (flags.step && flags.yes) throw new InputError('--step and --yes contradict each other: --step asks before every task, --yes never asks');
   if (flags.step && flags.json) throw new InputError('--step and --json contradict each other: --step asks on the terminal, --json prints nothing but JSON');
   if (flags.step && !canPrompt())
@@ -114,172 +116,191 @@ export async function runSecure(flags: SecureFlags, out: Output): Promise<number
       hint: 'review with --check --diff, then run with --yes',
     });
   }
-  const stats = new RunStats();
-  const fleet = await loadFleet(flags, out);
-  for (const w of fleet.inventory.warnings) out.note(out.style('yellow', `warning: ${w}`));
-  const playbook = await loadPlaybook(flags.playbook);
-  const progress = (line: string): void => {
-    if (!flags.json) out.note(out.style('dim', line));
-  };
-  const lock = flags.check ? undefined : lockFleet(fleetStateDir(fleet.inventory.file), 'secure', { force: flags.forceUnlock === true });
-  if (lock?.tookOverStale)
+}
+
+/** The fleet lock of a real run (a dry run takes none), saying so when it took over one left behind. */
+function takeLock(flags: SecureFlags, fleet: Fleet, out: Output): FleetLock | undefined {
+  if (flags.check) return undefined;
+  const lock = lockFleet(fleetStateDir(fleet.inventory.file), 'secure', { force: flags.forceUnlock === true });
+  if (lock.tookOverStale)
     out.note(
       out.style(
         'yellow',
         'a previous run on this fleet did not finish (its lock was left behind); if it was interrupted mid-wave, run `rollout rollback` first',
       ),
     );
+  return lock;
+}
+
+/** Stage show: the plan (with diffs under --diff), or its problems, which stop the run here. */
+function showPlan(out: Output, flags: SecureFlags, fleet: Fleet, planned: Planned): void {
+  const { plan } = planned;
+  const secrets = secretsOf(fleet.hosts);
+  if (flags.json) {
+    // Config texts go through the same redaction as diffs; keys never enter the plan at all.
+    out.json('secure', { hosts: fleet.hosts.length, plan: redactPlan(plan, secrets) });
+  } else {
+    out.line(renderPlan(plan, { diff: flags.diff ?? false, color: out.color, secrets, addresses: new Map(fleet.hosts.map((h) => [h.name, h.address])) }));
+    out.line();
+  }
+  if (plan.problems.length > 0) {
+    // Under --json the plan's problems are the document's; stderr keeps the lines a person reads.
+    printProblems(out, plan.problems);
+    throw new PreflightError(`preflight found ${plan.problems.length} problem(s): nothing was changed on any host`);
+  }
+  if (!flags.json) out.line(out.style('bold', planSummary(plan, planned.runHosts.length)));
+}
+
+/**
+ * Stage confirm: the exit code when the run stops before changing anything (a dry run, nothing to
+ * do, the operator said no); undefined when it goes on.
+ */
+async function confirm(out: Output, flags: SecureFlags, fleet: Fleet, plan: Plan): Promise<number | undefined> {
+  if (flags.check) return plan.changes > 0 ? ExitCode.PendingChanges : plan.leftBehind.length > 0 ? ExitCode.LeftBehind : ExitCode.Ok;
+  if (plan.changes === 0) {
+    if (plan.leftBehind.length === 0) return ExitCode.Ok;
+    // Nothing to change on the hosts that answered; the ones that did not still need a run.
+    const retryFile = writeRetryFile(fleetStateDir(fleet.inventory.file), newRunId(), plan.leftBehind);
+    if (flags.json) out.json('secure', { leftBehind: plan.leftBehind, retryFile });
+    else leftBehindNote(out, plan.leftBehind, retryFile, flags);
+    return ExitCode.LeftBehind;
+  }
+  if (flags.yes || flags.step) return undefined;
+  if (await askYesNo(`Apply ${plan.changes} change(s) to ${plan.changedHosts.length} host(s)?`, false)) return undefined;
+  out.note('nothing changed');
+  return ExitCode.Ok;
+}
+
+/** Stage execute with its display: listr2 (or nothing under --json), step mode's questions, Ctrl-C. */
+async function executeShown(
+  out: Output,
+  flags: SecureFlags,
+  input: Omit<ExecuteStageInput, 'signal' | 'listener' | 'step'>,
+): Promise<{ result: ExecuteResult; runId: string }> {
+  const controller = new AbortController();
+  // Every agent waiting for its keepalive (up to --forks at once) listens for Ctrl-C until it settles:
+  // many listeners is the design, not a leak, and Node's warning would tear the display.
+  setMaxListeners(0, controller.signal);
+  const onSigint = (): void => {
+    if (controller.signal.aborted) return;
+    controller.abort();
+    out.note(out.style('yellow', '\ninterrupted: finishing the steps in flight, then rolling back this run (Ctrl-C again does not skip that)'));
+  };
+  // The display (listr2) and step mode's prompts load only for a real run: a dry run skips them.
+  const view = flags.json ? undefined : new (await import('../../ui/run-view.js')).RunView(await rendererFor(flags), controller.signal);
+  const step =
+    flags.step && view
+      ? (await import('../../ui/step-prompt.js')).stepHooks(
+          { color: out.color, secrets: secretsOf(input.fleet.hosts), columns: () => process.stdout.columns || 80 },
+          view.io(),
+        )
+      : undefined;
+  process.on('SIGINT', onSigint);
+  try {
+    return await executeStage({ ...input, signal: controller.signal, ...(view ? { listener: view.listener } : {}), ...(step ? { step } : {}) });
+  } finally {
+    process.off('SIGINT', onSigint);
+    // Everything shown before the recap is printed.
+    await view?.closed();
+  }
+}
+
+/** Stage recap: the trace's records, the table or --json, then the exit code (or the error that carries it). */
+function finish(out: Output, flags: SecureFlags, fleet: Fleet, run: { result: ExecuteResult; runId: string }): number {
+  const { result, runId } = run;
+  for (const gate of result.gates) out.trace.record({ type: 'gate', host: gate.host, task: gate.task, ok: gate.result.ok, detail: gate.result.detail });
+  for (const r of result.rollback ?? []) out.trace.record({ type: 'rollback', host: r.host, ok: r.ok, state: r.state });
+  for (const h of result.hosts)
+    out.trace.record({ type: 'host-result', host: h.host, status: h.status, changed: h.changed, ms: h.ms, ...(h.detail ? { detail: h.detail } : {}) });
+  out.trace.record({ type: 'outcome', outcome: result.outcome, ...(result.failure ? { failure: result.failure } : {}) });
+  if (flags.json) out.json('secure', { result });
+  else recap(out, result);
+  switch (result.outcome) {
+    case 'ok':
+      if (result.skipped.length > 0)
+        out.note(out.style('yellow', `${result.skipped.length} step(s) skipped, as answered: \`rollout secure --check\` lists what is still pending`));
+      if (result.retryFile) {
+        if (!flags.json) leftBehindNote(out, result.leftBehind, result.retryFile, flags);
+        return ExitCode.LeftBehind;
+      }
+      return ExitCode.Ok;
+    case 'aborted': {
+      const undone = result.hosts.some((h) => h.status === 'rolled back');
+      throw new RolledBackError(
+        `aborted at "${result.failure?.task ?? ''}": ${undone ? 'the run was rolled back and the fleet verified healthy on its old settings' : 'nothing had changed yet; the fleet verified healthy'}`,
+      );
+    }
+    case 'interrupted':
+      throw new InterruptedError('interrupted: the run was rolled back and the fleet verified healthy on its old settings');
+    case 'rolled-back':
+      throw new RolledBackError(
+        `${result.failure?.host ?? ''}: ${result.failure?.task ?? ''}: ${result.failure?.message ?? ''} — the fleet was rolled back and verified healthy on its old settings`,
+      );
+    case 'rollback-failed': {
+      const bad = (result.rollback ?? []).filter((r) => !r.ok);
+      throw new RollbackFailedError(`rollback incomplete; these hosts need attention:\n${bad.map((r) => `  ${r.host}: ${r.state}`).join('\n')}`, {
+        hint: `the journal of run ${runId} is in ${fleetStateDir(fleet.inventory.file)}; fix the hosts named, then run \`rollout rollback\``,
+      });
+    }
+  }
+}
+
+/**
+ * Runs `rollout secure`; returns the exit code or throws a RolloutError. The stages in order:
+ * load → connect → facts → preflight → plan → show → confirm → execute → recap → disconnect.
+ */
+export async function runSecure(flags: SecureFlags, out: Output): Promise<number> {
+  checkFlags(flags);
+  const stats = new RunStats();
+  const fleet = await loadFleet(flags, out);
+  for (const w of fleet.inventory.warnings) out.note(out.style('yellow', `warning: ${w}`));
+  const playbook = await loadPlaybook(flags.playbook);
+  const lock = takeLock(flags, fleet, out);
   const ca = await caText(fleet.hosts).catch(() => undefined);
+  const progress = (line: string): void => (flags.json ? undefined : out.note(out.style('dim', line)));
   const gathered = await connectAndGather(fleet.hosts, fleet.open, { forks: flags.forks, playbook, ca, progress, stats });
   // The member list is what the peer migration plans on (backend.yml's etcd-initial-* keys are stale once a member has data).
   if (flags.etcdTls) await addEtcdFacts(fleet.hosts, gathered.transports, gathered.facts);
-  let waitMs: number | undefined;
-  let keepaliveCalls: ExecuteResult['keepaliveCalls'] | undefined;
-  // Reported however the command ends (a dry run's exit 5, a refusal, a rollback).
-  const report = (): void => {
-    if (!flags.stats) return;
-    const r = stats.report(gathered.transports.values(), waitMs, keepaliveCalls);
-    if (flags.json) out.json('secure', { stats: r });
-    else for (const l of statsLines(r)) out.note(out.style('dim', l));
-  };
+  let result: ExecuteResult | undefined;
   try {
-    const { plan, runHosts, trust } = await preflightAndPlan({
+    const features = featuresOf(flags);
+    const planned = await preflightAndPlan({
       fleet,
       playbook,
       gathered,
       ca,
       ...(flags.maxUnreachable ? { maxUnreachable: flags.maxUnreachable } : {}),
       minValidityDays: flags.minValidity,
-      features: featuresOf(flags),
+      features,
       forks: flags.forks,
       ...(flags.gateTimeout ? { gateTimeoutMs: flags.gateTimeout * 1000 } : {}),
       ...(flags.serial ? { agentSerial: flags.serial } : {}),
     });
-    const order = new Map(fleet.hosts.map((h, i) => [h.name, i]));
     stats.end('plan');
-    const secrets = secretsOf(fleet.hosts);
-    if (flags.json) {
-      // Config texts go through the same redaction as diffs; keys never enter the plan at all.
-      out.json('secure', { hosts: fleet.hosts.length, plan: redactPlan(plan, secrets) });
-    } else {
-      out.line(renderPlan(plan, { diff: flags.diff ?? false, color: out.color, secrets, addresses: new Map(fleet.hosts.map((h) => [h.name, h.address])) }));
-      out.line();
-    }
-    if (plan.problems.length > 0) {
-      // Under --json the plan's problems are the document's; stderr keeps the lines a person reads.
-      printProblems(out, plan.problems);
-      throw new PreflightError(`preflight found ${plan.problems.length} problem(s): nothing was changed on any host`);
-    }
-    if (!flags.json) out.line(out.style('bold', planSummary(plan, runHosts.length)));
+    showPlan(out, flags, fleet, planned);
     stats.end('show');
-    if (flags.check) return plan.changes > 0 ? ExitCode.PendingChanges : plan.leftBehind.length > 0 ? ExitCode.LeftBehind : ExitCode.Ok;
-    if (plan.changes === 0) {
-      if (plan.leftBehind.length === 0) return ExitCode.Ok;
-      // Nothing to change on the hosts that answered; the ones that did not still need a run.
-      const retryFile = writeRetryFile(fleetStateDir(fleet.inventory.file), newRunId(), plan.leftBehind);
-      if (flags.json) out.json('secure', { leftBehind: plan.leftBehind, retryFile });
-      else leftBehindNote(out, plan.leftBehind, retryFile, flags);
-      return ExitCode.LeftBehind;
-    }
-    if (!flags.yes && !flags.step) {
-      const go = await askYesNo(`Apply ${plan.changes} change(s) to ${plan.changedHosts.length} host(s)?`, false);
-      if (!go) {
-        out.note('nothing changed');
-        return ExitCode.Ok;
-      }
-    }
-    const runId = newRunId();
-    const journal = new Journal(fleetStateDir(fleet.inventory.file), runId);
-    journal.append({ type: 'start', runId, at: new Date().toISOString(), inventory: fleet.inventory.file });
-    const controller = new AbortController();
-    const onSigint = (): void => {
-      if (controller.signal.aborted) return;
-      controller.abort();
-      out.note(out.style('yellow', '\ninterrupted: finishing the steps in flight, then rolling back this run (Ctrl-C again does not skip that)'));
-    };
-    process.on('SIGINT', onSigint);
-    let result: ExecuteResult;
-    try {
-      // The executor (listr2) and step mode's prompts load only for a real run: a dry run skips them.
-      const { execute } = await import('../../execute/run.js');
-      const step = flags.step
-        ? (await import('../../ui/step-prompt.js')).stepHooks({ color: out.color, secrets, columns: () => process.stdout.columns || 80 })
-        : undefined;
-      result = await execute({
-        plan,
-        hosts: new Map(runHosts.map((h) => [h.name, h])),
-        transports: gathered.transports,
-        journal,
-        runId,
-        ...(flags.keepBackups ? { keepBackups: flags.keepBackups } : {}),
-        ca,
-        trust,
-        // Keepalive reads carry the API credentials: verified against the inventory's CA alone, never
-        // a CA a host's files added (by the time agents are gated, every backend serves the new CA's).
-        // Every backend of the inventory, selected or not: a retry of agents alone still reads their keepalives.
-        keepalive: keepaliveCheck(fleet.inventory.hosts, ca, gathered.facts),
-        forks: flags.forks,
-        renderer: await rendererFor(flags),
-        signal: controller.signal,
-        probes: probesOf(runHosts, plan, gathered.facts),
-        // With etcd TLS in the run, members mid-switch need their peers' certificates: one member at a time.
-        serialBackends: flags.etcdTls === true,
-        restartsBefore: new Map([...gathered.facts.entries()].map(([name, f]) => [name, f.service.nRestarts])),
-        ...(step ? { step } : {}),
-        maxAgentFailures: allowedOf({ percent: flags.maxFailPercentage ?? 0 }, runHosts.filter((h) => h.role === 'agent').length),
-      });
-    } finally {
-      process.off('SIGINT', onSigint);
-      journal.close();
-    }
+    const stop = await confirm(out, flags, fleet, planned.plan);
+    if (stop !== undefined) return stop;
+    const run = await executeShown(out, flags, {
+      fleet,
+      planned,
+      gathered,
+      ca,
+      features,
+      forks: flags.forks,
+      ...(flags.keepBackups ? { keepBackups: flags.keepBackups } : {}),
+      ...(flags.maxFailPercentage ? { maxFailPercentage: flags.maxFailPercentage } : {}),
+    });
     stats.end('run');
-    waitMs = result.waitMs;
-    keepaliveCalls = result.keepaliveCalls;
-    // Left behind: never touched at preflight, or put back alone in the run; only a run that stood leaves anyone.
-    const leftBehind = result.outcome === 'ok' ? [...plan.leftBehind, ...result.leftBehind] : [];
-    const retryFile = leftBehind.length > 0 ? writeRetryFile(fleetStateDir(fleet.inventory.file), runId, leftBehind) : undefined;
-    // The recap lists every host of the selection: those left out at preflight too, in inventory order.
-    const leftOutRows = plan.leftBehind.map((l): HostOutcome => ({ host: l.host, role: 'agent', changed: 0, status: 'left behind', ms: 0, detail: l.reason }));
-    const hostRows = [...result.hosts, ...leftOutRows].sort((a, b) => (order.get(a.host) ?? 0) - (order.get(b.host) ?? 0));
-    result = { ...result, hosts: hostRows, leftBehind, ...(retryFile ? { retryFile } : {}) };
-    for (const gate of result.gates) out.trace.record({ type: 'gate', host: gate.host, task: gate.task, ok: gate.result.ok, detail: gate.result.detail });
-    for (const r of result.rollback ?? []) out.trace.record({ type: 'rollback', host: r.host, ok: r.ok, state: r.state });
-    for (const h of result.hosts)
-      out.trace.record({ type: 'host-result', host: h.host, status: h.status, changed: h.changed, ms: h.ms, ...(h.detail ? { detail: h.detail } : {}) });
-    out.trace.record({ type: 'outcome', outcome: result.outcome, ...(result.failure ? { failure: result.failure } : {}) });
-    if (flags.json) out.json('secure', { result });
-    else recap(out, result);
-    switch (result.outcome) {
-      case 'ok':
-        if (result.skipped.length > 0)
-          out.note(out.style('yellow', `${result.skipped.length} step(s) skipped, as answered: \`rollout secure --check\` lists what is still pending`));
-        if (retryFile) {
-          if (!flags.json) leftBehindNote(out, leftBehind, retryFile, flags);
-          return ExitCode.LeftBehind;
-        }
-        return ExitCode.Ok;
-      case 'aborted': {
-        const undone = result.hosts.some((h) => h.status === 'rolled back');
-        throw new RolledBackError(
-          `aborted at "${result.failure?.task ?? ''}": ${undone ? 'the run was rolled back and the fleet verified healthy on its old settings' : 'nothing had changed yet; the fleet verified healthy'}`,
-        );
-      }
-      case 'interrupted':
-        throw new InterruptedError('interrupted: the run was rolled back and the fleet verified healthy on its old settings');
-      case 'rolled-back':
-        throw new RolledBackError(
-          `${result.failure?.host ?? ''}: ${result.failure?.task ?? ''}: ${result.failure?.message ?? ''} — the fleet was rolled back and verified healthy on its old settings`,
-        );
-      case 'rollback-failed': {
-        const bad = (result.rollback ?? []).filter((r) => !r.ok);
-        throw new RollbackFailedError(`rollback incomplete; these hosts need attention:\n${bad.map((r) => `  ${r.host}: ${r.state}`).join('\n')}`, {
-          hint: `the journal of run ${runId} is in ${fleetStateDir(fleet.inventory.file)}; fix the hosts named, then run \`rollout rollback\``,
-        });
-      }
-    }
-    return ExitCode.Internal;
+    result = run.result;
+    return finish(out, flags, fleet, run);
   } finally {
-    report();
+    // Reported however the command ends (a dry run's exit 5, a refusal, a rollback).
+    if (flags.stats) {
+      const r = stats.report(gathered.transports.values(), result?.waitMs, result?.keepaliveCalls);
+      if (flags.json) out.json('secure', { stats: r });
+      else for (const l of statsLines(r)) out.note(out.style('dim', l));
+    }
     await gathered.closeAll();
     lock?.release();
   }
