@@ -3,7 +3,10 @@
  * terminal, or $COLUMNS when piped, decides the width), every fleet command says why there is no
  * -e/--extra-vars, and giving one says the same instead of "unknown option".
  */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { ExitCode } from '../src/errors.js';
 import { rollout } from './helpers/cli.js';
 
 const COMMANDS = [[], ['check'], ['secure'], ['status'], ['certs'], ['rollback']];
@@ -31,6 +34,15 @@ describe('--help', () => {
         r.stdout.split('\n').filter((l) => /^\s{20,}\S/.test(l)),
         args.join(' '),
       ).toEqual([]);
+    }
+  });
+
+  it('lists every exit code rollout can return, as the README does', async () => {
+    const help = (await rollout(['--help'], { env: { COLUMNS: '200' } })).stdout;
+    const readme = readFileSync(join(import.meta.dirname, '..', 'README.md'), 'utf8');
+    for (const code of [...Object.values(ExitCode), 130]) {
+      expect(help, `exit ${code}`).toMatch(new RegExp(`^  ${code} +\\S`, 'm'));
+      expect(readme, `exit ${code}`).toMatch(new RegExp(`^\\| ${code} \\|`, 'm'));
     }
   });
 

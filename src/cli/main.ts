@@ -23,6 +23,7 @@ Exit codes:
   4    rollback failed or is incomplete: the hosts named need attention
   5    --check found pending changes (status: not secured)
   6    status: hosts could not be reached, their state is unknown (named on stderr)
+  7    done, with agents left behind (named on stderr; a retry file finishes them)
   130  interrupted (Ctrl-C)`;
 
 /** A fleet command's action: --list-hosts answers instead of the command (and connects to nothing). */
@@ -51,6 +52,17 @@ function buildProgram(out: Output): Command {
       getOutHelpWidth: () => (process.stdout.isTTY ? process.stdout.columns : Number(process.env.COLUMNS) || 80),
     });
 
+  addCheck(program, out);
+  addSecure(program, out);
+  addCerts(program, out);
+  addStatus(program, out);
+  addRollback(program, out);
+  addCompletion(program, out);
+  return program;
+}
+
+/** `rollout check`: reachability, sudo and whether rollout can work on each host. */
+function addCheck(program: Command, out: Output): void {
   fleetOptions(
     program
       .command('check')
@@ -58,6 +70,10 @@ function buildProgram(out: Output): Command {
       .option('--json', 'print the result as JSON')
       .addHelpText('after', '\nExample:\n  rollout check -i inventory/prod.yml --limit backends\n'),
   ).action(fleetAction(out, async (flags: FleetFlags & { json?: boolean }) => (await import('./commands/check.js')).runCheck(flags, out)));
+}
+
+/** `rollout secure`: the main job, with its flags and the help that teaches a run. */
+function addSecure(program: Command, out: Output): void {
   fleetOptions(
     program
       .command('secure')
@@ -138,6 +154,10 @@ Examples:
 `,
       ),
   ).action(fleetAction(out, async (flags: SecureFlags) => (await import('./commands/secure.js')).runSecure(flags, out)));
+}
+
+/** `rollout certs`: a CA and certificates named so the inventory can point at them. */
+function addCerts(program: Command, out: Output): void {
   program
     .command('certs')
     .description('make a CA and a certificate per backend (agents with --agents), named so the inventory can point at them; a rerun keeps what still qualifies')
@@ -169,6 +189,10 @@ Then point the inventory at them (the command prints these lines):
     .action(async (flags: CertsFlags) => {
       process.exitCode = await (await import('./commands/certs.js')).runCerts(flags, out);
     });
+}
+
+/** `rollout status`: the fleet's TLS state, read-only. */
+function addStatus(program: Command, out: Output): void {
   fleetOptions(
     program
       .command('status')
@@ -190,6 +214,10 @@ Examples:
 `,
       ),
   ).action(fleetAction(out, async (flags: StatusFlags) => (await import('./commands/status.js')).runStatus(flags, out)));
+}
+
+/** `rollout rollback`: the last run undone from its journal. */
+function addRollback(program: Command, out: Output): void {
   fleetOptions(
     program
       .command('rollback')
@@ -202,6 +230,10 @@ Examples:
         '\nShows what it will undo (hosts, files, restarts) and asks first; --yes does not ask, and is needed without a terminal. Every file the last run changed goes back byte-identical (owner and mode kept), files it created are removed, services are restarted and the fleet is verified healthy. Exit 0 when verified, 4 when not.\n',
       ),
   ).action(fleetAction(out, async (flags: RollbackFlags) => (await import('./commands/rollback.js')).runRollback(flags, out)));
+}
+
+/** `rollout completion bash|zsh`: a completion script for the commands above. */
+function addCompletion(program: Command, out: Output): void {
   program
     .command('completion')
     .description('print a shell completion script: eval "$(rollout completion bash)" in ~/.bashrc, or zsh in ~/.zshrc')
@@ -212,7 +244,6 @@ Examples:
       else if (shell === 'zsh') out.write(zshCompletion(program));
       else throw new InputError(`no completion for "${shell}": bash or zsh`);
     });
-  return program;
 }
 
 /** What went wrong, for the --json document (the same words as on stderr). */
