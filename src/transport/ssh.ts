@@ -8,7 +8,7 @@ import { readFile, appendFile } from 'node:fs/promises';
 import type { Duplex } from 'node:stream';
 import ssh2 from 'ssh2';
 import type { ClientChannel, ConnectConfig } from 'ssh2';
-import { ConnectError, ConnectTimeoutError, HostChangedError, RemoteCommandError, UnreachableError } from '../errors.js';
+import { ConnectError, HostChangedError, RemoteCommandError } from '../errors.js';
 import { printable } from '../terminal-text.js';
 import {
   fingerprint,
@@ -23,7 +23,9 @@ import {
 } from './known-hosts.js';
 import { quote } from './shell.js';
 import { NotStartedError, RootSession, SESSION_DRIVER } from './root-session.js';
-import { becomeCommand, becomeFailureOf, type BecomeFailure } from './sudo.js';
+import { becomeCommand } from './sudo.js';
+import { Becoming, BecomeRefusedError } from './becoming.js';
+import { connectErrorOf, overflowError, timeoutError, unusableError } from './ssh-errors.js';
 import type { RemoteStat, RunOptions, RunResult, Transport, TransportStats, WriteOutcome } from './transport.js';
 import { EXIT_CHANGED, itemsDone, writeScript, type WriteItem } from './write-script.js';
 
@@ -194,78 +196,6 @@ async function loadPrivateKey(file: string, settings: SshSettings, target: SshTa
   return { key, passphrase };
 }
 
-/** Turns ssh2's connection errors into one line naming the host and what to do. */
-function connectErrorOf(
-  err: Error & { level?: string; code?: string },
-  target: SshTarget,
-  where: string,
-  timeoutMs: number,
-  verdict: HostKeyVerdict | undefined,
-  fp: string | undefined,
-): ConnectError {
-  const place = { host: target.name };
-  if (verdict && verdict.status !== 'match') {
-    if (verdict.status === 'unknown' && verdict.certAuthority) {
-      return new ConnectError(
-        `${target.name} (${where}): host key ${fp ?? ''} is not in known_hosts, and host certificates (@cert-authority, ${verdict.certAuthority}) are not supported`,
-        {
-          place,
-          hint: `rollout's SSH library cannot verify host certificates: add the host's own key to known_hosts (ssh-keyscan -p ${target.port} ${target.address}, after checking its fingerprint)`,
-        },
-      );
-    }
-    if (verdict.status === 'unknown') {
-      return new ConnectError(`${target.name} (${where}): host key ${fp ?? ''} is not in known_hosts`, {
-        place,
-        hint: `check the fingerprint on the host (ssh-keygen -lf /etc/ssh/ssh_host_*_key.pub), then add it: ssh-keyscan -p ${target.port} ${target.address} >> ~/.ssh/known_hosts — or pass --trust-new-host-keys`,
-      });
-    }
-    if (verdict.status === 'revoked') {
-      return new ConnectError(`${target.name} (${where}): host key ${fp ?? ''} is REVOKED (${verdict.where}); refusing to connect`, {
-        place,
-        hint: 'the host presents a key marked @revoked: investigate before going further',
-      });
-    }
-    return new ConnectError(
-      `${target.name} (${where}): HOST KEY CHANGED — the host presented ${fp ?? 'a key'} but ${verdict.where} holds another key for it. This can be a man-in-the-middle attack; refusing to connect`,
-      {
-        place,
-        hint: `if the host was really reinstalled, remove the old entry (ssh-keygen -R ${hostKeyName(target.address, target.port)}) and add the new key`,
-      },
-    );
-  }
-  const code = err.code ?? '';
-  if (err.level === 'client-timeout' || code === 'ETIMEDOUT' || /timed out/i.test(err.message)) {
-    return new ConnectTimeoutError(`${target.name} (${where}): timed out after ${timeoutMs / 1000} s connecting`, {
-      place,
-      hint: 'is the host up, and is ansible_host/ansible_port right? A busy host or a slow link: raise --connect-timeout',
-    });
-  }
-  if (code === 'ECONNREFUSED')
-    return new UnreachableError(`${target.name} (${where}): connection refused`, { place, hint: 'is sshd running there, and is ansible_port right?' });
-  if (code === 'EHOSTUNREACH' || code === 'ENETUNREACH')
-    return new UnreachableError(`${target.name} (${where}): host unreachable`, { place, hint: 'check ansible_host and the network path' });
-  if (code === 'ENOTFOUND' || code === 'EAI_AGAIN')
-    return new UnreachableError(`${target.name}: cannot resolve ${target.address}`, {
-      place,
-      hint: 'set ansible_host to an address or a name this machine resolves',
-    });
-  if (err.level === 'client-authentication') {
-    return new ConnectError(`${target.name} (${where}): authentication failed for user ${target.user}`, {
-      place,
-      hint: 'check ansible_user and ansible_ssh_private_key_file, or the keys loaded in ssh-agent',
-    });
-  }
-  if (code === 'ECONNRESET' || /closed|reset/i.test(err.message)) {
-    return new ConnectError(`${target.name} (${where}): the connection was closed by the host`, {
-      place,
-      hint: 'check sshd logs on the host (MaxStartups, AllowUsers, banned address)',
-    });
-  }
-  // ssh2's own messages can quote what the server sent (its version line, a disconnect reason).
-  return new ConnectError(`${target.name} (${where}): ${printable(err.message)}`, { place });
-}
-
 type Client = InstanceType<typeof Client>;
 
 /** Opens one SSH client to a target, through `sock` when tunnelled; `keyNames` are the names its key is looked up by. */
@@ -332,101 +262,6 @@ async function openClient(target: SshTarget, settings: SshSettings, sock?: Duple
     client.once('error', onError);
     client.connect(config);
   });
-}
-
-/** The error of a command stopped for passing the output limit. */
-function overflowError(target: SshTarget, maxBytes: number): RemoteCommandError {
-  return new RemoteCommandError(`${target.name}: a command sent more than ${formatBytes(maxBytes)} of output; it was stopped`, {
-    place: { host: target.name },
-    hint: 'rollout reads configs, certificates and short outputs: a file or a log this large on the host is not expected there',
-  });
-}
-
-/** The error of a command that passed its deadline. */
-function timeoutError(target: SshTarget, timeoutMs: number): RemoteCommandError {
-  return new RemoteCommandError(`${target.name}: command did not finish within ${timeoutMs / 1000} s`, {
-    place: { host: target.name },
-    hint: 'the host may be overloaded; raise --command-timeout',
-  });
-}
-
-/** The error of an exec request the connection refused. */
-function unusableError(target: SshTarget, err: Error): ConnectError {
-  return new ConnectError(`${target.name}: the connection is no longer usable (${printable(err.message)})`, {
-    place: { host: target.name },
-    hint: 'the host may have rebooted or dropped the connection: run again',
-  });
-}
-
-/** sudo refused (no password, a wrong one, no rights): trying again would only repeat it. */
-class BecomeRefusedError extends RemoteCommandError {}
-
-/**
- * The controller's side of the become protocol on one exec channel (sudo.ts): sudo's first prompt
- * is answered with the password (once), a second one means it was wrong; the marker on stdout
- * says the command runs as root. Shared by one-off commands and the root session.
- */
-class Becoming {
-  private pending = Buffer.alloc(0);
-  private errText = '';
-  private prompts = 0;
-  private failure: BecomeFailure | undefined;
-  constructor(
-    private readonly become: { prompt: string; marker: string },
-    private readonly target: SshTarget,
-  ) {}
-
-  /** Stdout before the marker; what followed the marker once it came, else undefined. */
-  stdout(chunk: Buffer): Buffer | undefined {
-    this.pending = Buffer.concat([this.pending, chunk]);
-    const markerLine = `${this.become.marker}\n`;
-    const at = this.pending.indexOf(markerLine);
-    if (at < 0) return undefined;
-    const rest = this.pending.subarray(at + markerLine.length);
-    this.pending = Buffer.alloc(0);
-    return rest;
-  }
-
-  /** Stderr before the marker (sudo's, kept out of the command's); false: give sudo up (close the channel). */
-  stderr(chunk: Buffer, stream: { write(data: string): unknown }): boolean {
-    const password = this.target.becomePassword;
-    this.errText += chunk.toString('utf8');
-    let idx = this.errText.indexOf(this.become.prompt);
-    while (idx >= 0) {
-      this.prompts += 1;
-      this.errText = this.errText.slice(0, idx) + this.errText.slice(idx + this.become.prompt.length);
-      if (this.prompts === 1 && password) {
-        stream.write(`${password.reveal()}\n`);
-      } else {
-        this.failure = becomeFailureOf(this.errText, this.prompts, password !== undefined);
-        return false;
-      }
-      idx = this.errText.indexOf(this.become.prompt);
-    }
-    return true;
-  }
-
-  /** Why the channel ended before the marker, in one line with what to do. */
-  error(): RemoteCommandError {
-    const target = this.target;
-    const failure = this.failure ?? becomeFailureOf(this.errText, this.prompts, target.becomePassword !== undefined);
-    const msg =
-      failure === 'needs-password'
-        ? `${target.name}: sudo asks for a password`
-        : failure === 'wrong-password'
-          ? `${target.name}: sudo rejected the become password`
-          : failure === 'not-allowed'
-            ? `${target.name}: user ${target.user} may not run commands as root with sudo`
-            : `${target.name}: sudo failed: ${printable(this.errText.trim().split('\n')[0] ?? 'no output')}`;
-    const hint =
-      failure === 'needs-password'
-        ? 'pass --ask-become-pass, or set ansible_become_password for this host'
-        : failure === 'wrong-password'
-          ? 'check ansible_become_password (or the password typed for --ask-become-pass)'
-          : 'give the user sudo rights on the host (sudoers), or connect as a user who has them';
-    // Only sudo's own refusals are final: anything else may pass (a PAM hiccup), so it is tried again.
-    return failure ? new BecomeRefusedError(msg, { place: { host: target.name }, hint }) : new RemoteCommandError(msg, { place: { host: target.name }, hint });
-  }
 }
 
 /**
@@ -559,13 +394,6 @@ function openRootSession(client: Client, target: SshTarget, maxBytes: number, ti
       stream.on('close', onClose);
     });
   });
-}
-
-/** `64 MiB`, `512 KiB`, `100 bytes`: limits as people write them. */
-function formatBytes(n: number): string {
-  if (n >= 1024 * 1024 && n % (1024 * 1024) === 0) return `${n / (1024 * 1024)} MiB`;
-  if (n >= 1024 && n % 1024 === 0) return `${n / 1024} KiB`;
-  return `${n} bytes`;
 }
 
 /** The TCP socket under a client (ssh2 keeps it as `_sock`), for its byte counters. */
