@@ -1,7 +1,10 @@
 /**
  * What a playbook module is to the planner: the arguments its tasks take (validated when the
  * playbook loads, with their dot-paths) and how it plans one host's task into steps, pure. The
- * executor runs steps by their kind (file, dir, restart, gate, etcd_member), whatever module made them.
+ * executor runs steps by their kind (file, dir, restart, gate, etcd_member), whatever module made them,
+ * on purpose: a host's consecutive writes from copy, directory and sensu_config reach it as one
+ * command (one sudo, one round trip), and undo replays the journal's changes, which are by kind too
+ * (src/execute/host-runner.ts, src/execute/rollback.ts). A module's gate is src/execute/gates.ts.
  */
 import { z as zod, type z } from 'zod';
 import type { TaskContext } from '../plan/plan.js';
