@@ -22,7 +22,7 @@ import type { TlsProbe } from '../../facts/tls-probe.js';
 import { probeVerifies } from '../../facts/tls-probe.js';
 import type { HostSpec } from '../../inventory/types.js';
 import { forEachLimited, withConnections } from '../../transport/pool.js';
-import { loadFleet, type FleetFlags } from '../context.js';
+import { loadFleet, type Fleet, type FleetFlags } from '../context.js';
 import { table, type Output } from '../output.js';
 
 /** Above this many agents, the table lists only those not secured. */
@@ -51,15 +51,27 @@ function credentialsOf(hosts: readonly HostSpec[]): ApiCredentials | undefined {
 
 const unreachable = (host: HostSpec, error: string): UnreachableStatus => ({ host: host.name, role: host.role, error, secured: false, problems: [error] });
 
-/** Runs the status; returns the exit code. */
-export async function runStatus(flags: StatusFlags, out: Output): Promise<number> {
-  const fleet = await loadFleet(flags, out);
-  for (const w of fleet.inventory.warnings) out.note(out.style('yellow', `warning: ${w}`));
+/** What status found: every backend and agent, and where keepalives were read (if anywhere). */
+interface FleetRows {
+  backends: (BackendStatus | UnreachableStatus)[];
+  agents: (AgentStatus | UnreachableStatus)[];
+  keepaliveFrom: string | undefined;
+  credentialsWithheld: boolean;
+}
+
+/** Green for what is right, red for what is not. */
+interface Paint {
+  ok: (s: string) => string;
+  bad: (s: string) => string;
+}
+
+/** The fleet's state: what each backend serves, what each agent dials and whether it is connected, keepalives where credentials may go. */
+async function readFleet(fleet: Fleet, forks: number): Promise<FleetRows> {
   const cas = new Map<string, Promise<string | undefined>>();
   const byName = new Map(fleet.hosts.map((h) => [h.name, h]));
 
-  const rows = await withConnections(fleet.hosts, fleet.open, { forks: flags.forks }, async (connections) => {
-    const read = await forEachLimited(connections, flags.forks, async (c) => {
+  return withConnections(fleet.hosts, fleet.open, { forks }, async (connections) => {
+    const read = await forEachLimited(connections, forks, async (c) => {
       const host = byName.get(c.host) as HostSpec;
       if (!c.transport) return { host, error: c.error.message.replace(`${host.name}: `, '') };
       try {
@@ -88,27 +100,18 @@ export async function runStatus(flags: StatusFlags, out: Output): Promise<number
     }
     const agents: (AgentStatus | UnreachableStatus)[] = await forEachLimited(
       read.filter((r) => r.host.role === 'agent'),
-      flags.forks,
+      forks,
       async (r) =>
         'error' in r || !r.transport ? unreachable(r.host, r.error ?? 'unreachable') : agentStatus(r.host, r.settings, r.facts, r.transport, keepalives),
     );
     return { backends, agents, keepaliveFrom: keepalives && api ? api.host : undefined, credentialsWithheld: creds !== undefined && keepalives === undefined };
   });
+}
 
-  const all = [...rows.backends, ...rows.agents];
-  const secured = all.every((r) => r.secured);
-  // Not reached is not "not secured": its state is unknown, and a script must be able to tell.
-  const unreached = all.filter((r) => 'error' in r).map((r) => r.host);
-  const code = unreached.length > 0 ? ExitCode.Unreachable : secured ? ExitCode.Ok : ExitCode.PendingChanges;
-  if (unreached.length > 0) out.note(out.style('red', `not reached, state unknown: ${unreached.join(', ')}`));
-  if (flags.json) {
-    out.json('status', { secured, unreachable: unreached, backends: rows.backends, agents: rows.agents });
-    return code;
-  }
-
-  const ok = (s: string): string => out.style('green', s);
-  const bad = (s: string): string => out.style('red', s);
-  if (rows.backends.length > 0) {
+/** One row per backend listener: plain or TLS, certificate, expiry, verification. */
+function backendTable(out: Output, rows: FleetRows, { ok, bad }: Paint): void {
+  if (rows.backends.length === 0) return;
+  {
     const lines: string[][] = [['BACKEND', 'LISTENER', 'ADDRESS', 'SERVES', 'CERT CN', 'EXPIRES', 'DAYS LEFT', 'VERIFIES']];
     for (const b of rows.backends) {
       if ('error' in b) {
@@ -132,7 +135,10 @@ export async function runStatus(flags: StatusFlags, out: Output): Promise<number
     out.line(table(lines));
     out.line();
   }
+}
 
+/** One row per agent (only those not secured past 30): what it dials, connected, keepalive age. */
+function agentTable(out: Output, rows: FleetRows, { ok, bad }: Paint): void {
   const agents = rows.agents;
   if (agents.length > 0) {
     const notSecured = agents.filter((a) => !a.secured);
@@ -167,7 +173,11 @@ export async function runStatus(flags: StatusFlags, out: Output): Promise<number
     }
     out.line();
   }
+}
 
+/** The last line: secured, or how many hosts are not. */
+function verdictLine(out: Output, rows: FleetRows, secured: boolean, { ok, bad }: Paint): void {
+  const agents = rows.agents;
   const badBackends = rows.backends.filter((b) => !b.secured).length;
   const badAgents = agents.filter((a) => !a.secured).length;
   if (secured)
@@ -180,6 +190,28 @@ export async function runStatus(flags: StatusFlags, out: Output): Promise<number
         `not secured: ${badBackends} of ${rows.backends.length} backend(s), ${badAgents} of ${agents.length} agent(s)${badBackends > 0 || badAgents > 0 ? ' (rollout secure -i … --check --diff shows what would change)' : ''}`,
       ),
     );
+}
+
+/** Runs the status; returns the exit code. */
+export async function runStatus(flags: StatusFlags, out: Output): Promise<number> {
+  const fleet = await loadFleet(flags, out);
+  for (const w of fleet.inventory.warnings) out.note(out.style('yellow', `warning: ${w}`));
+  const rows = await readFleet(fleet, flags.forks);
+  const all = [...rows.backends, ...rows.agents];
+  const secured = all.every((r) => r.secured);
+  // Not reached is not "not secured": its state is unknown, and a script must be able to tell.
+  const unreached = all.filter((r) => 'error' in r).map((r) => r.host);
+  const code = unreached.length > 0 ? ExitCode.Unreachable : secured ? ExitCode.Ok : ExitCode.PendingChanges;
+  if (unreached.length > 0) out.note(out.style('red', `not reached, state unknown: ${unreached.join(', ')}`));
+  if (flags.json) {
+    out.json('status', { secured, unreachable: unreached, backends: rows.backends, agents: rows.agents });
+    return code;
+  }
+
+  const paint: Paint = { ok: (s) => out.style('green', s), bad: (s) => out.style('red', s) };
+  backendTable(out, rows, paint);
+  agentTable(out, rows, paint);
+  verdictLine(out, rows, secured, paint);
   return code;
 }
 
