@@ -205,19 +205,25 @@ describe('loadCa', () => {
   });
 });
 
-describe('speed', () => {
-  it('an ECDSA P-256 leaf (key, certificate, PEMs) takes a few milliseconds', async () => {
+describe('many leaves from one CA', () => {
+  // Speed is measured in `npm run bench`, never timed here (a loaded CI machine is not slow code);
+  // the time is printed for whoever reads the log.
+  it('200 ECDSA P-256 leaves in a row: each its own key and serial, each with its PEM', async () => {
     const ca = await createRootCa();
     const opts = { commonName: 'h', dnsNames: ['h', 'localhost'], ipAddresses: ['10.0.0.1', '127.0.0.1'] };
-    for (let i = 0; i < 20; i++) await issueCertificate(ca, opts); // warm-up: JIT and module loading
     const n = 200;
+    const serials = new Set<string>();
+    const keys = new Set<string>();
     const t0 = performance.now();
     for (let i = 0; i < n; i++) {
       const leaf = await issueCertificate(ca, opts);
-      privateKeyPem(leaf.privateKey);
+      const pem = privateKeyPem(leaf.privateKey);
+      expect(pem).toMatch(/^-----BEGIN PRIVATE KEY-----\n/);
+      keys.add(pem);
+      serials.add(new X509Certificate(leaf.certPem).serialNumber);
     }
-    const each = (performance.now() - t0) / n;
-    console.log(`ECDSA P-256 leaf, sequential: ${each.toFixed(2)} ms each (${n} certificates)`);
-    expect(each).toBeLessThan(25);
+    console.log(`ECDSA P-256 leaf, sequential: ${((performance.now() - t0) / n).toFixed(2)} ms each (${n} certificates)`);
+    expect(keys.size).toBe(n);
+    expect(serials.size).toBe(n);
   });
 });

@@ -56,7 +56,7 @@ describe('writeLabPki', () => {
     expect(mode(join(out, 'h.key'))).toBe(0o600);
   });
 
-  it('200 hosts: fast, and every certificate passes the preflight', async () => {
+  it('200 hosts: every certificate passes the preflight (the time is printed, not asserted: npm run bench measures)', async () => {
     const out = join(dir, 'big');
     const hosts: LabHostCert[] = Array.from({ length: 200 }, (_, i) => ({
       name: `host-${String(i).padStart(3, '0')}`,
@@ -80,7 +80,6 @@ describe('writeLabPki', () => {
     console.log(`writeLabPki, 200 hosts: ${written.toFixed(0)} ms (${(written / 200).toFixed(2)} ms per host); preflight of all 200: ${checked.toFixed(0)} ms`);
     expect(problems).toEqual([]);
     expect(readdirSync(out)).toHaveLength(402);
-    expect(written).toBeLessThan(10_000);
   });
 });
 
