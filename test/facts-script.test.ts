@@ -28,9 +28,12 @@ for (const [name, text] of Object.entries(files)) writeFileSync(join(dir, name),
 chmodSync(join(dir, 'tls/agent.key'), 0o400);
 const sha = (text: string): string => createHash('sha256').update(text).digest('hex');
 
+// The output's bytes as a string (latin1: one character a byte, so edits keep every other byte).
+const bytes = (text: string): Buffer => Buffer.from(text, 'latin1');
+
 function gather(paths: PathRequest[], dirs: string[]): { output: string; facts: ReturnType<typeof parseFacts> } {
-  const output = execFileSync('sh', ['-c', factsScript(paths, dirs, 'no-such-unit')]).toString();
-  return { output, facts: parseFacts('h', 'no-such-unit', output) };
+  const raw = execFileSync('sh', ['-c', factsScript(paths, dirs, 'no-such-unit')]);
+  return { output: raw.toString('latin1'), facts: parseFacts('h', 'no-such-unit', raw) };
 }
 
 describe('the facts script', () => {
@@ -83,12 +86,30 @@ describe('the facts script', () => {
     );
   });
 
+  it('stops, rather than misread, when stat answers for fewer paths than it was given (one vanished)', () => {
+    const shy = join(dir, 'shy-bin');
+    mkdirSync(shy);
+    // A stat whose last line is lost: what a path removed between the shell's look and stat's gives.
+    writeFileSync(join(shy, 'stat'), '#!/bin/sh\n/usr/bin/stat "$@" | /usr/bin/head -n -1\n', { mode: 0o755 });
+    let err: (Error & { status?: number; stderr?: Buffer }) | undefined;
+    try {
+      execFileSync('/bin/sh', ['-c', factsScript(paths, [], 'no-such-unit')], { env: { PATH: `${shy}:/usr/bin:/bin` }, stdio: 'pipe' });
+    } catch (e) {
+      err = e as Error & { status?: number; stderr?: Buffer };
+    }
+    expect(err?.status).toBe(3);
+    expect(err?.stderr?.toString()).toContain('files changed while they were read: run again');
+  });
+
   it('refuses output that was cut short or does not add up', () => {
-    expect(() => parseFacts('h', 'u', output.replace('END', ''))).toThrow('cut short');
-    expect(() => parseFacts('h', 'u', output.replace(/^U$/m, 'U\n0000'))).toThrow('do not add up');
+    expect(() => parseFacts('h', 'u', bytes(output.replace(/END\n$/, '')))).toThrow('cut short');
+    expect(() => parseFacts('h', 'u', bytes(output.slice(0, output.indexOf('\nB\n') + 10)))).toThrow('cut short');
+    expect(() => parseFacts('h', 'u', bytes(output.replace(/^U$/m, 'U\n0000')))).toThrow('do not add up');
     // A file that changed between its hash and its read: its piece no longer matches the hash.
     const sum = sha(files['agent.yml'] ?? '');
-    expect(() => parseFacts('h', 'u', output.replace(sum, sha('something else')))).toThrow('changed while it was read');
+    expect(() => parseFacts('h', 'u', bytes(output.replace(sum, sha('something else'))))).toThrow('changed while it was read');
+    // More bytes than the files' sizes: a file grew after it was stat'ed.
+    expect(() => parseFacts('h', 'u', bytes(output.replace(/\nEND\n$/, 'more\nEND\n')))).toThrow('changed while it was read');
   });
 });
 
@@ -121,12 +142,12 @@ describe('what root does not read', () => {
     expect(facts.files[join(hostile, 'sensu-owned/missing.pem')]).toEqual({ path: join(hostile, 'sensu-owned/missing.pem'), exists: false });
     expect(facts.files[join(hostile, 'group-writable/agent.yml')]).toMatchObject({ exists: true, untrusted: true });
     expect(facts.files[join(hostile, 'sensu-owned/link.pem')]).toBeUndefined();
-    expect(output).not.toContain(Buffer.from('planted').toString('base64').slice(0, 8));
+    expect(output).not.toContain('planted');
   });
 
   it('never follows a link: its target is not read', () => {
     expect(facts.files[join(hostile, 'linked.yml')]).toEqual({ path: join(hostile, 'linked.yml'), exists: true, kind: 'link' });
-    expect(Buffer.from(output.split('\nB ')[1] ?? '', 'base64').toString()).not.toContain('$6$hash');
+    expect(output).not.toContain('$6$hash');
   });
 
   it('keeps no text of a file that is not UTF-8, and says where the first bad byte is', () => {
@@ -153,24 +174,33 @@ describe('what the facts script costs a host', () => {
   for (const name of ['stat', 'sha256sum', 'grep', 'cat', 'base64', 'systemctl', 'hostname']) {
     writeFileSync(join(bin, name), `#!/bin/sh\necho ${name} >> '${log}'\nexec /usr/bin/${name} "$@"\n`, { mode: 0o755 });
   }
-  const programs = (paths: PathRequest[]): string[] => {
+  const programs = (paths: PathRequest[], dirs: string[]): string[] => {
     writeFileSync(log, '');
-    const output = execFileSync('/bin/sh', ['-c', factsScript(paths, [tls], 'no-such-unit')], { env: { PATH: bin } }).toString();
+    const output = execFileSync('/bin/sh', ['-c', factsScript(paths, dirs, 'no-such-unit')], { env: { PATH: bin } });
     // The run was a real one: the facts still add up.
     expect(Object.keys(parseFacts('h', 'no-such-unit', output).files).length).toBeGreaterThanOrEqual(paths.length);
     return execFileSync('/usr/bin/cat', [log]).toString().trim().split('\n');
   };
 
-  // Seven: `stat` twice, once for the directories above the files (root reads nothing through a
-  // directory another user can change), once for the files themselves.
-  it('starts seven programs for two files, and the same seven for twenty', () => {
-    for (let i = 0; i < 20; i++) writeFileSync(join(dir, `many-${i}.yml`), `n: ${i}\n`);
-    const few = programs([
-      { path: join(dir, 'agent.yml'), want: 'content' },
-      { path: join(dir, 'tls/ca.pem'), want: 'content' },
-    ]);
-    const many = programs(Array.from({ length: 20 }, (_, i) => ({ path: join(dir, `many-${i}.yml`), want: 'content' as const })));
-    expect(few.sort()).toEqual(['base64', 'cat', 'grep', 'sha256sum', 'stat', 'stat', 'systemctl']);
+  // Five: one `stat` for the directories above the files (root reads nothing through a directory
+  // another user can change) and the files themselves, then hash, key count, contents, service.
+  it('starts five programs for two files, and the same five for twenty', () => {
+    const managed = join(dir, 'managed');
+    mkdirSync(managed, { mode: 0o755 });
+    for (let i = 0; i < 20; i++) writeFileSync(join(managed, `many-${i}.yml`), `n: ${i}\n`);
+    const few = programs(
+      [
+        { path: join(dir, 'agent.yml'), want: 'content' },
+        { path: join(dir, 'tls/ca.pem'), want: 'content' },
+      ],
+      [],
+    );
+    const asked = Array.from({ length: 20 }, (_, i) => ({ path: join(managed, `many-${i}.yml`), want: 'content' as const }));
+    // A managed directory holding only what is asked for: listed, nothing more to stat.
+    const many = programs(asked, [managed]);
+    expect(few.sort()).toEqual(['cat', 'grep', 'sha256sum', 'stat', 'systemctl']);
     expect(many.sort()).toEqual(few);
+    // Files nobody asked for in a managed directory: one more `stat`, for all of them.
+    expect(programs(asked.slice(0, 2), [managed]).sort()).toEqual(['cat', 'grep', 'sha256sum', 'stat', 'stat', 'systemctl']);
   });
 });

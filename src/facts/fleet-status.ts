@@ -78,7 +78,7 @@ export async function readSettings(host: HostSpec, transport: Transport): Promis
   const paths = [configPathOf(host), ...envFilesOf(host.role)].map((path) => ({ path, want: 'content' as const }));
   const r = await transport.run(factsScript(paths, [], unit), { sudo: true });
   if (r.code !== 0) throw new Error(`reading the config failed: ${printable(r.stderr.toString().trim().split('\n').pop() ?? `exit ${String(r.code)}`)}`);
-  const facts = parseFacts(host.name, unit, r.stdout.toString());
+  const facts = parseFacts(host.name, unit, r.stdout);
   return { facts, settings: hostSettings(host, facts) };
 }
 

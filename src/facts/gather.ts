@@ -56,7 +56,7 @@ export async function gatherHostFacts(host: HostSpec, transport: Transport, play
     throw new RemoteCommandError(`${host.name}: gathering facts failed: ${printable(r.stderr.toString().trim().split('\n').pop() ?? '')}`, {
       place: { host: host.name },
     });
-  return parseFacts(host.name, unit, r.stdout.toString());
+  return parseFacts(host.name, unit, r.stdout);
 }
 
 /** The controller's files the playbook uploads (CA, certificates, keys), read once. */

@@ -70,6 +70,8 @@ export class ConfigSource {
    */
   private static readonly cache = new Map<string, ConfigSource>();
   private static readonly cacheSize = 2048;
+  /** The same sources by text alone (the last one made of each text), for `documentOf`. */
+  private static readonly byText = new Map<string, ConfigSource>();
 
   /** The source of `text`, parsed once per process. */
   static of(text: string, file: string): ConfigSource {
@@ -79,10 +81,23 @@ export class ConfigSource {
     const src = new ConfigSource(text, file);
     if (ConfigSource.cache.size >= ConfigSource.cacheSize) {
       const oldest = ConfigSource.cache.keys().next().value;
-      if (oldest !== undefined) ConfigSource.cache.delete(oldest);
+      if (oldest !== undefined) {
+        const gone = ConfigSource.cache.get(oldest);
+        ConfigSource.cache.delete(oldest);
+        if (gone && ConfigSource.byText.get(gone.text) === gone) ConfigSource.byText.delete(gone.text);
+      }
     }
     ConfigSource.cache.set(key, src);
+    ConfigSource.byText.set(text, src);
     return src;
+  }
+
+  /**
+   * The document of `text` when this process parsed it already (without errors: a source is only
+   * made of a text that parses), else undefined. Read it, never change it: it is shared.
+   */
+  static documentOf(text: string): Document.Parsed | undefined {
+    return ConfigSource.byText.get(text)?.doc;
   }
 
   /** The document. */

@@ -56,12 +56,20 @@ export function hostKeyName(host: string, port: number): string {
   return port === 22 ? name : `[${name}]:${port}`;
 }
 
+/** Compiled patterns: every host is checked against every line, so each is compiled once a run. */
+const compiled = new Map<string, RegExp>();
+
 function globToRegExp(pattern: string): RegExp {
-  const escaped = pattern
-    .replace(/[.+^${}()|[\]\\]/g, '\\$&')
-    .replace(/\*/g, '.*')
-    .replace(/\?/g, '.');
-  return new RegExp(`^${escaped}$`, 'i');
+  let re = compiled.get(pattern);
+  if (!re) {
+    const escaped = pattern
+      .replace(/[.+^${}()|[\]\\]/g, '\\$&')
+      .replace(/\*/g, '.*')
+      .replace(/\?/g, '.');
+    re = new RegExp(`^${escaped}$`, 'i');
+    compiled.set(pattern, re);
+  }
+  return re;
 }
 
 function hashedMatches(entry: string, name: string): boolean {

@@ -4,10 +4,11 @@
  * protocol, timeouts on connect and on every command, and ssh2's errors turned into one plain line
  * that names the host and what to do.
  */
+import { createPrivateKey, sign as cryptoSign } from 'node:crypto';
 import { readFile, appendFile } from 'node:fs/promises';
 import type { Duplex } from 'node:stream';
 import ssh2 from 'ssh2';
-import type { ClientChannel, ConnectConfig } from 'ssh2';
+import type { AuthenticationType, AuthHandlerMiddleware, ClientChannel, ConnectConfig, PublicKeyAuthMethod } from 'ssh2';
 import { ConnectError, HostChangedError, RemoteCommandError } from '../errors.js';
 import { printable } from '../terminal-text.js';
 import {
@@ -161,18 +162,66 @@ function keyTypeOf(blob: Buffer): string {
   return blob.subarray(4, 4 + len).toString('latin1');
 }
 
-async function loadPrivateKey(file: string, settings: SshSettings, target: SshTarget): Promise<{ key: Buffer; passphrase?: string }> {
-  let key: Buffer;
-  try {
-    key = await readFile(file);
-  } catch (err) {
-    throw new ConnectError(`${target.name}: cannot read SSH key ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, {
+type ParsedKey = ssh2.ParsedKey;
+
+/**
+ * A private key ready to sign with. ssh2 parses the key file again for every connection and signs
+ * from its PEM text, parsing that again for every signature (a millisecond of the controller's CPU
+ * each, times every host): an Ed25519 key is parsed once a run and signs from a KeyObject.
+ */
+function signingKey(text: Buffer, passphrase: string | undefined): ParsedKey | Error {
+  const parsed = utils.parseKey(text, passphrase);
+  if (parsed instanceof Error) return parsed;
+  // ssh2 answers an array for a file of several keys (its types say one); it uses the first.
+  const key: ParsedKey | undefined = Array.isArray(parsed) ? (parsed as ParsedKey[])[0] : parsed;
+  if (!key) return new Error('no key in the file');
+  const pem = key.getPrivatePEM();
+  if (key.type === 'ssh-ed25519' && pem) {
+    const keyObject = createPrivateKey(pem);
+    // ssh2 signs Ed25519 with no hash and takes an Error as the answer on failure, as its own sign does.
+    // (Its types say a Buffer; its code checks for an Error.)
+    key.sign = ((data: string | Buffer, algo?: string): Buffer | Error => {
+      try {
+        return cryptoSign(algo ?? null, typeof data === 'string' ? Buffer.from(data) : data, keyObject);
+      } catch (err) {
+        return err as Error;
+      }
+    }) as ParsedKey['sign'];
+  }
+  return key;
+}
+
+/** Key files read and parsed once a run (by file; encrypted ones by file and passphrase). */
+const keyFiles = new Map<string, Promise<Buffer | NodeJS.ErrnoException>>();
+const signingKeys = new Map<string, ParsedKey | Error>();
+
+function keyOf(file: string, text: Buffer, passphrase: string | undefined): ParsedKey | Error {
+  const id = `${file}\0${passphrase ?? ''}`;
+  let key = signingKeys.get(id);
+  if (!key) {
+    key = signingKey(text, passphrase);
+    // A wrong passphrase may be followed by the right one: only keys that parsed are kept.
+    if (!(key instanceof Error)) signingKeys.set(id, key);
+  }
+  return key;
+}
+
+async function loadPrivateKey(file: string, settings: SshSettings, target: SshTarget): Promise<{ key: ParsedKey }> {
+  let pending = keyFiles.get(file);
+  if (!pending) {
+    pending = readFile(file).catch((err: NodeJS.ErrnoException) => err);
+    keyFiles.set(file, pending);
+  }
+  const key = await pending;
+  if (!Buffer.isBuffer(key)) {
+    keyFiles.delete(file);
+    throw new ConnectError(`${target.name}: cannot read SSH key ${file}: ${key.code ?? key.message}`, {
       place: { host: target.name, file },
       hint: 'check ansible_ssh_private_key_file (relative paths are relative to the inventory file)',
     });
   }
-  const parsed = utils.parseKey(key);
-  if (!(parsed instanceof Error)) return { key };
+  const parsed = keyOf(file, key, undefined);
+  if (!(parsed instanceof Error)) return { key: parsed };
   if (!/passphrase|encrypted/i.test(parsed.message)) {
     throw new ConnectError(`${target.name}: ${file} is not a private key ssh2 can read (${parsed.message})`, { place: { host: target.name, file } });
   }
@@ -182,18 +231,29 @@ async function loadPrivateKey(file: string, settings: SshSettings, target: SshTa
       hint: 'run on a terminal to be asked for it, or load the key into ssh-agent (ssh-add) and set SSH_AUTH_SOCK',
     });
   }
-  let pending = passphrases.get(file);
-  if (!pending) {
-    pending = settings.askPassphrase(file);
-    passphrases.set(file, pending);
+  let asked = passphrases.get(file);
+  if (!asked) {
+    asked = settings.askPassphrase(file);
+    passphrases.set(file, asked);
   }
-  const passphrase = await pending;
-  const check = utils.parseKey(key, passphrase);
+  const passphrase = await asked;
+  const check = keyOf(file, key, passphrase);
   if (check instanceof Error) {
     passphrases.delete(file);
     throw new ConnectError(`${target.name}: wrong passphrase for SSH key ${file}`, { place: { host: target.name, file } });
   }
-  return { key, passphrase };
+  return { key: check };
+}
+
+/**
+ * ssh2's simple auth handler over these methods, after `none`: it answers each call with the next
+ * method (a name, for what ssh2 takes from the connect config), then false: every one failed.
+ */
+function authOrder(methods: readonly (AuthenticationType | PublicKeyAuthMethod)[]): AuthHandlerMiddleware {
+  const all = ['none' as const, ...methods];
+  let next = 0;
+  // ssh2 takes the returned method as the answer (a middleware may also call back instead).
+  return () => all[next++] ?? false;
 }
 
 type Client = InstanceType<typeof Client>;
@@ -218,8 +278,11 @@ async function openClient(target: SshTarget, settings: SshSettings, sock?: Duple
     keepaliveInterval: 15_000,
     keepaliveCountMax: 4,
     ...(sock ? { sock } : {}),
-    ...(auth ? { privateKey: auth.key, ...(auth.passphrase !== undefined ? { passphrase: auth.passphrase } : {}) } : {}),
     ...(settings.agentSocket ? { agent: settings.agentSocket } : {}),
+    // ssh2's own order (none, the key, the agent), with the key already parsed (signingKey).
+    ...(auth
+      ? { authHandler: authOrder([{ type: 'publickey', username: target.user, key: auth.key }, ...(settings.agentSocket ? ['agent' as const] : [])]) }
+      : {}),
     hostVerifier: (blob: Buffer, accept: (ok: boolean) => void) => {
       const type = keyTypeOf(blob);
       const b64 = blob.toString('base64');

@@ -16,6 +16,7 @@
  * Paths are not secrets: `key-file`, `*-file`, `*-path`, `*-dir` stay visible.
  */
 import { parseDocument } from 'yaml';
+import { ConfigSource } from '../sensu/yaml-source.js';
 
 /** What a hidden value is replaced by. */
 export const REDACTED = '[redacted]';
@@ -172,7 +173,9 @@ function secretValuesByKey(text: string): readonly string[] {
 }
 
 function parseSecretValues(text: string): string[] {
-  const doc = parseDocument(text, { merge: true, uniqueKeys: false });
+  // A config the plan read or wrote was parsed already (merge keys on, and without errors, so
+  // without duplicate keys: the same document this parse would make).
+  const doc = ConfigSource.documentOf(text) ?? parseDocument(text, { merge: true, uniqueKeys: false });
   if (doc.errors.length > 0) return [];
   const out: string[] = [];
   const walk = (v: unknown, secret: boolean): void => {
