@@ -157,8 +157,11 @@ describe('what root does not read', () => {
     expect(firstInvalidUtf8(Buffer.from([0x61, 0xe2, 0x82]))).toBe(1);
   });
 
-  it('hashes a file larger than any certificate but does not bring it back', () => {
+  it('neither hashes, searches nor brings back a file larger than any certificate', () => {
     expect(facts.files[join(hostile, 'big.pem')]).toMatchObject({ kind: 'file', size: MAX_READ_BYTES + 1, tooLarge: true });
+    // Not hashed: the parser takes exactly one hash line per file within the limit, so a hash of it would not add up.
+    expect(facts.files[join(hostile, 'big.pem')]?.sha256).toBeUndefined();
+    expect(facts.files[join(hostile, 'latin1.yml')]?.sha256).toMatch(/^[0-9a-f]{64}$/);
     expect(facts.files[join(hostile, 'big.pem')]?.text).toBeUndefined();
     expect(output.length).toBeLessThan(MAX_READ_BYTES);
   });

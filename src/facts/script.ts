@@ -20,8 +20,8 @@
  *   Z <a directory root must not read through> (one line each)
  *   W <one letter per path: c content wanted, m meta only>
  *   T                       then one stat line (mode owner group size) per existing file or directory
- *   U                       then one `sha256sum` line per file
- *   P                       then one count of "PRIVATE KEY" lines per file
+ *   U                       then one `sha256sum` line per file within MAX_READ_BYTES
+ *   P                       then one count of "PRIVATE KEY" lines per file within MAX_READ_BYTES
  *   S                       then `systemctl show` lines (Key=Value)
  *   B                       then, raw: every path, NUL-terminated, in order, then the wanted,
  *                           key-free files' contents; then a newline and
@@ -38,7 +38,7 @@ export interface PathRequest {
   want: 'content' | 'meta';
 }
 
-/** Files larger than this are hashed but never read back (no Sensu config or certificate is). */
+/** Files larger than this are neither hashed, searched nor read back: refused unread (no Sensu config or certificate is this large). */
 export const MAX_READ_BYTES = 1024 * 1024;
 
 /** One `stat` format for directories and files: what `untrusted` judges, then what T reports. */
@@ -82,14 +82,16 @@ untrusted() { B=; C=; i=0; d=$DN
 $R
 UNTRUSTED_EOF
 }
-regular() { k=$K; for p; do shift; x=\${k%"\${k#?}"}; k=\${k#?}; [ "$x" != f ] || set -- "$@" "$p"; done; [ $# -eq 0 ] || "$P" "$@"; }
+regular() { k=$K; t=$T; for p; do shift; x=\${k%"\${k#?}"}; k=\${k#?}
+  case $x in d|f) l=\${t%%"$NL"*}; t=\${t#*"$NL"};; *) continue;; esac
+  [ "$x" = f ] && [ "\${l##* }" -le ${MAX_READ_BYTES} ] && set -- "$@" "$p"; done; [ $# -eq 0 ] || "$P" "$@"; }
 sums() { P=sha256sum regular "$@"; }
 counts() { P=counts1 regular "$@"; }
 counts1() { grep -c -h -- 'PRIVATE KEY' "$@"; }
 contents() { c=$1; t=$2; shift 2; [ $# -eq 0 ] || printf '%s\\0' "$@"; w=$W; k=$K; for p; do shift; x=\${w%"\${w#?}"}; w=\${w#?}; y=\${k%"\${k#?}"}; k=\${k#?}
   case $y in d|f) z=\${t%%"$NL"*}; t=\${t#*"$NL"};; *) continue;; esac
-  [ $y = f ] || continue; n=\${c%%"$NL"*}; c=\${c#*"$NL"}; z=\${z##* }
-  [ "$x" = c ] && [ "$n" = 0 ] && [ "$z" -le ${MAX_READ_BYTES} ] && set -- "$@" "$p"; done; [ $# -eq 0 ] || cat -- "$@"; }`;
+  z=\${z##* }; [ $y = f ] && [ "$z" -le ${MAX_READ_BYTES} ] || continue; n=\${c%%"$NL"*}; c=\${c#*"$NL"}
+  [ "$x" = c ] && [ "$n" = 0 ] && set -- "$@" "$p"; done; [ $# -eq 0 ] || cat -- "$@"; }`;
 
 /** Every directory above the given paths, outer first, each once (what `untrusted` judges). */
 function directoriesAbove(paths: readonly string[]): string[] {
@@ -222,11 +224,13 @@ export function parseFacts(host: string, unit: string, output: Buffer): HostFact
     if (k) service[k] = v.join('=');
   }
   const existing = names.filter((_, i) => kinds[i] === 'd' || kinds[i] === 'f');
-  const files = names.filter((_, i) => kinds[i] === 'f');
+  const statOf = new Map(existing.map((p, i) => [p, sections.T[i] ?? '']));
+  const sizeOf = (p: string): number => Number((statOf.get(p) ?? '').split(' ')[3] ?? 0);
+  // Hashed and searched for keys: regular files within the limit (a larger one is refused unread).
+  const files = names.filter((p, i) => kinds[i] === 'f' && sizeOf(p) <= MAX_READ_BYTES);
   if (names.length !== kinds.length || sections.T.length !== existing.length || sections.U.length !== files.length || sections.P.length !== files.length) {
     throw new Error(`facts of ${host} do not add up (files changed while they were read): run again`);
   }
-  const statOf = new Map(existing.map((p, i) => [p, sections.T[i] ?? '']));
   const fileIndex = new Map(files.map((p, i) => [p, i]));
   names.forEach((path, i) => {
     const kind = kinds[i];
@@ -238,11 +242,11 @@ export function parseFacts(host: string, unit: string, output: Buffer): HostFact
     else if (kind === 'o') fact.kind = 'other';
     else if (kind === 'u') fact.untrusted = true;
     const at = fileIndex.get(path);
-    if (kind === 'f' && at !== undefined) {
+    if (kind === 'f' && Number(size) > MAX_READ_BYTES) fact.tooLarge = true;
+    else if (kind === 'f' && at !== undefined) {
       // sha256sum starts a line with "\" when it had to escape the name; the hash follows.
       fact.sha256 = /[0-9a-f]{64}/.exec(sections.U[at] ?? '')?.[0] ?? '';
       if (Number(sections.P[at]) > 0) fact.secret = true;
-      else if (Number(size) > MAX_READ_BYTES) fact.tooLarge = true;
       else if (wants[i] === 'c') {
         const piece = blob.subarray(offset, offset + Number(size));
         offset += Number(size);
