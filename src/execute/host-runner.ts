@@ -12,8 +12,8 @@ import type { Transport } from '../transport/transport.js';
 import { applyWrites, restartUnit, type ApplyContext, type WriteStep } from './apply.js';
 import { applyEtcdMember } from './etcd-member.js';
 import { agentGate, backendGate, type GateResult } from './gates.js';
-import type { Journal } from './journal.js';
 import type { KeepaliveWatch } from './keepalive-watch.js';
+import type { ExecuteOptions } from './run.js';
 import { WaitClock } from './wait-clock.js';
 
 /** A step that failed on a host ('-' when no host is to blame: an abort, an interrupt). */
@@ -34,19 +34,10 @@ export interface GateRecord {
   result: GateResult;
 }
 
-/** What running a host's steps needs. */
-export interface HostRunnerOptions {
-  hosts: ReadonlyMap<string, HostSpec>;
-  transports: ReadonlyMap<string, Transport>;
-  journal: Journal;
-  runId: string;
-  keepBackups?: number;
-  /** The inventory's CA: a backend gate needs a certificate of this CA. */
-  ca: string | undefined;
-  restartsBefore: ReadonlyMap<string, number>;
+/** What running a host's steps needs: the executor's options (`ca`: a backend gate needs a certificate of it), and the run's keepalive poller. */
+export type HostRunnerOptions = Pick<ExecuteOptions, 'hosts' | 'transports' | 'journal' | 'runId' | 'keepBackups' | 'ca' | 'restartsBefore' | 'signal'> & {
   keepalive: KeepaliveWatch | undefined;
-  signal: AbortSignal;
-}
+};
 
 export function isWrite(step: Step): step is WriteStep {
   return step.kind === 'file' || step.kind === 'dir';

@@ -128,17 +128,7 @@ class Run {
 
   constructor(private readonly options: ExecuteOptions) {
     this.watch = options.keepalive ? new KeepaliveWatch(options.keepalive) : undefined;
-    this.runner = new HostRunner({
-      hosts: options.hosts,
-      transports: options.transports,
-      journal: options.journal,
-      runId: options.runId,
-      ...(options.keepBackups ? { keepBackups: options.keepBackups } : {}),
-      ca: options.ca,
-      restartsBefore: options.restartsBefore,
-      keepalive: this.watch,
-      signal: options.signal,
-    });
+    this.runner = new HostRunner({ ...options, keepalive: this.watch });
     this.stepMode = options.step ? new StepMode(options.plan, options.step, options.hosts, this.runner.applied) : undefined;
     this.entityOf = new Map(
       options.plan.phases
