@@ -108,31 +108,30 @@ export async function writeLabExtraCerts(dir: string, ca: CertificateAuthority, 
   );
 }
 
+/** The variants `writeBadFixtures` writes that every TLS client and the preflight accept. */
+export const VALID_FIXTURES = ['valid', 'rsaPkcs1', 'rsaPkcs8', 'ecdsaSec1', 'ecdsaPkcs8', 'ed25519', 'intermediateBundle', 'intermediateInCaFile'] as const;
+
+/** The variants that must fail, each with one problem of its kind. */
+export const INVALID_FIXTURES = [
+  'expired',
+  'expiringSoon',
+  'notYetValid',
+  'wrongSan',
+  'cnOnly',
+  'keyMismatch',
+  'otherCa',
+  'sameNameOtherCa',
+  'noServerAuth',
+  'serverAuthOnly',
+  'intermediateMissing',
+  'encryptedKey',
+  'garbledKey',
+  'emptyKey',
+  'emptyCa',
+] as const;
+
 /** The variants `writeBadFixtures` writes; the name says what is special about each. */
-export type FixtureName =
-  | 'valid'
-  | 'expired'
-  | 'expiringSoon'
-  | 'notYetValid'
-  | 'wrongSan'
-  | 'cnOnly'
-  | 'keyMismatch'
-  | 'otherCa'
-  | 'sameNameOtherCa'
-  | 'noServerAuth'
-  | 'serverAuthOnly'
-  | 'intermediateBundle'
-  | 'intermediateInCaFile'
-  | 'intermediateMissing'
-  | 'rsaPkcs1'
-  | 'rsaPkcs8'
-  | 'ecdsaSec1'
-  | 'ecdsaPkcs8'
-  | 'ed25519'
-  | 'encryptedKey'
-  | 'garbledKey'
-  | 'emptyKey'
-  | 'emptyCa';
+export type FixtureName = (typeof VALID_FIXTURES)[number] | (typeof INVALID_FIXTURES)[number];
 
 /** One fixture: paths to its files, whether it should pass, and the preflight problem kind it should raise. */
 export interface Fixture {
