@@ -17,6 +17,7 @@ import { rollout } from './helpers/cli.js';
 import { useLab } from './helpers/lab-fixture.js';
 import { killSshd, startSshd } from './lab/host-faults.js';
 import type { Lab } from './lab/lab.js';
+import { failure } from './helpers/failure-checks.js';
 
 const getLab = useLab({ backends: 1, agents: 2, net: 63, sudoPasswordHosts: ['agent-02'] });
 
@@ -30,15 +31,6 @@ function target(name: string, extra: Partial<SshTarget> = {}): SshTarget {
 
 function settings(extra: Partial<SshSettings> = {}): SshSettings {
   return { knownHostsFiles: [getLab().knownHostsPath], connectTimeoutMs: 5000, rootSession: 'always', ...extra };
-}
-
-async function failure(p: Promise<unknown>): Promise<Error> {
-  try {
-    await p;
-  } catch (err) {
-    return err as Error;
-  }
-  throw new Error('expected a failure');
 }
 
 function count(file: string, needle: string): number {

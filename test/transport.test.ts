@@ -17,6 +17,7 @@ import { sshTargetOf } from '../src/transport/targets.js';
 import type { FileWrite } from '../src/transport/write-script.js';
 import { useLab } from './helpers/lab-fixture.js';
 import { killSshd, startSshd } from './lab/host-faults.js';
+import { failure } from './helpers/failure-checks.js';
 
 const run = promisify(execFile);
 // Port 2222 so known_hosts holds `[address]:port` entries.
@@ -30,15 +31,6 @@ function target(name: string, extra: Partial<SshTarget> = {}): SshTarget {
 
 function settings(extra: Partial<SshSettings> = {}): SshSettings {
   return { knownHostsFiles: [getLab().knownHostsPath], connectTimeoutMs: 5000, ...extra };
-}
-
-async function failure(p: Promise<unknown>): Promise<Error> {
-  try {
-    await p;
-  } catch (err) {
-    return err as Error;
-  }
-  throw new Error('expected a failure');
 }
 
 describe('host keys', () => {

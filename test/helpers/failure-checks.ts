@@ -75,3 +75,13 @@ export async function expectUntouched(lab: Lab, before: Baseline): Promise<void>
   expect(await fileSnapshot(lab)).toEqual(before.files);
   expect(startCounts(lab)).toEqual(before.starts);
 }
+
+/** The error `p` rejects with; a test that expected one fails when it resolves instead. */
+export async function failure(p: Promise<unknown>): Promise<Error> {
+  try {
+    await p;
+  } catch (err) {
+    return err as Error;
+  }
+  throw new Error('expected a failure');
+}
