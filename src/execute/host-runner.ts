@@ -1,9 +1,9 @@
 /**
  * Running one host's steps in order over its connection: consecutive writes as one command, a
- * restart, an etcd member move, a health gate. It keeps what the recap needs (when each host
- * started, its time, its changes, what each gate saw) and what gates need (when each host was
- * restarted). It decides nothing about the run: a failure is thrown as a StepFailure naming the
- * host and task, and src/execute/run.ts decides what follows.
+ * restart, an etcd member move, a health gate. It keeps what the recap needs (each host's time,
+ * its changes, what each gate saw) and what gates need (when each host was restarted). It decides
+ * nothing about the run: a failure is thrown as a StepFailure naming the host and task, and
+ * src/execute/run.ts decides what follows.
  */
 import type { HostSpec } from '../inventory/types.js';
 import type { FileStep, GateStep, Step } from '../plan/types.js';
@@ -59,8 +59,6 @@ function withoutHost(host: string, message: string): string {
 
 /** Runs hosts' steps and remembers what happened on each. */
 export class HostRunner {
-  /** When each host's first step started. */
-  readonly started = new Map<string, number>();
   /** Time spent on each host's steps, in ms. */
   readonly elapsed = new Map<string, number>();
   /** Steps that changed something, per host. */
@@ -81,7 +79,6 @@ export class HostRunner {
     const t = this.options.transports.get(host);
     if (!t) throw new StepFailure(host, 'connect', 'no connection');
     const t0 = Date.now();
-    if (!this.started.has(host)) this.started.set(host, t0);
     try {
       for (let i = 0; i < steps.length; ) {
         const step = steps[i] as Step;

@@ -152,14 +152,16 @@ class Run {
 
   /** Every phase in order; the failure that stopped them, if one did. */
   private async phases(): Promise<StepFailure | undefined> {
-    const phases = this.options.plan.phases.filter(shown);
-    const nothingToChange = (phase: PhasePlan): string | undefined => {
+    const phases = this.options.plan.phases.filter(shown).map((phase) => {
       const changing = phase.batches.some((b) => b.steps.some((s) => s.status === 'change' && s.kind !== 'gate'));
-      return changing ? undefined : `${phase.name}: nothing to change on ${hostsOf(phase).length} host(s)`;
-    };
-    this.emit({ type: 'phases', phases: phases.map((p) => ({ name: p.name, title: `${p.name}: ${p.description}`, ...optional('skip', nothingToChange(p)) })) });
-    for (const phase of phases) {
-      if (nothingToChange(phase)) continue;
+      return { phase, skip: changing ? undefined : `${phase.name}: nothing to change on ${hostsOf(phase).length} host(s)` };
+    });
+    this.emit({
+      type: 'phases',
+      phases: phases.map(({ phase: p, skip }) => ({ name: p.name, title: `${p.name}: ${p.description}`, ...optional('skip', skip) })),
+    });
+    for (const { phase, skip } of phases) {
+      if (skip) continue;
       try {
         await this.phase(phase);
       } catch (err) {
@@ -288,30 +290,35 @@ class Run {
     return [...(this.stepMode?.skipped.values() ?? [])].filter((s) => s.kind !== 'gate').map((s) => ({ host: s.host, task: s.task, id: s.id }));
   }
 
-  /** A host's line in the recap, before any rollback. */
-  private outcomeOf(host: HostSpec, failed: boolean): HostOutcome {
+  /** Every host's line in the recap, before any rollback. */
+  private outcomes(skipped: ExecuteResult['skipped']): HostOutcome[] {
     const { runner } = this;
-    const ms = runner.elapsed.get(host.name) ?? 0;
-    const left = this.putBack.get(host.name);
-    if (left) return { host: host.name, role: host.role, changed: 0, status: 'left behind', ms, detail: left.reason };
-    const n = runner.changedCount.get(host.name) ?? 0;
-    const k = this.skippedSteps().filter((s) => s.host === host.name).length;
-    return {
-      host: host.name,
-      role: host.role,
-      changed: n,
-      status: !runner.started.has(host.name) && !failed ? 'ok' : n > 0 ? 'changed' : 'ok',
-      ms,
-      ...(k > 0 ? { skipped: k, detail: `${k} step(s) skipped` } : {}),
-    };
+    const skippedOn = new Map<string, number>();
+    for (const s of skipped) skippedOn.set(s.host, (skippedOn.get(s.host) ?? 0) + 1);
+    return [...this.options.hosts.values()].map((host): HostOutcome => {
+      const ms = runner.elapsed.get(host.name) ?? 0;
+      const left = this.putBack.get(host.name);
+      if (left) return { host: host.name, role: host.role, changed: 0, status: 'left behind', ms, detail: left.reason };
+      const n = runner.changedCount.get(host.name) ?? 0;
+      const k = skippedOn.get(host.name) ?? 0;
+      return {
+        host: host.name,
+        role: host.role,
+        changed: n,
+        status: n > 0 ? 'changed' : 'ok',
+        ms,
+        ...(k > 0 ? { skipped: k, detail: `${k} step(s) skipped` } : {}),
+      };
+    });
   }
 
   private result(outcome: 'ok'): ExecuteResult {
+    const skipped = this.skippedSteps();
     return {
       outcome,
-      hosts: [...this.options.hosts.values()].map((h) => this.outcomeOf(h, false)),
+      hosts: this.outcomes(skipped),
       gates: this.runner.gates,
-      skipped: this.skippedSteps(),
+      skipped,
       waitMs: this.runner.waits.ms(),
       leftBehind: [...this.putBack.values()],
       keepaliveCalls: this.keepaliveCalls,
@@ -344,13 +351,13 @@ class Run {
     });
     options.journal.append({ type: bad.length === 0 ? 'rolled-back' : 'rollback-failed', runId: options.runId, at: new Date().toISOString() });
     const touched = new Set(changes.map((c) => c.host));
-    const hosts = [...options.hosts.values()].map((h): HostOutcome => {
-      const base = this.outcomeOf(h, true);
-      const rb = results.find((r) => r.host === h.name);
+    const skipped = this.skippedSteps();
+    const hosts = this.outcomes(skipped).map((base): HostOutcome => {
+      const rb = results.find((r) => r.host === base.host);
       if (rb && !rb.ok) return { ...base, status: 'needs attention', detail: rb.state };
-      if (h.name === failure.host) return { ...base, status: 'failed', detail: failure.message };
-      if (putBack.has(h.name)) return { ...base, status: 'rolled back', detail: putBack.get(h.name)?.reason ?? '' };
-      if (touched.has(h.name)) return { ...base, status: 'rolled back' };
+      if (base.host === failure.host) return { ...base, status: 'failed', detail: failure.message };
+      if (putBack.has(base.host)) return { ...base, status: 'rolled back', detail: putBack.get(base.host)?.reason ?? '' };
+      if (touched.has(base.host)) return { ...base, status: 'rolled back' };
       return base;
     });
     const stopped = this.stepMode?.stopped;
@@ -361,7 +368,7 @@ class Run {
       hosts,
       rollback: results,
       gates: this.runner.gates,
-      skipped: this.skippedSteps(),
+      skipped,
       waitMs,
       leftBehind: [],
       keepaliveCalls: this.keepaliveCalls,

@@ -169,7 +169,8 @@ export async function caText(hosts: readonly HostSpec[]): Promise<string | undef
   return file ? readFile(file, 'utf8') : undefined;
 }
 
-export function keepaliveCheck(hosts: readonly HostSpec[], ca: string | undefined, facts: ReadonlyMap<string, HostFacts>): KeepaliveCheck | undefined {
+/** Where gates read keepalives: every inventory backend's API (its configured port), with the inventory's credentials. */
+function keepaliveCheck(hosts: readonly HostSpec[], ca: string | undefined, facts: ReadonlyMap<string, HostFacts>): KeepaliveCheck | undefined {
   const apiPortOf = (b: HostSpec): number => {
     const f = facts.get(b.name);
     try {
@@ -188,7 +189,8 @@ export function keepaliveCheck(hosts: readonly HostSpec[], ca: string | undefine
   return { baseUrls: backends.map((b) => `https://${b.address}:${apiPortOf(b)}`), credentials, ca };
 }
 
-export function probesOf(hosts: readonly HostSpec[], plan: Plan, facts: ReadonlyMap<string, HostFacts>): ProbeTarget[] {
+/** Where rollback verifies each host on its old settings (the ports its config had before the run). */
+function probesOf(hosts: readonly HostSpec[], plan: Plan, facts: ReadonlyMap<string, HostFacts>): ProbeTarget[] {
   const steps = plan.phases.flatMap((p) => p.batches.flatMap((b) => b.steps));
   return hosts.map((host) => {
     const eff = steps.find((s): s is FileStep => s.host === host.name && s.kind === 'file' && s.effective !== undefined)?.effective;
