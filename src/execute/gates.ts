@@ -91,10 +91,9 @@ async function everyAgentGate(
   keepalive: KeepaliveWatch | undefined,
   since: number,
   deadline: number,
-  signal?: AbortSignal,
 ): Promise<GateResult> {
   if (!keepalive) return { ok: false, detail: 'cannot read keepalives: no Sensu API credentials in the inventory' };
-  const seen = await Promise.all(agents.map(async (a) => ({ name: a.name, seen: await keepalive.wait(a, since, deadline, signal) })));
+  const seen = await Promise.all(agents.map(async (a) => ({ name: a.name, seen: await keepalive.wait(a, since, deadline) })));
   const missing = seen.filter((s) => !s.seen.ok);
   if (missing.length === 0) return { ok: true, detail: `all ${agents.length} agent(s) sent a keepalive after the restart` };
   const names = missing.map((m) => m.name);
@@ -121,7 +120,7 @@ export async function backendGate(step: GateStep, transport: Transport, gc: Back
     };
     if (h.ok) {
       const more = [...(step.dashboard ? [await dashboardGate(step.dashboard, ca, deadline, signal)] : [])];
-      if (more.every((m) => m.ok) && step.agents) more.push(await everyAgentGate(step.agents, gc.keepalive, gc.since, deadline, signal));
+      if (more.every((m) => m.ok) && step.agents) more.push(await everyAgentGate(step.agents, gc.keepalive, gc.since, deadline));
       const failed = more.find((m) => !m.ok);
       return failed ?? { ok: true, detail: [last.detail, ...more.map((m) => m.detail)].join('; ') };
     }
@@ -163,6 +162,6 @@ export async function agentGate(
   if (!healthy) return { ok: false, detail: `${last.detail} (after ${Math.round(step.timeoutMs / 1000)} s)` };
   if (!keepalive || !step.entity)
     return { ok: true, detail: `${last.detail}; keepalive not checked (no sensu_api_key or sensu_api_user/password in the inventory)` };
-  const seen = await keepalive.wait(step.entity, since, deadline, signal);
+  const seen = await keepalive.wait(step.entity, since, deadline);
   return { ok: seen.ok, detail: seen.ok ? `${last.detail}; ${seen.detail}` : seen.detail };
 }

@@ -40,17 +40,30 @@ export class KeepaliveWatch {
   /** When the last listing started (epoch ms). */
   private lastPoll = 0;
 
+  /**
+   * `signal`: the run's; on abort every waiter is answered "interrupted". One listener for the
+   * whole watch, not one per waiting agent (a batch of hundreds would pass Node's listener limit).
+   */
   constructor(
     private readonly check: KeepaliveCheck,
+    private readonly signal?: AbortSignal,
     private readonly intervalMs = 1000,
-  ) {}
+  ) {
+    signal?.addEventListener(
+      'abort',
+      () => {
+        for (const w of [...this.waiters]) w.resolve({ ok: false, detail: 'interrupted' });
+      },
+      { once: true },
+    );
+  }
 
   /**
    * Resolves once the backend recorded a keepalive from the entity at or after `since`, or with
-   * `ok: false` at the deadline or on abort (saying what was last seen). Never rejects.
+   * `ok: false` at the deadline or on the run's abort (saying what was last seen). Never rejects.
    */
-  wait(entity: { name: string; namespace: string }, since: number, deadline: number, signal?: AbortSignal): Promise<KeepaliveSeen> {
-    if (signal?.aborted) return Promise.resolve({ ok: false, detail: 'interrupted' });
+  wait(entity: { name: string; namespace: string }, since: number, deadline: number): Promise<KeepaliveSeen> {
+    if (this.signal?.aborted) return Promise.resolve({ ok: false, detail: 'interrupted' });
     return new Promise((resolve) => {
       const waiter: Waiter = {
         ...entity,
@@ -58,13 +71,10 @@ export class KeepaliveWatch {
         resolve: (seen) => {
           if (!this.waiters.delete(waiter)) return;
           clearTimeout(timer);
-          signal?.removeEventListener('abort', onAbort);
           resolve(seen);
         },
       };
-      const onAbort = (): void => waiter.resolve({ ok: false, detail: 'interrupted' });
       const timer = setTimeout(() => waiter.resolve({ ok: false, detail: this.missing(waiter) }), Math.max(0, deadline - Date.now()));
-      signal?.addEventListener('abort', onAbort, { once: true });
       this.waiters.add(waiter);
       this.polling ??= this.poll().finally(() => (this.polling = undefined));
     });

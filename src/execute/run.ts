@@ -127,7 +127,7 @@ class Run {
   private agentFailures = 0;
 
   constructor(private readonly options: ExecuteOptions) {
-    this.watch = options.keepalive ? new KeepaliveWatch(options.keepalive) : undefined;
+    this.watch = options.keepalive ? new KeepaliveWatch(options.keepalive, options.signal) : undefined;
     this.runner = new HostRunner({ ...options, keepalive: this.watch });
     this.stepMode = options.step ? new StepMode(options.plan, options.step, options.hosts, this.runner.applied) : undefined;
     this.entityOf = new Map(

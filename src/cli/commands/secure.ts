@@ -4,7 +4,6 @@
  * stages themselves are src/stages/secure.ts; this file does the talking: the plan shown, the
  * question, the display of the run, the recap, the exit code.
  */
-import { setMaxListeners } from 'node:events';
 import type { ListrRendererValue } from 'listr2';
 import { ExitCode, InputError, PreflightError, RollbackFailedError, RolledBackError, InterruptedError } from '../../errors.js';
 import { lockFleet, type FleetLock } from '../../execute/lock.js';
@@ -178,9 +177,6 @@ async function executeShown(
   input: Omit<ExecuteStageInput, 'signal' | 'listener' | 'step'>,
 ): Promise<{ result: ExecuteResult; runId: string }> {
   const controller = new AbortController();
-  // Every agent waiting for its keepalive (up to --forks at once) listens for Ctrl-C until it settles:
-  // many listeners is the design, not a leak, and Node's warning would tear the display.
-  setMaxListeners(0, controller.signal);
   const onSigint = (): void => {
     if (controller.signal.aborted) return;
     controller.abort();
