@@ -182,6 +182,40 @@ describe('host keys', () => {
     expect(err.message).toMatch(/is not in known_hosts/);
   });
 
+  it('takes note of the host keys sshd announces after login without asking it to prove them (a signature per key on every host)', async () => {
+    const lab = getLab();
+    const h = lab.host('agent-01');
+    // Two host keys, as real hosts have (RSA's signature is the costly one), and a log that shows
+    // both the announcement (DEBUG3) and any global request the client makes (DEBUG1).
+    const rsaKey = `${lab.dir}/announced_rsa_key`;
+    await run('ssh-keygen', ['-q', '-t', 'rsa', '-b', '3072', '-N', '', '-f', rsaKey]);
+    const config = `${lab.dir}/sshd_config_announcing`;
+    writeFileSync(
+      config,
+      readFileSync(`${h.dir}/sshd_config`, 'utf8')
+        .replace(/^(HostKey .*)$/m, `$1\nHostKey ${rsaKey}`)
+        .replace(/^LogLevel .*$/m, 'LogLevel DEBUG3'),
+    );
+    const log = `${h.dir}/sshd.log`;
+    await killSshd(lab, 'agent-01');
+    await startSshd(lab, 'agent-01', config);
+    try {
+      const from = readFileSync(log).length;
+      const t = await connect(target('agent-01'), settings());
+      // Two commands one after the other: sshd reads the client's packets in order, so by the second
+      // command's answer it has read anything the client sent in answer to the announcement.
+      for (const cmd of ['true', 'hostname']) expect((await t.run(cmd)).code).toBe(0);
+      await t.close();
+      const text = readFileSync(log).subarray(from).toString('utf8');
+      expect(text).toMatch(/notify_hostkeys: sent 2 hostkeys/);
+      expect(text.match(/request exec reply/g) ?? []).toHaveLength(2);
+      expect(text).not.toContain('hostkeys-prove-00@openssh.com');
+    } finally {
+      await killSshd(lab, 'agent-01');
+      await startSshd(lab, 'agent-01');
+    }
+  });
+
   it('refuses a revoked key even when it is also listed as known', async () => {
     const lab = getLab();
     const file = `${lab.dir}/revoked_known_hosts`;

@@ -324,7 +324,36 @@ async function openClient(target: SshTarget, settings: SshSettings, sock?: Duple
     client.once('ready', onReady);
     client.once('error', onError);
     client.connect(config);
+    declineHostKeyProofs(client);
   });
+}
+
+/** ssh2's protocol object, as far as declineHostKeyProofs needs it (not part of ssh2's typed API). */
+interface ProtocolInternals {
+  _handlers?: Record<string, ((...args: unknown[]) => void) | undefined>;
+  requestSuccess?: () => void;
+}
+
+/**
+ * After login, OpenSSH's sshd announces every host key it has (`hostkeys-00@openssh.com`), and
+ * ssh2 answers each announcement by asking the host to prove them all: a signature per key on the
+ * host (RSA's the costly one), a verification each here, one more request per connection. The
+ * proof is for a client that adds the new keys to known_hosts (OpenSSH's UpdateHostKeys, off
+ * whenever a known_hosts file is named); rollout never learns keys that way, so the announcement is
+ * acknowledged and nothing is asked. Every other global request goes to ssh2 as before. ssh2
+ * builds its protocol handlers inside connect(): when a later ssh2 moves them, nothing is changed
+ * and the proof is simply asked as before (test/transport.test.ts would see it in sshd's log).
+ */
+function declineHostKeyProofs(client: Client): void {
+  const proto = (client as unknown as { _protocol?: ProtocolInternals })._protocol;
+  const handlers = proto?._handlers;
+  const ssh2Handler = handlers?.GLOBAL_REQUEST;
+  if (!proto || !handlers || typeof ssh2Handler !== 'function' || typeof proto.requestSuccess !== 'function') return;
+  handlers.GLOBAL_REQUEST = (...args: unknown[]): void => {
+    const [, name, wantReply] = args;
+    if (name !== 'hostkeys-00@openssh.com') return ssh2Handler(...args);
+    if (wantReply === true) proto.requestSuccess?.();
+  };
 }
 
 /**
