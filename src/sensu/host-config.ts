@@ -60,7 +60,8 @@ export interface HostConfigTexts {
 /**
  * Settings already worked out, by everything they are worked out from. A run asks for a host's
  * settings five or six times (health before the run, the CA it trusts, the plan's edits, probe
- * targets), and on 200 hosts working them out again each time was a tenth of a dry run's CPU.
+ * targets); on 203 hosts, working them out again each time cost ≈ 0.1 CPU-s of a dry run's 2.6.
+ * Bounded like ConfigSource's cache: the texts are already held by the facts.
  */
 const settingsCache = new Map<string, Readonly<Record<string, EffectiveSetting>>>();
 const SETTINGS_CACHE_SIZE = 4096;
