@@ -256,7 +256,8 @@ export function parseFacts(host: string, unit: string, output: Buffer): HostFact
         else fact.notUtf8At = bad;
       }
     }
-    // The same path asked twice (a config also listed in its directory): the first answer stands.
+    // Paths come once (the script skips a managed directory's names asked for already); should one
+    // come twice, the first answer stands.
     facts.files[path] ??= fact;
   });
   // Every byte cat sent was a wanted file's: more means a file grew after it was stat'ed.

@@ -113,22 +113,13 @@ export function settingsOf(role: SensuRole): readonly SettingSpec[] {
   return role === 'agent' ? AGENT_SETTINGS : BACKEND_SETTINGS;
 }
 
-/** Names worked out already: every host's settings ask for the same few dozen, a run asks thousands of times. */
-const envNames = new Map<string, string>();
-
 /**
  * The environment variable that overrides a key: `SENSU_<KEY>` for the agent,
  * `SENSU_BACKEND_<KEY>` for the backend, upper case with `-` → `_`.
  */
 export function envNameFor(role: SensuRole, key: string): string {
-  const id = `${role}:${key}`;
-  let name = envNames.get(id);
-  if (name === undefined) {
-    const k = key.toUpperCase().replace(/-/g, '_');
-    name = role === 'agent' ? `SENSU_${k}` : `SENSU_BACKEND_${k}`;
-    envNames.set(id, name);
-  }
-  return name;
+  const k = key.toUpperCase().replace(/-/g, '_');
+  return role === 'agent' ? `SENSU_${k}` : `SENSU_BACKEND_${k}`;
 }
 
 /** The environment file the packaged unit loads, per OS family. */
